@@ -1,0 +1,99 @@
+"""Phase 2: build the spiking network from a preprocessed ReLU network (MAPPING §3, §5)."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from . import graph, mapping
+from .errors import UnsupportedLayerError
+from .layers import SpikingDense
+from .model import SpikingModel
+from .preprocess import Preprocessed, preprocess
+
+
+def encode(x, input_range=(0.0, 1.0)):
+    """Input spike times (time-to-first-spike code of MAPPING §1), float64.
+
+    ``t = 1 - (x - p) / (q - p)``: the largest value spikes first, at 0; the smallest at 1.
+    """
+    return mapping.encode(x, input_range)
+
+
+def layer_seed(seed: int, index: int) -> int:
+    """A 31-bit seed for spiking layer ``index``, derived from the run's ``seed``."""
+    return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1)[0] & 0x7FFFFFFF)
+
+
+def to_snn(pre: Preprocessed, zeta=mapping.DEFAULT_ZETA, noise=0.0, alpha_noise=0.0, seed=0,
+           dtype="float64", solver="auto"):
+    """The spiking twin of a preprocessed ReLU network.
+
+    Parameters
+    ----------
+    pre : Preprocessed
+        Output of :func:`snnmap.preprocess` (or :meth:`Preprocessed.load`).
+    zeta : float
+        Window margin, ``B_n = (1 + zeta) X_n``.
+    noise : float
+        Spike-time jitter std (every spike, input spikes included).
+    alpha_noise : float
+        Std of the fixed per-neuron perturbation of ``alpha``.
+    seed : int
+        Seed of both noises (each layer derives its own).
+    dtype : {"float64", "float32"}
+    solver : {"auto", "exact"}
+        See :class:`snnmap.layers.SpikingLayer`.
+
+    Returns
+    -------
+    SpikingModel
+        Input: spike times from :func:`encode` (shape of the original input).  Output:
+        the logits (the readout potential of the output layer).
+    """
+    windows = mapping.windows(pre.X_n, zeta)
+    relu = pre.model
+    inputs = keras.Input(shape=relu.inputs[0].shape[1:], dtype=dtype, name="spike_times")
+    x = inputs
+    hidden = 0
+    common = dict(zeta=zeta, noise=noise, dtype=dtype, solver=solver)
+    for layer in relu.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        if isinstance(layer, keras.layers.Dense):
+            act = graph._activation_name(layer, layer.activation)  # noqa: SLF001
+            w, b = (np.asarray(keras.ops.convert_to_numpy(v), np.float64) for v in (layer.kernel, layer.bias))
+            if act == "relu":
+                win = windows[hidden]
+                spiking = SpikingDense(layer.units, t_min_prev=win.t_min_prev, t_min=win.t_min,
+                                       X_n=pre.X_n[hidden], alpha_noise=alpha_noise,
+                                       seed=layer_seed(seed, hidden), name=layer.name, **common)
+                hidden += 1
+            else:
+                win = windows[-1]
+                spiking = SpikingDense(layer.units, t_min_prev=win.t_min_prev, t_min=win.t_min,
+                                       output_layer=True, seed=layer_seed(seed, hidden),
+                                       name=layer.name, **common)
+            x = spiking(x)
+            spiking.set_relu_params(w, b)
+        elif isinstance(layer, keras.layers.Flatten):
+            x = keras.layers.Flatten(name=layer.name, dtype=dtype)(x)
+        else:
+            raise UnsupportedLayerError(layer, "not a layer of a preprocessed network; run snnmap.preprocess first")
+    if hidden != len(pre.X_n):
+        raise ValueError(f"the preprocessed model has {hidden} hidden layers but {len(pre.X_n)} X_n values")
+    return SpikingModel(inputs, x, name=relu.name.replace("_preprocessed", "") + "_snn")
+
+
+def convert(model, x_calib, input_range=(0.0, 1.0), upper_b=0.99, lower_b=-10.0, zeta=mapping.DEFAULT_ZETA,
+            noise=0.0, alpha_noise=0.0, seed=0, dtype="float64", batch_size=256, verbose="auto"):
+    """Both phases at once: :func:`snnmap.preprocess` then :func:`to_snn`.
+
+    Returns
+    -------
+    SpikingModel
+        Feed it ``encode(x, input_range)``; it returns the logits.
+    """
+    pre = preprocess(model, x_calib, input_range=input_range, upper_b=upper_b, lower_b=lower_b,
+                     batch_size=batch_size, verbose=verbose)
+    return to_snn(pre, zeta=zeta, noise=noise, alpha_noise=alpha_noise, seed=seed, dtype=dtype)

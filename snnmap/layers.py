@@ -1,0 +1,406 @@
+"""Spiking Keras layers: every hidden neuron fires exactly one spike (MAPPING §2, §3).
+
+A hidden spiking layer takes the spike times of its inputs and returns the spike times
+of its neurons; the output layer returns the readout potential ``V_i(t_min(N))``, the
+logits.  Computations use ``keras.ops`` only, so the layers run on any Keras backend.
+
+The parameters are those of MAPPING §3, stored as weights:
+
+* hidden layers: ``kernel`` = ``J`` (synaptic weights), ``threshold`` = ``theta`` and
+  ``alpha`` (constant input current, 1 plus a fixed seeded perturbation of standard
+  deviation ``alpha_noise``; the threshold keeps the nominal ``alpha = 1``);
+* output layer: ``kernel`` = ``W`` and ``alpha`` = ``b / (t_min(N) - t_min(N-1))``.
+
+:meth:`SpikingLayer.set_relu_params` sets them from a preprocessed ReLU layer.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+from keras import ops
+
+from . import mapping, spiketime
+
+#: Elements (neurons x inputs) handled per step by the exact solver; bounds its memory.
+DEFAULT_SOLVER_ELEMENTS = 1 << 20
+
+SOLVERS = ("auto", "exact", "scan")
+
+#: Event-time blocks per image of ``solver="exact"`` (see :meth:`SpikingLayer.open_neurons`).
+EXACT_BLOCKS = 8
+
+
+class SpikingLayer(keras.layers.Layer):
+    """Base class of single-spike layers with a linear synaptic operator.
+
+    Subclasses say how inputs reach neurons (:meth:`synapse`, :meth:`fan_in_sum`,
+    :meth:`receptive_fields`); this class owns the dynamics: input jitter, the closed
+    form where :func:`snnmap.spiketime.upper_bound_margin` certifies it, the exact
+    event-driven solver elsewhere, and the readout of the output layer.
+
+    Parameters
+    ----------
+    t_min_prev : float
+        ``t_min(n-1)``, start of integration (start of the input window).
+    t_min : float
+        ``t_min(n)``, end of the input window.
+    X_n : float, optional
+        Largest activation of this layer on the calibration data; with ``zeta`` it sets
+        ``t_max(n) = t_min(n) + (1 + zeta) X_n``.  Ignored by the output layer.
+    zeta : float
+        Window margin (default 0.5).
+    output_layer : bool
+        If True the layer does not spike: it returns ``V_i(t_min(N))`` (the logits).
+    noise : float
+        Standard deviation of a Gaussian jitter added to every input spike time, in
+        units of ``tau_c`` (MAPPING §6).  Fresh for every call, from ``seed``.
+    alpha_noise : float
+        Standard deviation of a fixed per-neuron perturbation of ``alpha`` (hidden
+        layers), drawn once from ``seed`` when the layer is built.
+    seed : int
+        Seed of both noises.
+    solver : {"auto", "exact", "scan"}
+        All three give the exact spike times of the dynamics.  ``"auto"``: closed form
+        where MAPPING §3's certificate holds, event-driven solver for the rest.
+        ``"exact"``: every neuron goes through the event-driven solver: its potential
+        at 8 event-time block boundaries per image plus a bound inside each block, and
+        the events scanned one by one wherever the bound cannot exclude a crossing.
+        ``"scan"``: every neuron's events scanned one by one (the plain algorithm; for
+        checks and benchmarks).
+    solver_elements : int
+        Neurons x inputs handled per step of the exact solver (bounds its memory).
+    dtype : str
+        Defaults to ``"float64"``; ``"float32"`` is allowed.
+    """
+
+    def __init__(
+        self,
+        t_min_prev: float = 0.0,
+        t_min: float = 1.0,
+        X_n: float = 1.0,
+        zeta: float = mapping.DEFAULT_ZETA,
+        output_layer: bool = False,
+        noise: float = 0.0,
+        alpha_noise: float = 0.0,
+        seed: int = 0,
+        solver: str = "auto",
+        solver_elements: int = DEFAULT_SOLVER_ELEMENTS,
+        dtype=None,
+        **kwargs,
+    ):
+        super().__init__(dtype=dtype or "float64", **kwargs)
+        if solver not in SOLVERS:
+            raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
+        for name, value in (("noise", noise), ("alpha_noise", alpha_noise), ("zeta", zeta)):
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+        if not t_min > t_min_prev:
+            raise ValueError(f"t_min ({t_min}) must be later than t_min_prev ({t_min_prev})")
+        if not output_layer and not (math.isfinite(X_n) and X_n > 0):
+            raise ValueError(f"X_n must be finite and > 0, got {X_n}")
+        self.t_min_prev = float(t_min_prev)
+        self.t_min = float(t_min)
+        self.X_n = float(X_n)
+        self.zeta = float(zeta)
+        self.output_layer = bool(output_layer)
+        self.noise = float(noise)
+        self.alpha_noise = float(alpha_noise)
+        self.seed = int(seed)
+        self.solver = solver
+        self.solver_elements = int(solver_elements)
+        self._noise_seed = keras.random.SeedGenerator(self.seed) if self.noise > 0 else None
+
+    # -- windows -------------------------------------------------------------------
+    @property
+    def window(self) -> mapping.Window:
+        """The layer's :class:`snnmap.mapping.Window`."""
+        if self.output_layer:
+            return mapping.Window(self.t_min_prev, self.t_min, self.t_min)
+        return mapping.Window(self.t_min_prev, self.t_min, self.t_min + (1.0 + self.zeta) * self.X_n)
+
+    @property
+    def t_max(self) -> float:
+        return self.window.t_max
+
+    # -- what subclasses provide ------------------------------------------------------
+    def kernel_shape(self, input_shape):
+        raise NotImplementedError
+
+    def neuron_shape(self, input_shape):
+        """Shape of the layer's neurons without the batch axis."""
+        raise NotImplementedError
+
+    def synapse(self, x, kernel):
+        """``sum_j kernel_ij x_j`` for every neuron i: shape ``(batch,) + neuron_shape``."""
+        raise NotImplementedError
+
+    def fan_in_sum(self, kernel):
+        """``sum_j kernel_ij``, broadcastable against ``neuron_shape``."""
+        raise NotImplementedError
+
+    def receptive_fields(self, u, kernel, index):
+        """Inputs and weights of the neurons with flat indices ``index``.
+
+        Returns ``(u_pairs, j_pairs)``, both ``(len(index), R)``, where the flat index
+        runs over ``batch x neuron_shape`` in row-major order.
+        """
+        raise NotImplementedError
+
+    # -- Keras -----------------------------------------------------------------------
+    def build(self, input_shape):
+        self.kernel = self.add_weight(
+            name="kernel", shape=self.kernel_shape(input_shape), initializer="zeros", trainable=False
+        )
+        shape = self.neuron_shape(input_shape)
+        if self.output_layer:
+            self.alpha = self.add_weight(name="alpha", shape=shape, initializer="zeros", trainable=False)
+            self.threshold = None
+        else:
+            self.threshold = self.add_weight(
+                name="threshold", shape=shape, initializer="ones", trainable=False
+            )
+            perturbation = np.random.default_rng(self.seed).normal(0.0, 1.0, size=shape)
+            alpha0 = 1.0 + self.alpha_noise * perturbation
+            self.alpha = self.add_weight(
+                name="alpha",
+                shape=shape,
+                initializer=lambda shape, dtype=None: ops.convert_to_tensor(alpha0, dtype=dtype),
+                trainable=False,
+            )
+        self._n_neurons = int(np.prod(shape))
+        self._fan_in = int(np.prod(self.kernel_shape(input_shape)[:-1]))
+        self.built = True
+
+    def set_relu_params(self, w, b):
+        """Set the spiking parameters from a preprocessed ReLU layer ``y = W^T x + b``.
+
+        Hidden layers get ``J`` and ``theta`` of MAPPING §3 (nominal ``alpha = 1``; a
+        perturbed ``alpha`` from ``alpha_noise`` is kept); the output layer gets
+        ``W`` and ``alpha = b / (t_min(N) - t_min(N-1))``.
+
+        Parameters
+        ----------
+        w : ndarray
+            Kernel in the layout of the matching Keras layer.
+        b : ndarray
+            Bias, broadcastable to the neuron shape (per unit, per channel, or a
+            per-position bias map).
+        """
+        if not self.built:
+            raise RuntimeError(f"layer {self.name!r} must be built before its parameters are set")
+        w = np.asarray(w, dtype=np.float64)
+        if tuple(w.shape) != tuple(self.kernel.shape):
+            raise ValueError(
+                f"layer {self.name!r}: kernel of shape {w.shape} does not match {tuple(self.kernel.shape)}"
+            )
+        b = np.broadcast_to(np.asarray(b, dtype=np.float64), tuple(self.alpha.shape))
+        for name, value in (("kernel", w), ("bias", b)):
+            if not np.all(np.isfinite(value)):
+                raise ValueError(f"layer {self.name!r}: {name} contains NaN or infinite values")
+        if self.output_layer:
+            kernel, alpha = mapping.output_params(w, b, self.window)
+            self.kernel.assign(kernel)
+            self.alpha.assign(alpha)
+        else:
+            kernel, theta = mapping.hidden_params(w, b, self.window)
+            self.kernel.assign(kernel)
+            self.threshold.assign(theta)
+
+    def _jitter(self, t):
+        if self._noise_seed is None:
+            return t
+        return t + keras.random.normal(ops.shape(t), stddev=self.noise, dtype=t.dtype, seed=self._noise_seed)
+
+    def call(self, inputs):
+        t = self._jitter(ops.cast(inputs, self.compute_dtype))
+        window = self.window
+        t_in = window.input_length
+        u = t - window.t_min
+        if self.output_layer:
+            # V(t_min(N)) = alpha T_in + sum_j W_ij max(0, t_min(N) - t_j).
+            return self.synapse(ops.relu(-u), self.kernel) + self.alpha * t_in
+
+        kernel, alpha, theta = self.kernel, self.alpha, self.threshold
+        b = window.length
+        s = spiketime.closed_form(alpha, self.fan_in_sum(kernel), self.synapse(u, kernel), theta, t_in, b)
+        if self.solver == "scan":
+            s = self.scan_all(u, kernel, alpha, theta, t_in, b, s)
+        else:
+            blocks = 1 if self.solver == "auto" else EXACT_BLOCKS
+            s = self.solve_open(u, kernel, alpha, theta, t_in, b, s,
+                                self.open_neurons(u, kernel, alpha, theta, t_in, blocks))
+        return s + window.t_min
+
+    def open_neurons(self, u, kernel, alpha, theta, t_in, blocks=1):
+        """Neurons that may reach theta before their last input: they need the event solver.
+
+        The inputs of each image are split at ``blocks`` event times ``tau_g`` (quantiles of
+        its arrival times; ``tau_G`` is the last arrival).  The layer's own synapse operator
+        gives, for every neuron, the exact potential ``V(tau_g)`` and slope ``a_g`` after
+        each boundary, and within block g (inputs ``j`` with ``tau_{g-1} < u_j <= tau_g``)
+
+            V(s) <= V(tau_{g-1}) + max(0, a_{g-1}) (tau_g - tau_{g-1}) + sum_j max(J_ij, 0) (tau_g - u_j)
+
+        (the first block starts at ``-T_in`` with ``max(0, alpha) (tau_0 + T_in)``).  A
+        neuron whose bound stays below theta in every block crosses after its last input,
+        where the closed form is exact.  ``blocks=1`` is MAPPING §3's certificate with
+        ``tau`` the last arrival; it costs one extra synapse product.
+        """
+        neuron_axes = len(u.shape) - 1
+        if blocks == 1:
+            axes = tuple(range(1, len(u.shape)))
+            tau = ops.maximum(ops.max(u, axis=axes, keepdims=True), -t_in)
+            j_pos = ops.relu(kernel)
+            bound = (ops.relu(alpha) * (tau + t_in) + tau * self.fan_in_sum(j_pos)
+                     - self.synapse(u, j_pos))
+            return bound >= theta
+        batch = ops.shape(u)[0]
+        flat = ops.reshape(u, (batch, -1))
+        size = int(np.prod(u.shape[1:]))
+        picks = [min(size - 1, -(-(g + 1) * size // blocks) - 1) for g in range(blocks)]
+        tau = ops.maximum(ops.take(ops.sort(flat, axis=-1), picks, axis=1), -t_in)  # (B, G)
+        tau_in = ops.reshape(tau, (batch, blocks) + (1,) * neuron_axes)
+        u_b = ops.expand_dims(u, 1)
+        arrived = ops.cast(u_b <= tau_in, u.dtype)  # (B, G, ...) inputs in by tau_g
+        new = arrived - ops.concatenate([ops.zeros_like(arrived[:, :1]), arrived[:, :-1]], axis=1)
+
+        def synapse_stack(weights, j):
+            x = ops.concatenate([weights, weights * u_b], axis=1)
+            y = self.synapse(ops.reshape(x, (-1,) + tuple(u.shape[1:])), j)
+            y = ops.reshape(y, (batch, 2 * blocks) + tuple(y.shape[1:]))
+            return y[:, :blocks], y[:, blocks:]
+
+        a_in, c_in = synapse_stack(arrived, kernel)  # sum J, sum J u over arrived inputs
+        p_new, q_new = synapse_stack(new, ops.relu(kernel))  # same with J+, block inputs only
+        tau_n = ops.reshape(tau, (batch, blocks) + (1,) * len(theta.shape))
+        v = alpha * (tau_n + t_in) + tau_n * a_in - c_in
+        slope = alpha + a_in
+        rise = tau_n * p_new - q_new
+        first = ops.relu(alpha) * (tau_n[:, :1] + t_in) + rise[:, :1]
+        later = v[:, :-1] + ops.relu(slope[:, :-1]) * (tau_n[:, 1:] - tau_n[:, :-1]) + rise[:, 1:]
+        bound = ops.concatenate([first, later], axis=1)
+        return ops.any(bound >= ops.expand_dims(theta, 0)[:, None], axis=1)
+
+    def solve_open(self, u, kernel, alpha, theta, t_in, window, s, open_):
+        """Exact event-driven spike times for the neurons where ``open_`` holds, in chunks."""
+        alpha_flat = ops.reshape(alpha, (-1,))
+        theta_flat = ops.reshape(theta, (-1,))
+        n = self._n_neurons
+
+        def solve(index):
+            e, j = spiketime.sort_inputs(*self.receptive_fields(u, kernel, index))
+            neuron = index % n
+            return spiketime.first_crossing(
+                e, j, ops.take(alpha_flat, neuron), ops.take(theta_flat, neuron), t_in, window
+            )
+
+        chunk = max(1, self.solver_elements // max(1, self._fan_in))
+        flat = spiketime.solve_pairs(ops.reshape(open_, (-1,)), ops.reshape(s, (-1,)), solve, chunk)
+        return ops.reshape(flat, ops.shape(s))
+
+    def scan_all(self, u, kernel, alpha, theta, t_in, window, s):
+        """Every neuron's input events scanned one by one (``solver="scan"``)."""
+        return self.solve_open(u, kernel, alpha, theta, t_in, window, s, ops.ones_like(s, dtype="bool"))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0],) + tuple(self.neuron_shape(input_shape))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            t_min_prev=self.t_min_prev,
+            t_min=self.t_min,
+            X_n=self.X_n,
+            zeta=self.zeta,
+            output_layer=self.output_layer,
+            noise=self.noise,
+            alpha_noise=self.alpha_noise,
+            seed=self.seed,
+            solver=self.solver,
+            solver_elements=self.solver_elements,
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="snnmap")
+class SpikingDense(SpikingLayer):
+    """Fully connected single-spike layer (the spiking twin of ``keras.layers.Dense``).
+
+    Input: spike times ``(batch, n_in)``.  Output: spike times ``(batch, units)`` of the
+    hidden neurons in ``[t_min_prev, t_max]`` (``t_max - t`` codes ``ReLU(W^T x + b)``
+    exactly where MAPPING §3 (a) and (b) hold; elsewhere the spike the dynamics really
+    produce), or, with ``output_layer=True``, the readout ``V(t_min)`` = the logits.
+
+    Parameters
+    ----------
+    units : int
+        Number of neurons.
+    **kwargs
+        See :class:`SpikingLayer` (windows, ``X_n``, ``zeta``, ``noise``,
+        ``alpha_noise``, ``seed``, ``solver``, ``dtype``).
+    """
+
+    def __init__(self, units: int, **kwargs):
+        super().__init__(**kwargs)
+        self.units = int(units)
+        if self.units <= 0:
+            raise ValueError(f"units must be a positive integer, got {units}")
+
+    def kernel_shape(self, input_shape):
+        if len(input_shape) != 2 or input_shape[-1] is None:
+            raise ValueError(
+                f"SpikingDense {self.name!r} expects inputs of shape (batch, n_in), got "
+                f"{tuple(input_shape)}; flatten spike times first"
+            )
+        return (int(input_shape[-1]), self.units)
+
+    def neuron_shape(self, input_shape):
+        return (self.units,)
+
+    def synapse(self, x, kernel):
+        return ops.matmul(x, kernel)
+
+    def fan_in_sum(self, kernel):
+        return ops.sum(kernel, axis=0)
+
+    def receptive_fields(self, u, kernel, index):
+        sample = index // self.units
+        return ops.take(u, sample, axis=0), ops.take(ops.transpose(kernel), index % self.units, axis=0)
+
+    def scan_all(self, u, kernel, alpha, theta, t_in, window, s):
+        """Every neuron of a sample shares its inputs: sort them once per sample.
+
+        Sample by sample (a bounded number at a time), the weights are gathered in the
+        order the inputs arrive and scanned along that axis for all neurons at once.
+        Inputs that arrive together with the sample's last input add one aggregate
+        breakpoint instead of one each; on TensorFlow, whose shapes may vary, the scan
+        covers only the earlier inputs (the informative ones, in the noise-free case).
+        """
+        n_in = int(kernel.shape[0])
+        dynamic = keras.backend.backend() == "tensorflow"
+        j_sum = ops.sum(kernel, axis=0)
+
+        def solve(index):
+            batch = ops.take(u, index, axis=0)
+            order = ops.argsort(batch, axis=-1)
+            us = ops.take_along_axis(batch, order, axis=-1)
+            last = us[:, -1:]
+            if dynamic:
+                m = ops.maximum(ops.max(ops.sum(ops.cast(us < last, "int32"), axis=-1)), 1)
+                us, order = us[:, :m], order[:, :m]
+            j = ops.take(kernel, order, axis=0)  # (c, m, units)
+            rest = j_sum - ops.sum(j, axis=1)
+            e = ops.concatenate([us, last], axis=-1)[:, :, None]
+            j = ops.concatenate([j, rest[:, None, :]], axis=1)
+            return spiketime.first_crossing(e, j, alpha, theta, t_in, window, axis=1)
+
+        rows = max(1, (4 * self.solver_elements) // max(1, n_in * self.units))
+        return spiketime.solve_pairs(ops.ones((ops.shape(s)[0],), "bool"), s, solve, rows, rows)
+
+    def get_config(self):
+        config = super().get_config()
+        config["units"] = self.units
+        return config

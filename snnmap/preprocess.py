@@ -1,0 +1,510 @@
+"""Phase 1: turn a trained ReLU network into the canonical ReLU network the mapping needs.
+
+MAPPING §4.  The result computes the same function as the original (to float64 rounding)
+but on normalised inputs ``x_hat = (x - p) / (q - p)`` in ``[0, 1]`` and with
+
+* no inference-time identities (Dropout, ActivityRegularization, ...);
+* batch normalisation folded away: before a ReLU into the preceding Dense/Conv2D, after a
+  ReLU into the following one (across max/average pooling, zero padding and Flatten),
+  with per-position bias maps where zero padding makes the fused bias position dependent,
+  and min pooling for channels whose folded scale is negative;
+* the input range folded into the first layer the same way;
+* weight sums ``S_i <= upper_b`` (and ``>= lower_b``) by positive rescaling of hidden
+  neurons, compensated in the next layer;
+* ``X_n``, the largest ReLU output of every hidden layer on the calibration data, from ONE
+  streamed pass with running maxima.
+
+Everything is folded in float64 NumPy; the preprocessed Keras model is float64.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+import keras
+import numpy as np
+from keras import ops
+
+from . import graph, storage
+from .errors import InvalidWeightsError, ShapeError, UnsupportedLayerError
+from .relu_layers import BiasMapConv2D, SignedMaxPooling2D
+from .runtime import float_inputs, predict_batches
+
+DEFAULT_UPPER_B = 0.99
+DEFAULT_LOWER_B = -10.0
+
+
+@dataclasses.dataclass
+class Stage:
+    """One layer of the preprocessed network (a plain record, float64 arrays)."""
+
+    kind: str  # dense | conv | maxpool | avgpool | gap | flatten | reshape | zeropad
+    name: str
+    input_shape: tuple
+    output_shape: tuple
+    W: np.ndarray | None = None
+    b: np.ndarray | None = None
+    activation: str = "linear"  # relu for hidden linear layers; linear / softmax for the output
+    config: dict = dataclasses.field(default_factory=dict)
+    signs: np.ndarray | None = None  # maxpool: +1 max, -1 min pooling per channel
+    notes: list = dataclasses.field(default_factory=list)
+
+
+class _Shift:
+    """A pending per-element affine map ``z = scale * a + shift`` on the current activations.
+
+    It stands for what the original network does to the activations that the
+    preprocessed network does not (the input range, batch norms after a ReLU, the inverse
+    of a weight-sum rescaling) until the next Dense/Conv2D absorbs it.
+    """
+
+    def __init__(self, shape, scale=1.0, shift=0.0):
+        self.scale = np.broadcast_to(np.asarray(scale, np.float64), shape).copy()
+        self.shift = np.broadcast_to(np.asarray(shift, np.float64), shape).copy()
+
+    @property
+    def identity(self):
+        return bool(np.all(self.scale == 1.0) and np.all(self.shift == 0.0))
+
+    def channel_scale(self, layer, what):
+        """The scale as one value per channel (last axis); it must not vary with position."""
+        per_channel = self.scale.reshape(-1, self.scale.shape[-1])
+        if not np.all(per_channel == per_channel[:1]):
+            raise UnsupportedLayerError(layer, f"{what} would need a scale that varies with position")
+        return per_channel[0]
+
+    def channel_shift(self, layer, what):
+        per_channel = self.shift.reshape(-1, self.shift.shape[-1])
+        if not np.all(per_channel == per_channel[:1]):
+            raise UnsupportedLayerError(layer, f"{what} follows a shift that varies with position")
+        return per_channel[0]
+
+
+def _bn_affine(layer):
+    """Batch norm at inference as ``gamma' * z + beta'`` per channel, float64."""
+    weights = {w.path.split("/")[-1]: np.asarray(ops.convert_to_numpy(w), np.float64) for w in layer.weights}
+    mean, var = weights["moving_mean"], weights["moving_variance"]
+    gamma = weights.get("gamma", np.ones_like(mean)) if layer.scale else np.ones_like(mean)
+    beta = weights.get("beta", np.zeros_like(mean)) if layer.center else np.zeros_like(mean)
+    g = gamma / np.sqrt(var + float(layer.epsilon))
+    return g, beta - mean * g
+
+
+def _conv(x, w, strides, padding):
+    """``conv(x, W)`` in float64 with Keras's own padding rule (x: H, W, C_in)."""
+    out = ops.conv(
+        ops.convert_to_tensor(x[None], "float64"),
+        ops.convert_to_tensor(w, "float64"),
+        strides=strides,
+        padding=padding,
+    )
+    return np.asarray(ops.convert_to_numpy(out))[0]
+
+
+def _pool(kind, x, config):
+    fn = ops.max_pool if kind == "max" else ops.average_pool
+    out = fn(ops.convert_to_tensor(x[None], "float64"), config["pool_size"], config["strides"], config["padding"])
+    return np.asarray(ops.convert_to_numpy(out))[0]
+
+
+def _linear_stage(op, pending):
+    """Fold the pending map into a Dense/Conv2D: ``W' = W * scale``, ``b' = b + W . shift``."""
+    layer = op.layer
+    w = np.asarray(ops.convert_to_numpy(layer.kernel), np.float64)
+    b = (np.asarray(ops.convert_to_numpy(layer.bias), np.float64) if layer.use_bias
+         else np.zeros(w.shape[-1]))
+    notes = []
+    if isinstance(layer, keras.layers.Dense):
+        w_new = w * pending.scale.reshape(-1)[:, None]
+        b_new = b + pending.shift.reshape(-1) @ w
+        kind, config = "dense", {}
+    else:
+        config = {"strides": tuple(layer.strides), "padding": layer.padding}
+        w_new = w * pending.channel_scale(layer, "folding into this convolution")[None, None, :, None]
+        b_new = b
+        if np.any(pending.shift != 0):
+            b_map = b + _conv(pending.shift, w, config["strides"], config["padding"])
+            per_channel = b_map.reshape(-1, b_map.shape[-1])
+            uniform = bool(np.all(per_channel == per_channel[:1]))
+            b_new = per_channel[0] if uniform else b_map
+            if not uniform:
+                notes.append("per-position bias map (zero padding does not carry the folded shift)")
+        kind = "conv"
+    if not pending.identity:
+        notes.append("absorbed the input range / batch norm / rescaling of its inputs")
+    return Stage(kind, layer.name, op.input_shape, op.output_shape, w_new, b_new, config=config, notes=notes)
+
+
+def _structural_stage(op, pending):
+    """Flatten / Reshape / ZeroPadding2D / pooling: new stage and the pending map carried across."""
+    layer, kind = op.layer, op.kind
+    out_shape = op.output_shape
+    if kind == "flatten" or kind == "reshape":
+        stage = Stage(kind, layer.name, op.input_shape, out_shape,
+                      config={"target_shape": out_shape} if kind == "reshape" else {})
+        return stage, _Shift(out_shape, pending.scale.reshape(out_shape), pending.shift.reshape(out_shape))
+    if kind == "zeropad":
+        pad = tuple(tuple(int(v) for v in p) for p in layer.padding)
+        stage = Stage(kind, layer.name, op.input_shape, out_shape, config={"padding": pad})
+        widths = (pad[0], pad[1], (0, 0))
+        # A padded position is 0 in the original network: scale kept, shift 0 there.
+        return stage, _Shift(out_shape, np.pad(pending.scale, widths, mode="edge"), np.pad(pending.shift, widths))
+    if kind == "gap":
+        scale = pending.channel_scale(layer, "global average pooling")
+        return (Stage(kind, layer.name, op.input_shape, out_shape),
+                _Shift(out_shape, scale, pending.shift.mean(axis=(0, 1))))
+    config = {"pool_size": tuple(layer.pool_size), "strides": tuple(layer.strides), "padding": layer.padding}
+    scale = pending.channel_scale(layer, "pooling")
+    if kind == "avgpool":
+        shift = _pool("avg", pending.shift, config)
+        return Stage(kind, layer.name, op.input_shape, out_shape, config=config), _Shift(out_shape, scale, shift)
+    # max pooling commutes with a positive per-channel scale; a negative one turns it
+    # into min pooling of the activations.
+    shift = pending.channel_shift(layer, "max pooling")
+    signs = np.where(scale < 0, -1.0, 1.0)
+    stage = Stage(kind, layer.name, op.input_shape, out_shape, config=config, signs=signs)
+    if np.any(signs < 0):
+        stage.notes.append(f"min pooling on {int(np.sum(signs < 0))} channel(s) with a negative batch-norm scale")
+    return stage, _Shift(out_shape, scale, shift)
+
+
+def fold(model, input_range=(0.0, 1.0)):
+    """Fold the original model into a list of :class:`Stage` (no weight-sum scaling yet).
+
+    Returns
+    -------
+    (stages, report) : (list of Stage, list of dict)
+        ``report`` says, for every original layer, what became of it.
+    """
+    p, q = (float(v) for v in input_range)
+    if not (np.isfinite(p) and np.isfinite(q) and q > p):
+        raise ValueError(f"input_range must be (p, q) with q > p, got {input_range}")
+    graph.check_finite_weights(model)
+    chain = graph.chain(model)
+    if not chain:
+        raise UnsupportedLayerError(model, "it has no layers")
+    input_shape = graph._shape(model.inputs[0])  # noqa: SLF001
+    if any(d is None for d in input_shape):
+        raise ShapeError(f"the model's input shape {input_shape} must be fully known")
+    pending = _Shift(input_shape, q - p, p)
+    stages, report = [], []
+    since_linear = []  # pooling stages emitted after the last linear stage, before its ReLU
+    last_linear = None
+    relu_done = False
+
+    def log(op, what):
+        report.append({"layer": op.name, "type": type(op.layer).__name__, "became": what})
+
+    for op in chain:
+        kind = op.kind
+        if kind == "identity":
+            log(op, "dropped (identity at inference)")
+        elif kind == "linear":
+            if last_linear is not None and not relu_done:
+                raise UnsupportedLayerError(
+                    op.layer, f"it follows '{last_linear.name}' without a ReLU in between; "
+                    "consecutive linear layers are not supported"
+                )
+            stage = _linear_stage(op, pending)
+            stages.append(stage)
+            last_linear, relu_done, since_linear = stage, False, []
+            pending = _Shift(op.output_shape)
+            log(op, f"{stage.kind} layer" + ("; " + "; ".join(stage.notes) if stage.notes else ""))
+        elif kind == "bn":
+            g, beta = _bn_affine(op.layer)
+            if last_linear is not None and not relu_done and not since_linear:
+                last_linear.W = last_linear.W * g
+                last_linear.b = last_linear.b * g + beta
+                log(op, f"folded into '{last_linear.name}' (batch norm before ReLU)")
+            elif last_linear is not None and not relu_done:
+                raise UnsupportedLayerError(
+                    op.layer, "batch normalisation between a pooling layer and its ReLU is not supported"
+                )
+            else:
+                pending = _Shift(pending.scale.shape, pending.scale * g, pending.shift * g + beta)
+                log(op, "folded into the next Dense/Conv2D (batch norm after ReLU)")
+        elif kind == "relu":
+            if last_linear is None or relu_done:
+                raise UnsupportedLayerError(
+                    op.layer, "a ReLU must follow a Dense or Conv2D layer (possibly through max pooling)"
+                )
+            if any(s.kind != "maxpool" for s in since_linear):
+                raise UnsupportedLayerError(op.layer, "a ReLU after average pooling is not supported")
+            # relu(maxpool(y)) == maxpool(relu(y)): the ReLU moves up to its linear layer.
+            for s in since_linear:
+                stages.remove(s)
+            last_linear.activation = "relu"
+            relu_done = True
+            pending = _Shift(last_linear.output_shape)
+            for s in since_linear:
+                stages.append(s)
+                pending = _Shift(s.output_shape, pending.channel_scale(s, "pooling"), 0.0)
+            log(op, f"ReLU of '{last_linear.name}'")
+        elif kind == "softmax":
+            if last_linear is None or relu_done or since_linear:
+                raise UnsupportedLayerError(op.layer, "softmax is only supported on the output layer")
+            last_linear.activation = "softmax"
+            log(op, f"softmax on the output of '{last_linear.name}'")
+        else:
+            if kind in ("maxpool", "avgpool", "gap") and len(op.input_shape) != 3:
+                raise UnsupportedLayerError(op.layer, "pooling needs (height, width, channels) inputs")
+            stage, pending = _structural_stage(op, pending)
+            stages.append(stage)
+            if last_linear is not None and not relu_done:
+                if kind != "maxpool":
+                    raise UnsupportedLayerError(
+                        op.layer, f"'{last_linear.name}' has no ReLU before this layer; only max pooling "
+                        "may come between a hidden layer and its ReLU"
+                    )
+                since_linear.append(stage)
+            log(op, kind + ("; " + "; ".join(stage.notes) if stage.notes else ""))
+
+    linear = [s for s in stages if s.kind in ("dense", "conv")]
+    if not linear:
+        raise UnsupportedLayerError(model, "it has no Dense or Conv2D layer")
+    out = linear[-1]
+    if out.activation == "relu" or stages[-1] is not out:
+        raise UnsupportedLayerError(
+            model, f"its last layer must be a Dense/Conv2D with linear or softmax output (got '{stages[-1].name}'"
+            f"{' with ReLU' if out.activation == 'relu' else ''}); the SNN reads its logits out of the membrane potential"
+        )
+    if not pending.identity:
+        raise UnsupportedLayerError(model, "a batch normalisation after the output layer cannot be folded")
+    return stages, report
+
+
+def scale_weight_sums(stages, upper_b=DEFAULT_UPPER_B, lower_b=DEFAULT_LOWER_B):
+    """MAPPING §4 weight-sum scaling, in place; returns per-layer counts of scaled neurons.
+
+    A hidden neuron (channel) with ``S_i > upper_b`` is multiplied by ``upper_b / S_i``,
+    one with ``S_i < lower_b`` by ``lower_b / S_i``; the next Dense/Conv2D's incoming
+    weights from it are divided by the same positive factor (ReLU is positively
+    homogeneous, max/min pooling and Flatten commute with it).  The output layer is only
+    compensated.
+    """
+    if not (upper_b < 1.0 and upper_b > 0):
+        raise ValueError(f"upper_b must be in (0, 1), got {upper_b}")
+    if not lower_b < 0:
+        raise ValueError(f"lower_b must be negative, got {lower_b}")
+    counts = {}
+    comp = None  # per-element factor on the current activations: x_new = x_old * comp
+    for stage in stages:
+        if stage.kind in ("dense", "conv"):
+            if comp is not None:
+                if stage.kind == "dense":
+                    stage.W = stage.W / comp.reshape(-1)[:, None]
+                else:
+                    per_channel = comp.reshape(-1, comp.shape[-1])[0]
+                    stage.W = stage.W / per_channel[None, None, :, None]
+            if stage.activation != "relu":
+                comp = None
+                continue
+            s = stage.W.reshape(-1, stage.W.shape[-1]).sum(axis=0)
+            f = np.ones_like(s)
+            high, low = s > upper_b, s < lower_b
+            f[high] = upper_b / s[high]
+            f[low] = lower_b / s[low]
+            stage.W = stage.W * f
+            stage.b = stage.b * f
+            counts[stage.name] = {"above_upper_b": int(high.sum()), "below_lower_b": int(low.sum()),
+                                  "units": int(s.size)}
+            comp = np.broadcast_to(f, stage.output_shape).copy()
+        elif comp is not None:
+            if stage.kind in ("flatten", "reshape"):
+                comp = comp.reshape(stage.output_shape)
+            elif stage.kind == "zeropad":
+                comp = np.pad(comp, stage.config["padding"] + ((0, 0),), mode="edge")
+            else:  # pools: comp is per channel
+                comp = np.broadcast_to(comp.reshape(-1, comp.shape[-1])[0], stage.output_shape).copy()
+    return counts
+
+
+def build_model(stages, input_shape, name="preprocessed"):
+    """The float64 Keras model of the preprocessed network (input ``x_hat``)."""
+    inputs = keras.Input(shape=input_shape, dtype="float64", name="x_hat")
+    x = inputs
+    for stage in stages:
+        kw = {"name": stage.name, "dtype": "float64"}
+        act = None if stage.activation == "linear" else stage.activation
+        if stage.kind == "dense":
+            layer = keras.layers.Dense(stage.W.shape[-1], activation=act, **kw)
+            x = layer(x)
+            layer.set_weights([stage.W, stage.b])
+        elif stage.kind == "conv":
+            cls = BiasMapConv2D if stage.b.ndim == 3 else keras.layers.Conv2D
+            layer = cls(stage.W.shape[-1], stage.W.shape[:2], strides=stage.config["strides"],
+                        padding=stage.config["padding"], activation=act, **kw)
+            x = layer(x)
+            layer.set_weights([stage.W, stage.b])
+        elif stage.kind == "maxpool":
+            if np.all(stage.signs > 0):
+                x = keras.layers.MaxPooling2D(**stage.config, **kw)(x)
+            else:
+                x = SignedMaxPooling2D(stage.signs, **stage.config, **kw)(x)
+        elif stage.kind == "avgpool":
+            x = keras.layers.AveragePooling2D(**stage.config, **kw)(x)
+        elif stage.kind == "gap":
+            x = keras.layers.GlobalAveragePooling2D(**kw)(x)
+        elif stage.kind == "flatten":
+            x = keras.layers.Flatten(**kw)(x)
+        elif stage.kind == "reshape":
+            x = keras.layers.Reshape(stage.config["target_shape"], **kw)(x)
+        elif stage.kind == "zeropad":
+            x = keras.layers.ZeroPadding2D(stage.config["padding"], **kw)(x)
+        else:  # pragma: no cover - fold() emits nothing else
+            raise AssertionError(stage.kind)
+    return keras.Model(inputs, x, name=name)
+
+
+def hidden_layers(model):
+    """The hidden (ReLU) Dense/Conv2D layers of a preprocessed model, in order."""
+    return [layer for layer in model.layers
+            if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D))
+            and graph._activation_name(layer, layer.activation) == "relu"]  # noqa: SLF001
+
+
+def layer_maxima(model, x_hat, batch_size=256, verbose="auto"):
+    """``X_n``: the largest output of every hidden ReLU layer over ``x_hat``, in one pass.
+
+    A single streamed pass: the probe model returns per-image maxima only, so memory
+    does not grow with the layer sizes, and a running maximum is kept batch by batch.
+    """
+    hidden = hidden_layers(model)
+    if not hidden:
+        return []
+    axes = lambda t: tuple(range(1, len(t.shape)))  # noqa: E731
+    probe = keras.Model(model.inputs, [ops.max(layer.output, axis=axes(layer.output)) for layer in hidden])
+    running = np.full(len(hidden), -np.inf)
+    for outputs in predict_batches(probe, x_hat, batch_size=batch_size, verbose=verbose):
+        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+        running = np.maximum(running, [float(np.max(o)) for o in outputs])
+    return [float(v) for v in running]
+
+
+@dataclasses.dataclass
+class Preprocessed:
+    """Output of phase 1.
+
+    Attributes
+    ----------
+    model : keras.Model
+        The preprocessed float64 ReLU network; its input is ``x_hat = (x - p) / (q - p)``.
+    X_n : list of float
+        Largest ReLU output of each hidden layer on the calibration data, in order.
+    input_range : (float, float)
+        ``(p, q)`` of the original inputs.
+    report : dict
+        What phase 1 did: per-layer fate, scaled neuron counts, ``X_n`` by layer, settings.
+    """
+
+    model: keras.Model
+    X_n: list
+    input_range: tuple
+    report: dict
+
+    @property
+    def hidden_layer_names(self):
+        return [layer.name for layer in hidden_layers(self.model)]
+
+    def normalize(self, x):
+        """``x_hat = (x - p) / (q - p)``, float64."""
+        p, q = self.input_range
+        return (np.asarray(x, np.float64) - p) / (q - p)
+
+    # -- files -------------------------------------------------------------------------
+    @staticmethod
+    def paths(directory, name):
+        base = os.path.join(directory, name)
+        return {
+            "weights": base + "_scaled.weights.h5",
+            "architecture": base + "_scaled.json",
+            "X_n": base + "_X_n.json",
+        }
+
+    def save(self, directory, name):
+        """Write weights (``.weights.h5``), architecture and ``X_n`` (JSON), atomically."""
+        paths = self.paths(directory, name)
+        storage.atomic_write_text(paths["architecture"], self.model.to_json(indent=1))
+        storage.atomic_save_weights(self.model, paths["weights"])
+        storage.atomic_write_json(paths["X_n"], {
+            "X_n": self.X_n,
+            "hidden_layers": self.hidden_layer_names,
+            "input_range": list(self.input_range),
+            "report": self.report,
+        })
+        return paths
+
+    @classmethod
+    def load(cls, directory, name):
+        """Read what :meth:`save` wrote; a missing file raises ``MissingPhase1Error``."""
+        paths = cls.paths(directory, name)
+        storage.require_files(paths.values(), "phase 1 (python -m snnmap.phase1)")
+        with open(paths["architecture"]) as fh:
+            model = keras.models.model_from_json(fh.read())
+        model.load_weights(paths["weights"])
+        meta = storage.read_json(paths["X_n"])
+        return cls(model, list(meta["X_n"]), tuple(meta["input_range"]), meta["report"])
+
+
+def preprocess(model, x_calib, input_range=(0.0, 1.0), upper_b=DEFAULT_UPPER_B,
+               lower_b=DEFAULT_LOWER_B, batch_size=256, verbose="auto"):
+    """Phase 1 (MAPPING §4): preprocess a trained ReLU network.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Trained ReLU network: a chain of supported layers (see :mod:`snnmap.graph`).
+    x_calib : array_like
+        Calibration inputs in the model's own input range (typically the training set);
+        ``X_n`` is measured on them.
+    input_range : (float, float)
+        ``(p, q)``: every input value lies in ``[p, q]``.
+    upper_b, lower_b : float
+        Bounds on the weight sums ``S_i`` of hidden neurons (defaults 0.99 and -10).
+    batch_size : int
+        Batch size of the calibration pass.
+    verbose : "auto", 0, 1 or 2
+        Progress display of the calibration pass (Keras's progress bar).
+
+    Returns
+    -------
+    Preprocessed
+    """
+    stages, layer_report = fold(model, input_range)
+    counts = scale_weight_sums(stages, upper_b, lower_b)
+    for stage in stages:
+        for arr in (stage.W, stage.b):
+            if arr is not None and not np.all(np.isfinite(arr)):
+                raise InvalidWeightsError(f"layer '{stage.name}': folding produced non-finite weights "
+                                          "(a batch norm with zero variance and epsilon?)")
+    input_shape = graph._shape(model.inputs[0])  # noqa: SLF001
+    pre_model = build_model(stages, input_shape, name=f"{model.name}_preprocessed")
+    x_hat = float_inputs(x_calib, input_shape, input_range)
+    x_n = layer_maxima(pre_model, x_hat, batch_size=batch_size, verbose=verbose)
+    names = [layer.name for layer in hidden_layers(pre_model)]
+    report = {
+        "original_model": model.name,
+        "input_range": [float(v) for v in input_range],
+        "upper_b": float(upper_b),
+        "lower_b": float(lower_b),
+        "n_calibration": int(len(x_hat)),
+        "layers": layer_report,
+        "scaled_neurons": counts,
+        "X_n": dict(zip(names, x_n)),
+    }
+    return Preprocessed(pre_model, x_n, (float(input_range[0]), float(input_range[1])), report)
+
+
+def describe(report) -> str:
+    """A few readable lines about a phase-1 report."""
+    lines = [f"phase 1 of '{report['original_model']}': input range {tuple(report['input_range'])}, "
+             f"{report['n_calibration']} calibration images"]
+    for entry in report["layers"]:
+        lines.append(f"  {entry['layer']:<24} {entry['type']:<22} {entry['became']}")
+    for name, c in report["scaled_neurons"].items():
+        lines.append(f"  scaled '{name}': {c['above_upper_b']} of {c['units']} above upper_b, "
+                     f"{c['below_lower_b']} below lower_b")
+    lines.append("  X_n: " + json.dumps({k: round(v, 6) for k, v in report["X_n"].items()}))
+    return "\n".join(lines)

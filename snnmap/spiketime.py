@@ -1,0 +1,208 @@
+"""Spike times of single-spike neurons (MAPPING §2), with ``keras.ops`` only.
+
+All functions work in *local* time ``s = t - t_min(n)`` of the layer: inputs that code an
+activation ``x >= 0`` arrive at ``u_j = -x_j`` (in ``[-T_in, 0]``), the neuron integrates
+from ``s = -T_in`` (``t_min(n-1)``), and its window is ``[0, B]`` (``B = B_n``).  In local time
+the potential of neuron i is::
+
+    V_i(s) = alpha_i * (s + T_in) + sum_j J_ij * max(0, s - u_j),      s >= -T_in
+
+and the neuron fires at the first ``s`` with ``V_i(s) >= theta_i``, or at ``B`` if there is
+none before ``B``.  Local time keeps the numbers small, and zero padding of the inputs
+means "spikes at t_min(n)", i.e. codes 0, as MAPPING §4 asks.
+
+Two ways to the same answer:
+
+* :func:`closed_form` - once every input has arrived (``s >= tau = max(0, max_j u_j)``)
+  V is linear with slope ``a_i = alpha_i + sum_j J_ij``, so the crossing is
+  ``s* = (theta_i - alpha_i T_in + sum_j J_ij u_j) / a_i``.  It is the spike time whenever
+  V stays below theta before ``tau``; :func:`certified` checks a sufficient condition for
+  that with one more product, using the upper bound
+  ``U(s) = alpha (s + T_in) + sum_j max(J_ij, 0) max(0, s - u_j) >= V(s)``, which is
+  non-decreasing when ``alpha >= 0``, so ``U(tau) < theta`` rules out any earlier crossing.
+* :func:`first_crossing` - an exact event-driven solution for any neuron: inputs sorted
+  in time, V evaluated at every input arrival, the first segment that reaches theta
+  solved linearly.  Its cost is O(R log R) per neuron (R inputs), so the layers call it
+  only for the neurons :func:`certified` leaves open, a bounded chunk at a time
+  (:func:`solve_pairs`).
+"""
+
+from __future__ import annotations
+
+from keras import ops
+
+
+def upper_bound_margin(alpha, j_pos_sum, j_pos_dot_u, tau, t_in, theta):
+    """``theta - U(tau)`` where ``U(tau) = alpha (tau + T_in) + tau sum_j J+_ij - sum_j J+_ij u_j``.
+
+    Positive margin (with ``alpha >= 0``) certifies that the neuron does not reach theta
+    before all its inputs have arrived.
+    """
+    return theta - (alpha * (tau + t_in) + tau * j_pos_sum - j_pos_dot_u)
+
+
+def closed_form(alpha, j_sum, j_dot_u, theta, t_in, window):
+    """Local spike time of a neuron whose crossing comes after its last input.
+
+    ``s = min(B, (theta - alpha T_in + sum_j J_ij u_j) / (alpha + sum_j J_ij))``; a neuron
+    whose final slope is not positive never reaches theta and fires at ``B``.
+    """
+    slope = alpha + j_sum
+    positive = slope > 0
+    safe = ops.where(positive, slope, ops.ones_like(slope))
+    s = (theta - alpha * t_in + j_dot_u) / safe
+    return ops.where(positive, ops.minimum(s, window), window)
+
+
+def first_crossing(e, j, alpha, theta, t_in, window, axis=-1):
+    """Exact first threshold crossing, event by event, from time-sorted inputs.
+
+    Parameters
+    ----------
+    e : tensor
+        Local arrival times, sorted ascending along ``axis`` (inputs before ``-T_in`` are
+        allowed, e.g. under noise: they integrate from ``-T_in`` on).  May have size 1 on
+        the neuron axes and broadcast against ``j``.
+    j : tensor
+        Synaptic weights in the same order; one neuron per position of the other axes.
+        Several inputs arriving at the same time may be given as one entry with their
+        summed weight.
+    alpha, theta : tensor
+        Constant current and threshold per neuron: the shape of ``j`` without ``axis``.
+    t_in : float
+        ``T_in``; integration starts at ``s = -T_in``.
+    window : float
+        ``B``; the neuron fires at ``B`` if V has not reached theta by then.
+    axis : int
+        The input axis.
+
+    Returns
+    -------
+    tensor
+        Local spike times in ``[-T_in, B]``, the shape of ``j`` without ``axis``.
+    """
+    start = -t_in
+    axis = axis % len(j.shape)
+    expand = lambda x: ops.expand_dims(x, axis)  # noqa: E731
+    pick = lambda x, k: ops.squeeze(ops.take_along_axis(x, expand(k), axis=axis), axis)  # noqa: E731
+    e = e + ops.zeros_like(j)
+    # Inputs that arrived before integration starts act from s = -T_in on as an offset
+    # plus extra slope; folding them in keeps every breakpoint inside the integration
+    # range, where tied breakpoints add exactly 0 to V.
+    early = e < start
+    v0 = ops.sum(ops.where(early, j * (start - e), 0.0), axis=axis)
+    slope0 = alpha + ops.sum(ops.where(early, j, 0.0), axis=axis)
+    theta = theta + ops.zeros_like(v0)
+    e = ops.maximum(e, start)
+    j = ops.where(early, 0.0, j)
+
+    slope_after = expand(slope0) + ops.cumsum(j, axis=axis)
+    offset = ops.cumsum(j * e, axis=axis)
+    # V at each breakpoint, counting every input that has arrived by then.
+    v = expand(v0 - slope0 * start) + slope_after * e - offset
+
+    reached = v >= expand(theta)
+    any_reached = ops.any(reached, axis=axis)
+    k = ops.argmax(ops.cast(reached, "int32"), axis=axis)
+    # The segment that ends at breakpoint k starts at breakpoint k-1 (or at -T_in).
+    k_prev = ops.maximum(k - 1, 0)
+    first = k == 0
+    e_prev = ops.where(first, start, pick(e, k_prev))
+    v_prev = ops.where(first, v0, pick(v, k_prev))
+    s_prev = ops.where(first, slope0, pick(slope_after, k_prev))
+    e_k = pick(e, k)
+    pos = s_prev > 0
+    inside = e_prev + (theta - v_prev) / ops.where(pos, s_prev, ops.ones_like(s_prev))
+    # V is continuous and linear on the segment, so the root lies in [e_prev, e_k];
+    # clipping only guards against rounding at tied breakpoints.
+    inside = ops.where(pos, ops.clip(inside, e_prev, e_k), e_k)
+
+    # No breakpoint reached theta: the crossing (if any) comes after the last input.
+    last = ops.shape(e)[axis] - 1
+    e_last = ops.take(e, last, axis=axis)
+    slope_last = ops.take(slope_after, last, axis=axis)
+    tail_pos = slope_last > 0
+    tail = e_last + (theta - ops.take(v, last, axis=axis)) / ops.where(tail_pos, slope_last, ops.ones_like(slope_last))
+    tail = ops.where(tail_pos, tail, window)
+
+    s = ops.where(any_reached, inside, tail)
+    s = ops.where(v0 >= theta, start, s)
+    return ops.minimum(s, window)
+
+
+def sort_inputs(u, j, axis=-1):
+    """``u`` and ``j`` reordered so that ``u`` ascends along ``axis``."""
+    order = ops.argsort(u, axis=axis)
+    return ops.take_along_axis(u, order, axis=axis), ops.take_along_axis(j, order, axis=axis)
+
+
+def solve_pairs(mask, values, solve, chunk, small_chunk=16):
+    """Replace ``values[p]`` by ``solve(p)`` for every flat index ``p`` where ``mask`` holds.
+
+    The selected indices are compacted once (a prefix sum and one scatter) and handed to
+    ``solve`` a chunk at a time inside ``ops.while_loop``: ``chunk`` indices while at least
+    that many remain, then ``small_chunk`` at a time, so a handful of open neurons costs a
+    handful of rows, not a full chunk.  Peak memory is ``chunk x R`` whatever the batch
+    size, the loop does not run when nothing is selected, and shapes stay static, so the
+    same code is traced by TensorFlow and jitted by JAX.
+
+    Parameters
+    ----------
+    mask : bool tensor (N,)
+    values : tensor (N,)
+        Values kept where ``mask`` is False.
+    solve : callable
+        ``solve(indices) -> tensor (len(indices),)`` for an int32 tensor of flat positions.
+        Positions past the selected ones repeat index 0; ``solve`` must be exact for any
+        index, so recomputing one is harmless.
+    chunk, small_chunk : int
+        Neurons solved per step.
+    """
+    small_chunk = max(1, min(small_chunk, chunk))
+    count = ops.sum(ops.cast(mask, "int32"))
+
+    def few():
+        # Up to small_chunk open neurons (the usual case): top_k finds them in one pass.
+        idx = ops.top_k(ops.cast(mask, "float32"), small_chunk, sorted=False)[1]
+        return ops.scatter_update(values, ops.expand_dims(idx, -1), solve(idx))
+
+    def none():
+        return values
+
+    def many():
+        return _solve_compacted(mask, values, solve, chunk, small_chunk, count)
+
+    return ops.cond(count > small_chunk, many, lambda: ops.cond(count > 0, few, none))
+
+
+def _solve_compacted(mask, values, solve, chunk, small_chunk, count):
+    """:func:`solve_pairs` for many open neurons: compact their indices, then loop."""
+    n = ops.shape(mask)[0]
+    selected = ops.cast(mask, "int32")
+    rank = ops.cumsum(selected) - 1
+    dump = n + chunk  # a slot past every chunk, for the unselected positions
+    slots = ops.where(mask, rank, dump)
+    order = ops.scatter_update(
+        ops.zeros((n + chunk + 1,), "int32"),
+        ops.expand_dims(slots, -1),
+        ops.arange(n, dtype="int32"),
+    )
+
+    def step(size):
+        def run(done, out):
+            idx = ops.minimum(ops.slice(order, (done,), (size,)), n - 1)
+            out = ops.scatter_update(out, ops.expand_dims(idx, -1), solve(idx))
+            return done + size, out
+        return run
+
+    def cond(done, out):
+        return done < count
+
+    def body(done, out):
+        if small_chunk == chunk:
+            return step(chunk)(done, out)
+        return ops.cond(count - done >= chunk, lambda: step(chunk)(done, out),
+                        lambda: step(small_chunk)(done, out))
+
+    _, values = ops.while_loop(cond, body, (ops.convert_to_tensor(0, "int32"), values))
+    return values
