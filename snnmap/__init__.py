@@ -4,8 +4,14 @@ Pipeline (MAPPING.md): data -> ReLU model -> phase 1 (:func:`preprocess`) -> pha
 (:func:`to_snn`, :func:`evaluate`) -> report.
 """
 
-from . import datasets, layers, mapping
-from .convert import convert, encode, to_snn
+import os as _os
+
+# TensorFlow's C++ start-up and graph-optimiser warnings ("Not handling type DT_DOUBLE" for
+# every float64 graph) drown our output; errors still show.  A value set by the user wins.
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from . import datasets, layers, mapping  # noqa: E402
+from .convert import convert, encode, to_snn  # noqa: E402
 from .errors import (InvalidWeightsError, MissingPhase1Error, ShapeError, SnnmapError,
                      UnsupportedLayerError)
 from .evaluate import evaluate

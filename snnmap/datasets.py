@@ -227,7 +227,7 @@ class DataSet:
 # Name handling
 # --------------------------------------------------------------------------
 
-def _canonical_name(data_name: str) -> str:
+def canonical_name(data_name: str) -> str:
     """Map a user-supplied data-set name to its canonical form.
 
     Matching ignores case, ``-``, ``_`` and spaces, so ``"Fashion-MNIST"``,
@@ -759,7 +759,7 @@ def load(data_name: str, source: str = "auto", data_dir: str | None = None,
         If the requested (or, in ``"auto"`` mode, every possible) source is
         unavailable or its files are malformed.
     """
-    name = _canonical_name(data_name)
+    name = canonical_name(data_name)
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; choose one of "
                          f"{', '.join(SOURCES)}")
@@ -860,7 +860,7 @@ def available_sources(data_name: str, *,
         for Fashion-MNIST; none for MNIST) holds all four IDX files;
         ``sample`` whether a bundled sample exists (MNIST only).
     """
-    name = _canonical_name(data_name)
+    name = canonical_name(data_name)
     default_dir = _DEFAULT_IDX_DIRS[name]
     idx_ok = False
     if default_dir is not None:

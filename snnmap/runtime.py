@@ -67,8 +67,19 @@ def progress(iterable, total, desc, verbose="auto"):
 
 
 def predict_batches(model, x, batch_size=256, verbose="auto", desc=None):
-    """Yield ``model.predict_on_batch`` for consecutive batches of ``x``, keeping its dtype."""
+    """Yield ``model.predict_on_batch`` for consecutive batches of ``x``, keeping its dtype.
+
+    A short last batch is padded to ``batch_size`` (and the padding dropped from the
+    outputs), so the compiled function sees one shape and is traced once.
+    """
     n_batches = (len(x) + batch_size - 1) // batch_size
     dtype = keras.backend.standardize_dtype(model.inputs[0].dtype)
     for batch in progress(batches(x, batch_size), n_batches, desc or model.name, verbose):
-        yield model.predict_on_batch(np.asarray(batch, dtype=dtype))
+        batch = np.asarray(batch, dtype=dtype)
+        n = len(batch)
+        if n < batch_size and n_batches > 1:
+            batch = np.concatenate([batch, np.repeat(batch[-1:], batch_size - n, axis=0)])
+        out = model.predict_on_batch(batch)
+        if len(batch) != n:
+            out = [o[:n] for o in out] if isinstance(out, (list, tuple)) else out[:n]
+        yield out

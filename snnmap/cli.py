@@ -1,0 +1,84 @@
+"""Command-line plumbing shared by ``python -m snnmap.phase1`` and ``python -m snnmap.phase2``.
+
+Flag names follow the original exact-mapping code (``data_name``, ``model_name``,
+``logging_dir``, ``CNN``, ``layers``, ...); ``--flagfile`` (absl) reads them from a file,
+one per line, as in ``flags/*.txt``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+logging.getLogger("tensorflow").setLevel(logging.ERROR)
+
+from absl import flags  # noqa: E402
+
+FLAGS = flags.FLAGS
+
+
+def define_common_flags():
+    """Flags both phases understand (defined once per process)."""
+    if "data_name" in FLAGS:
+        return
+    flags.DEFINE_string("data_name", "MNIST", "Data set: MNIST or FashionMNIST.")
+    flags.DEFINE_string("data_source", "auto", "Where the data come from: auto, tfds, idx or sample.")
+    flags.DEFINE_string("data_dir", None, "Directory of IDX files (train-images-idx3-ubyte[.gz], ...).")
+    flags.DEFINE_string("model_name", None,
+                        "Base name of the model files (default: <data>_<arch>_relu); a trailing "
+                        "_original or _scaled, as in the original code, is ignored.")
+    flags.DEFINE_string("logging_dir", None,
+                        "Directory of the original weights and of everything phase 1/2 write "
+                        "(default: models/<data_name>/<arch>).")
+    flags.DEFINE_boolean("CNN", False, "Convolutional network (True) or fully connected (False).")
+    flags.DEFINE_integer("layers", 2, "Number of Dense/Conv2D layers of the zoo model (FC: 2 = 784-600-10).")
+    flags.DEFINE_integer("batch_size", 256, "Batch size of every pass over data.")
+    flags.DEFINE_integer("test_samples", None, "Use only the first N test images (quick runs).")
+    flags.DEFINE_integer("seed", 0, "Base seed of every random choice.")
+    # Phase 1.  Both commands know every flag, so one flag file serves both phases.
+    flags.DEFINE_integer("epochs", 10, "Phase 1: training epochs when the original weights are missing.")
+    flags.DEFINE_float("l1", 0.0, "Phase 1: L1 activity regularisation of the hidden layers when training.")
+    flags.DEFINE_float("upper_b", 0.99, "Phase 1: upper bound on the weight sums S_i of hidden neurons.")
+    flags.DEFINE_float("lower_b", -10.0, "Phase 1: lower bound on the weight sums S_i of hidden neurons.")
+    flags.DEFINE_integer("calib_samples", None, "Phase 1: use only the first N training images for X_n.")
+    # Phase 2.
+    flags.DEFINE_float("noise", 0.0, "Phase 2: std of the Gaussian jitter of every spike time (units of tau_c).")
+    flags.DEFINE_float("alpha_noise", 0.0, "Phase 2: std of the fixed per-neuron perturbation of alpha.")
+    flags.DEFINE_float("zeta", 0.5, "Phase 2: window margin, B_n = (1 + zeta) X_n.")
+    flags.DEFINE_integer("trial", 0, "Phase 2: trial index; with --seed it seeds the noises.")
+    flags.DEFINE_enum("dtype", "float64", ["float64", "float32"], "Phase 2: precision of the SNN.")
+    flags.DEFINE_enum("solver", "auto", ["auto", "exact", "scan"], "Phase 2: spike-time solver (all exact).")
+    flags.DEFINE_string("save_snn", None, "Phase 2: also save the SNN as a .keras file at this path.")
+
+
+def experiment_names():
+    """(data_name, logging_dir, model_name) from the flags, with the defaults filled in."""
+    from . import experiment
+
+    data_name = experiment.canonical_data_name(FLAGS.data_name)
+    logging_dir = FLAGS.logging_dir or experiment.default_logging_dir(data_name, FLAGS.CNN, FLAGS.layers)
+    model_name = experiment.base_model_name(
+        FLAGS.model_name or experiment.default_model_name(data_name, FLAGS.CNN, FLAGS.layers))
+    return data_name, logging_dir, model_name
+
+
+def load_data(data_name):
+    from . import datasets
+
+    return datasets.load(data_name, source=FLAGS.data_source, data_dir=FLAGS.data_dir,
+                         flat=not FLAGS.CNN, max_test=FLAGS.test_samples)
+
+
+def guarded(main):
+    """Run ``main``; print snnmap's input errors as one clear line and exit with status 2."""
+    from . import datasets
+    from .errors import SnnmapError
+
+    def wrapper(argv):
+        try:
+            return main(argv)
+        except (SnnmapError, datasets.DataSourceError, ValueError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            sys.exit(2)
+
+    return wrapper

@@ -1,0 +1,121 @@
+"""Phase 1 command: preprocess the original ReLU network (MAPPING §4).
+
+    python -m snnmap.phase1 --data_name MNIST
+    python -m snnmap.phase1 --flagfile flags/fashionmnist_fc.txt
+
+Loads the data and the zoo model's original weights from ``--logging_dir`` (training them
+first, with a progress bar, if they are missing), records the original network's test
+predictions and accuracy, preprocesses it (:func:`snnmap.preprocess`, one streamed pass
+over the training images for ``X_n``), checks that the preprocessed network computes the
+same function, and writes everything atomically into ``--logging_dir``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from absl import app, flags
+
+from . import cli
+
+cli.define_common_flags()
+FLAGS = flags.FLAGS
+
+
+def run_phase1():
+    """Phase 1 from the parsed flags; returns the dict written to ``<model>_phase1.json``."""
+    import numpy as np
+
+    from . import experiment, graph, storage, zoo
+    from .preprocess import describe, preprocess
+    from .runtime import predict_batches
+
+    started = time.time()
+    data_name, logging_dir, model_name = cli.experiment_names()
+    files = experiment.paths(logging_dir, model_name)
+    ds = cli.load_data(data_name)
+    print(f"data: {ds.description}")
+
+    model = zoo.build(FLAGS.CNN, FLAGS.layers, ds.input_shape, ds.num_classes, l1=FLAGS.l1,
+                      name=model_name)
+    trained_now = False
+    if os.path.isfile(files["original_weights"]):
+        model.load_weights(files["original_weights"])
+        print(f"original weights: {files['original_weights']}")
+    else:
+        print(f"no original weights at {files['original_weights']}: training {model_name} for "
+              f"{FLAGS.epochs} epoch(s) on {ds.description}")
+        zoo.train(model, ds.x_train, ds.y_train, epochs=FLAGS.epochs, batch_size=128, seed=FLAGS.seed)
+        # An uncompiled copy stores the network's weights only, not the optimizer's state.
+        plain = zoo.build(FLAGS.CNN, FLAGS.layers, ds.input_shape, ds.num_classes, l1=FLAGS.l1, name=model_name)
+        plain.set_weights(model.get_weights())
+        storage.atomic_save_weights(plain, files["original_weights"])
+        trained_now = True
+
+    x_calib = ds.x_train if FLAGS.calib_samples is None else ds.x_train[:FLAGS.calib_samples]
+    pre = preprocess(model, x_calib, input_range=ds.input_range, upper_b=FLAGS.upper_b,
+                     lower_b=FLAGS.lower_b, batch_size=FLAGS.batch_size)
+    print(describe(pre.report))
+
+    # Original network (its own dtype) and preprocessed network (float64) on the test set;
+    # the float64 copy of the original measures how closely the two functions agree.
+    original64 = graph.with_dtype(model, "float64")
+    pred_orig, pred_pre, max_diff = [], [], 0.0
+    x_hat = pre.normalize(ds.x_test)
+    for p_orig, p64, p_pre in zip(
+        predict_batches(model, ds.x_test, FLAGS.batch_size, desc="original"),
+        predict_batches(original64, ds.x_test.astype(np.float64), FLAGS.batch_size, verbose=0),
+        predict_batches(pre.model, x_hat, FLAGS.batch_size, verbose=0),
+    ):
+        pred_orig.append(np.argmax(p_orig, axis=-1))
+        pred_pre.append(np.argmax(p_pre, axis=-1))
+        max_diff = max(max_diff, float(np.max(np.abs(p64 - p_pre))))
+    pred_orig = np.concatenate(pred_orig).astype(np.int64)
+    pred_pre = np.concatenate(pred_pre).astype(np.int64)
+    acc_orig = float(np.mean(pred_orig == ds.y_test))
+    acc_pre = float(np.mean(pred_pre == ds.y_test))
+
+    paths = pre.save(logging_dir, model_name)
+    storage.atomic_save_npy(files["predictions"], pred_orig)
+    accuracy = {
+        "data_name": data_name,
+        "data_source": ds.source,
+        "data": ds.summary(),
+        "n_test": int(ds.n_test),
+        "accuracy_relu": acc_orig,
+        "accuracy_relu_preprocessed": acc_pre,
+        "predictions_agree": float(np.mean(pred_orig == pred_pre)),
+        "max_abs_output_difference_float64": max_diff,
+    }
+    storage.atomic_write_json(files["accuracy"], accuracy)
+    report = {
+        **accuracy,
+        "model_name": model_name,
+        "logging_dir": logging_dir,
+        "trained_now": trained_now,
+        "epochs": FLAGS.epochs if trained_now else None,
+        "X_n": pre.X_n,
+        "preprocessing": pre.report,
+        "files": {**paths, "predictions": files["predictions"], "accuracy": files["accuracy"]},
+        "elapsed_s": round(time.time() - started, 2),
+    }
+    storage.atomic_write_json(files["phase1_report"], report)
+    print(f"accuracy (original ReLU):     {acc_orig:.4f} on {ds.n_test} test images")
+    print(f"accuracy (preprocessed ReLU): {acc_pre:.4f}; same predictions on "
+          f"{100 * accuracy['predictions_agree']:.2f}% of them; max |output difference| (float64) {max_diff:.2e}")
+    print(f"phase 1 outputs in {logging_dir} (report: {files['phase1_report']})")
+    return report
+
+
+def main(argv):
+    del argv
+    run_phase1()
+
+
+def run():
+    app.run(cli.guarded(main))
+
+
+if __name__ == "__main__":
+    run()
