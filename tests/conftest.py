@@ -1,0 +1,40 @@
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FASHION_DIR = "/usr/share/datasets/fashion-mnist"
+FASHION_FC_WEIGHTS = os.path.join(REPO, "models", "FashionMNIST", "FC", "fashionmnist_fc_relu_original.weights.h5")
+
+needs_fashion = pytest.mark.skipif(
+    not os.path.isdir(FASHION_DIR),
+    reason=f"Fashion-MNIST IDX files not installed in {FASHION_DIR} (apt-get install dataset-fashion-mnist)",
+)
+
+
+@pytest.fixture(scope="session")
+def fashion():
+    """Real Fashion-MNIST (flat), from Debian's IDX files."""
+    if not os.path.isdir(FASHION_DIR):
+        pytest.skip(f"Fashion-MNIST IDX files not installed in {FASHION_DIR}")
+    from snnmap import datasets
+
+    return datasets.load("FashionMNIST", source="idx", data_dir=FASHION_DIR, flat=True)
+
+
+@pytest.fixture(scope="session")
+def fashion_fc(fashion):
+    """The shipped 784-600-10 network trained on Fashion-MNIST."""
+    from snnmap import zoo
+
+    model = zoo.fc()
+    model.load_weights(FASHION_FC_WEIGHTS)
+    return model
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)

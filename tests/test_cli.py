@@ -1,0 +1,86 @@
+"""The two commands end to end, in subprocesses, as a user runs them."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import FASHION_FC_WEIGHTS, REPO, needs_fashion
+
+pytestmark = pytest.mark.slow
+
+
+def run(*args, ok=True):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
+    proc = subprocess.run([sys.executable, "-m", *args], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=600)
+    if ok and proc.returncode != 0:
+        raise AssertionError(f"{args} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def results_of(proc):
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith("results: "), last
+    path = last[len("results: "):]
+    with open(path if os.path.isabs(path) else os.path.join(REPO, path)) as fh:
+        return path, json.load(fh)
+
+
+REQUIRED = ["data_name", "data_source", "n_test", "accuracy_relu", "accuracy_snn", "agreement", "max_abs_error",
+            "violations", "latency", "spikes_per_neuron", "informative_spike_fraction"]
+
+
+@needs_fashion
+def test_phase1_then_phase2_on_fashion_mnist(tmp_path):
+    log = tmp_path / "fm"
+    log.mkdir()
+    shutil.copy(FASHION_FC_WEIGHTS, log / "fashionmnist_fc_relu_original.weights.h5")
+    common = ["--flagfile", os.path.join(REPO, "flags", "fashionmnist_fc.txt"), "--logging_dir", str(log),
+              "--test_samples", "500"]
+    p1 = run("snnmap.phase1", *common, "--calib_samples", "3000")
+    assert "accuracy (original ReLU)" in p1.stdout
+    for name in ["_scaled.weights.h5", "_scaled.json", "_X_n.json", "_predictions.npy", "_accuracy.json"]:
+        assert (log / f"fashionmnist_fc_relu{name}").is_file(), name
+    assert not [p.name for p in log.iterdir() if p.name.startswith(".")], "temporary files left behind"
+
+    path, r = results_of(run("snnmap.phase2", *common))
+    for key in REQUIRED:
+        assert key in r, key
+    assert r["data_name"] == "FashionMNIST" and r["data_source"] == "idx" and r["n_test"] == 500
+    assert r["agreement"] == 1.0
+    assert r["accuracy_snn"] == r["accuracy_relu"]
+    assert r["max_abs_error"] <= 1e-9 and r["violations"] == 0
+    assert r["spikes_per_neuron"] == 1.0
+
+    # Other settings write other files; the exact run is left as it was.
+    path_noise, r_noise = results_of(run("snnmap.phase2", *common, "--noise", "0.2", "--trial", "1"))
+    assert path_noise != path
+    assert r_noise["settings"]["noise"] == 0.2 and r_noise["settings"]["trial"] == 1
+    with open(os.path.join(REPO, path)) as fh:
+        assert json.load(fh)["settings"]["noise"] == 0.0
+
+
+def test_default_mnist_sample_trains_when_weights_are_missing(tmp_path):
+    log = tmp_path / "mnist"
+    p1 = run("snnmap.phase1", "--data_name", "MNIST", "--logging_dir", str(log), "--epochs", "1")
+    assert "training" in p1.stdout and "5,000-image" in p1.stdout
+    assert (log / "mnist_fc_relu_original.weights.h5").is_file()
+    _, r = results_of(run("snnmap.phase2", "--data_name", "MNIST", "--logging_dir", str(log)))
+    assert r["data_source"] == "mnist-5k-sample" and "NOT the full" in r["data_description"]
+    assert r["n_test"] == 1000 and r["agreement"] == 1.0 and r["max_abs_error"] <= 1e-9
+
+
+def test_phase2_before_phase1_says_what_to_do(tmp_path):
+    proc = run("snnmap.phase2", "--data_name", "MNIST", "--logging_dir", str(tmp_path / "empty"), ok=False)
+    assert proc.returncode == 2
+    assert "run phase 1" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_unknown_data_name_is_a_clear_error(tmp_path):
+    proc = run("snnmap.phase1", "--data_name", "CIFAR7", "--logging_dir", str(tmp_path), ok=False)
+    assert proc.returncode == 2 and "unknown data set" in proc.stderr
