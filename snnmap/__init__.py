@@ -15,7 +15,7 @@ from .convert import convert, encode, to_snn  # noqa: E402
 from .errors import (InvalidWeightsError, MissingPhase1Error, ShapeError, SnnmapError,
                      UnsupportedLayerError)
 from .evaluate import evaluate
-from .layers import SpikingDense
+from .layers import SpikeTimePadding2D, SpikingConv2D, SpikingDense, SpikingMaxPooling2D
 from .model import SpikingModel
 from .preprocess import Preprocessed, preprocess
 
@@ -23,6 +23,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "InvalidWeightsError", "MissingPhase1Error", "Preprocessed", "ShapeError", "SnnmapError",
-    "SpikingDense", "SpikingModel", "UnsupportedLayerError", "convert", "datasets", "encode",
+    "SpikeTimePadding2D", "SpikingConv2D", "SpikingDense", "SpikingMaxPooling2D", "SpikingModel", "UnsupportedLayerError", "convert", "datasets", "encode",
     "evaluate", "layers", "mapping", "preprocess", "to_snn",
 ]

@@ -7,7 +7,7 @@ import numpy as np
 
 from . import graph, mapping
 from .errors import UnsupportedLayerError
-from .layers import SpikingDense
+from .layers import SpikeTimePadding2D, SpikingConv2D, SpikingDense, SpikingMaxPooling2D
 from .model import SpikingModel
 from .preprocess import Preprocessed, preprocess
 
@@ -60,24 +60,35 @@ def to_snn(pre: Preprocessed, zeta=mapping.DEFAULT_ZETA, noise=0.0, alpha_noise=
     for layer in relu.layers:
         if isinstance(layer, keras.layers.InputLayer):
             continue
-        if isinstance(layer, keras.layers.Dense):
-            act = graph._activation_name(layer, layer.activation)  # noqa: SLF001
+        if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D)):
+            is_hidden = graph._activation_name(layer, layer.activation) == "relu"  # noqa: SLF001
             w, b = (np.asarray(keras.ops.convert_to_numpy(v), np.float64) for v in (layer.kernel, layer.bias))
-            if act == "relu":
-                win = windows[hidden]
-                spiking = SpikingDense(layer.units, t_min_prev=win.t_min_prev, t_min=win.t_min,
-                                       X_n=pre.X_n[hidden], alpha_noise=alpha_noise,
-                                       seed=layer_seed(seed, hidden), name=layer.name, **common)
-                hidden += 1
+            win = windows[hidden] if is_hidden else windows[-1]
+            kwargs = dict(t_min_prev=win.t_min_prev, t_min=win.t_min, seed=layer_seed(seed, hidden),
+                          name=layer.name, **common)
+            if is_hidden:
+                kwargs.update(X_n=pre.X_n[hidden], alpha_noise=alpha_noise)
             else:
-                win = windows[-1]
-                spiking = SpikingDense(layer.units, t_min_prev=win.t_min_prev, t_min=win.t_min,
-                                       output_layer=True, seed=layer_seed(seed, hidden),
-                                       name=layer.name, **common)
+                kwargs.update(output_layer=True)
+            if isinstance(layer, keras.layers.Dense):
+                spiking = SpikingDense(layer.units, **kwargs)
+            else:
+                spiking = SpikingConv2D(layer.filters, layer.kernel_size, strides=layer.strides,
+                                        padding=layer.padding, **kwargs)
             x = spiking(x)
             spiking.set_relu_params(w, b)
-        elif isinstance(layer, keras.layers.Flatten):
-            x = keras.layers.Flatten(name=layer.name, dtype=dtype)(x)
+            hidden += int(is_hidden)
+        elif isinstance(layer, keras.layers.MaxPooling2D):
+            signs = getattr(layer, "signs", None)
+            x = SpikingMaxPooling2D(signs=signs, pool_size=layer.pool_size, strides=layer.strides,
+                                    padding=layer.padding, name=layer.name, dtype=dtype)(x)
+        elif isinstance(layer, keras.layers.ZeroPadding2D):
+            # Padded positions code 0: they spike at the end of their window, which is the
+            # start of the window of the spiking layer that reads them.
+            x = SpikeTimePadding2D(layer.padding, t_pad=windows[hidden].t_min, name=layer.name, dtype=dtype)(x)
+        elif isinstance(layer, (keras.layers.Flatten, keras.layers.Reshape)):
+            config = dict(layer.get_config(), dtype=dtype)
+            x = type(layer).from_config(config)(x)
         else:
             raise UnsupportedLayerError(layer, "not a layer of a preprocessed network; run snnmap.preprocess first")
     if hidden != len(pre.X_n):

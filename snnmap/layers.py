@@ -32,6 +32,10 @@ SOLVERS = ("auto", "exact", "scan")
 #: Event-time blocks per image of ``solver="exact"`` (see :meth:`SpikingLayer.open_neurons`).
 EXACT_BLOCKS = 8
 
+#: ``solver="auto"`` switches to the block bounds when more than this fraction of a batch's
+#: neurons are left open by the one-block certificate.
+BLOCK_FRACTION = 0.05
+
 
 class SpikingLayer(keras.layers.Layer):
     """Base class of single-spike layers with a linear synaptic operator.
@@ -229,10 +233,30 @@ class SpikingLayer(keras.layers.Layer):
         if self.solver == "scan":
             s = self.scan_all(u, kernel, alpha, theta, t_in, b, s)
         else:
-            blocks = 1 if self.solver == "auto" else EXACT_BLOCKS
-            s = self.solve_open(u, kernel, alpha, theta, t_in, b, s,
-                                self.open_neurons(u, kernel, alpha, theta, t_in, blocks))
+            if self.solver == "exact":
+                open_ = self.block_open(u, kernel, alpha, theta, t_in)
+            else:
+                open_ = self.open_neurons(u, kernel, alpha, theta, t_in, 1)
+                # Many open neurons (untrained weights, short windows): the block bounds
+                # cost a few synapse products but spare most event scans.
+                many = ops.sum(ops.cast(open_, "int32")) > int(BLOCK_FRACTION * self._n_neurons) * ops.shape(u)[0]
+                open_ = ops.cond(many, lambda: self.block_open(u, kernel, alpha, theta, t_in), lambda: open_)
+            s = self.solve_open(u, kernel, alpha, theta, t_in, b, s, open_)
         return s + window.t_min
+
+    def block_open(self, u, kernel, alpha, theta, t_in, blocks=None):
+        """:meth:`open_neurons` with ``blocks`` event-time blocks, a bounded number of images at a time."""
+        blocks = blocks or EXACT_BLOCKS
+        per_image = 2 * blocks * (int(np.prod(u.shape[1:])) + self._n_neurons)
+        rows = max(1, (4 * self.solver_elements) // per_image)
+
+        def solve(index):
+            return ops.cast(self.open_neurons(ops.take(u, index, axis=0), kernel, alpha, theta, t_in, blocks),
+                            u.dtype)
+
+        shape = (ops.shape(u)[0],) + tuple(alpha.shape)
+        flags = spiketime.solve_pairs(ops.ones((shape[0],), "bool"), ops.zeros(shape, u.dtype), solve, rows, rows)
+        return flags > 0.5
 
     def open_neurons(self, u, kernel, alpha, theta, t_in, blocks=1):
         """Neurons that may reach theta before their last input: they need the event solver.
@@ -403,4 +427,178 @@ class SpikingDense(SpikingLayer):
     def get_config(self):
         config = super().get_config()
         config["units"] = self.units
+        return config
+
+
+def _pair(value, name):
+    if isinstance(value, int):
+        return (value, value)
+    value = tuple(int(v) for v in value)
+    if len(value) != 2:
+        raise ValueError(f"{name} must be an int or a pair, got {value}")
+    return value
+
+
+def same_padding(size, kernel, stride):
+    """(before, after) zero padding of Keras/TensorFlow ``padding="same"`` along one axis."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+@keras.saving.register_keras_serializable(package="snnmap")
+class SpikingConv2D(SpikingLayer):
+    """Convolutional single-spike layer (the spiking twin of ``keras.layers.Conv2D``).
+
+    Input: spike times ``(batch, height, width, channels)``.  Every output position and
+    filter is one neuron with its own threshold, so per-position bias maps (MAPPING §4)
+    are exact at the borders for any kernel size and stride.  Zero padding means input
+    spikes at ``t_min(n)``, i.e. activation 0: in the layer's local time that is literally
+    zero padding.
+
+    Parameters
+    ----------
+    filters : int
+    kernel_size : int or (int, int)
+    strides : int or (int, int)
+    padding : {"valid", "same"}
+    **kwargs
+        See :class:`SpikingLayer`.
+    """
+
+    def __init__(self, filters: int, kernel_size, strides=1, padding="valid", **kwargs):
+        super().__init__(**kwargs)
+        self.filters = int(filters)
+        self.kernel_size = _pair(kernel_size, "kernel_size")
+        self.strides = _pair(strides, "strides")
+        self.padding = str(padding).lower()
+        if self.padding not in ("valid", "same"):
+            raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
+        if self.filters <= 0:
+            raise ValueError(f"filters must be a positive integer, got {filters}")
+
+    def _check(self, input_shape):
+        if len(input_shape) != 4 or any(d is None for d in input_shape[1:]):
+            raise ValueError(
+                f"SpikingConv2D {self.name!r} expects inputs of shape (batch, height, width, channels) "
+                f"with known sizes, got {tuple(input_shape)}"
+            )
+
+    def kernel_shape(self, input_shape):
+        self._check(input_shape)
+        return self.kernel_size + (int(input_shape[-1]), self.filters)
+
+    def neuron_shape(self, input_shape):
+        self._check(input_shape)
+        sizes = []
+        for size, k, s in zip(input_shape[1:3], self.kernel_size, self.strides):
+            out = -(-int(size) // s) if self.padding == "same" else (int(size) - k) // s + 1
+            if out <= 0:
+                raise ValueError(f"SpikingConv2D {self.name!r}: input {tuple(input_shape)} is smaller than the kernel")
+            sizes.append(out)
+        return (sizes[0], sizes[1], self.filters)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        h, w, c_in = (int(d) for d in input_shape[1:])
+        out_h, out_w, _ = self.neuron_shape(input_shape)
+        if self.padding == "same":
+            self._pads = (same_padding(h, self.kernel_size[0], self.strides[0]),
+                          same_padding(w, self.kernel_size[1], self.strides[1]))
+        else:
+            self._pads = ((0, 0), (0, 0))
+        self._padded = (h + sum(self._pads[0]), w + sum(self._pads[1]), c_in)
+        kh, kw = self.kernel_size
+        dy, dx, ci = np.meshgrid(np.arange(kh), np.arange(kw), np.arange(c_in), indexing="ij")
+        # Offsets of a receptive field in the flattened padded input, in kernel order.
+        self._offsets = ((dy * self._padded[1] + dx) * c_in + ci).reshape(-1).astype("int32")
+
+    def synapse(self, x, kernel):
+        return ops.conv(x, kernel, strides=self.strides, padding=self.padding)
+
+    def fan_in_sum(self, kernel):
+        return ops.sum(kernel, axis=(0, 1, 2))
+
+    def receptive_fields(self, u, kernel, index):
+        hp, wp, c_in = self._padded
+        out_h, out_w = (int(d) for d in self.alpha.shape[:2])
+        padded = ops.pad(u, ((0, 0),) + self._pads + ((0, 0),))
+        flat = ops.reshape(padded, (-1,))
+        per_sample = out_h * out_w * self.filters
+        sample = index // per_sample
+        rest = index % per_sample
+        pos = rest // self.filters
+        y, x = pos // out_w, pos % out_w
+        base = ((sample * hp + y * self.strides[0]) * wp + x * self.strides[1]) * c_in
+        fields = ops.take(flat, base[:, None] + ops.convert_to_tensor(self._offsets)[None, :])
+        weights = ops.transpose(ops.reshape(kernel, (-1, self.filters)))
+        return fields, ops.take(weights, rest % self.filters, axis=0)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(filters=self.filters, kernel_size=self.kernel_size, strides=self.strides,
+                      padding=self.padding)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="snnmap")
+class SpikingMaxPooling2D(keras.layers.MaxPooling2D):
+    """Max pooling of activations in the time code: the EARLIEST spike of each window wins.
+
+    For channels whose preprocessed network uses min pooling (a negative batch-norm scale
+    moved past the pool, ``signs[c] = -1``) the LATEST spike wins instead.
+
+    Parameters
+    ----------
+    signs : sequence of {1, -1}, optional
+        Per channel: 1 = max pooling of activations (earliest spike), -1 = min pooling
+        (latest spike).  Default: all 1.
+    **kwargs
+        ``MaxPooling2D`` arguments.
+    """
+
+    def __init__(self, signs=None, dtype=None, **kwargs):
+        super().__init__(dtype=dtype or "float64", **kwargs)
+        self.signs = None if signs is None else [1 if float(s) > 0 else -1 for s in np.ravel(signs)]
+
+    def call(self, inputs):
+        if self.signs is None:
+            return -super().call(-inputs)
+        flip = ops.convert_to_tensor(-np.asarray(self.signs), dtype=inputs.dtype)
+        return flip * super().call(flip * inputs)
+
+    def get_config(self):
+        config = super().get_config()
+        config["signs"] = self.signs
+        return config
+
+
+@keras.saving.register_keras_serializable(package="snnmap")
+class SpikeTimePadding2D(keras.layers.Layer):
+    """``ZeroPadding2D`` in the time code: padded inputs spike at ``t_pad`` (= code 0).
+
+    Parameters
+    ----------
+    padding : ((int, int), (int, int))
+        (top, bottom), (left, right), as in ``ZeroPadding2D``.
+    t_pad : float
+        ``t_min`` of the consuming layer (the end of the window these spikes belong to).
+    """
+
+    def __init__(self, padding, t_pad, dtype=None, **kwargs):
+        super().__init__(dtype=dtype or "float64", **kwargs)
+        self.padding = tuple(tuple(int(v) for v in p) for p in padding)
+        self.t_pad = float(t_pad)
+
+    def call(self, inputs):
+        return ops.pad(inputs - self.t_pad, ((0, 0),) + self.padding + ((0, 0),)) + self.t_pad
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, c = input_shape
+        (t, bo), (l, r) = self.padding
+        return (b, None if h is None else h + t + bo, None if w is None else w + l + r, c)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(padding=self.padding, t_pad=self.t_pad)
         return config

@@ -40,7 +40,7 @@ DEFAULT_LOWER_B = -10.0
 class Stage:
     """One layer of the preprocessed network (a plain record, float64 arrays)."""
 
-    kind: str  # dense | conv | maxpool | avgpool | gap | flatten | reshape | zeropad
+    kind: str  # dense | conv | maxpool | flatten | reshape | zeropad
     name: str
     input_shape: tuple
     output_shape: tuple
@@ -103,25 +103,29 @@ def _conv(x, w, strides, padding):
     return np.asarray(ops.convert_to_numpy(out))[0]
 
 
-def _pool(kind, x, config):
-    fn = ops.max_pool if kind == "max" else ops.average_pool
-    out = fn(ops.convert_to_tensor(x[None], "float64"), config["pool_size"], config["strides"], config["padding"])
+def _average_pool(x, config):
+    out = ops.average_pool(ops.convert_to_tensor(x[None], "float64"), config["pool_size"], config["strides"], config["padding"])
     return np.asarray(ops.convert_to_numpy(out))[0]
 
 
-def _linear_stage(op, pending):
-    """Fold the pending map into a Dense/Conv2D: ``W' = W * scale``, ``b' = b + W . shift``."""
+def _linear_stage(op, pending, w=None, b=None, kind=None, config=None):
+    """Fold the pending map into a Dense/Conv2D: ``W' = W * scale``, ``b' = b + W . shift``.
+
+    ``w``, ``b``, ``kind`` and ``config`` default to the layer's own (a Dense after global
+    average pooling, or an average pooling turned into a convolution, pass their own).
+    """
     layer = op.layer
-    w = np.asarray(ops.convert_to_numpy(layer.kernel), np.float64)
-    b = (np.asarray(ops.convert_to_numpy(layer.bias), np.float64) if layer.use_bias
-         else np.zeros(w.shape[-1]))
+    if w is None:
+        w = np.asarray(ops.convert_to_numpy(layer.kernel), np.float64)
+        b = (np.asarray(ops.convert_to_numpy(layer.bias), np.float64) if layer.use_bias
+             else np.zeros(w.shape[-1]))
+        kind = "dense" if isinstance(layer, keras.layers.Dense) else "conv"
+        config = {} if kind == "dense" else {"strides": tuple(layer.strides), "padding": layer.padding}
     notes = []
-    if isinstance(layer, keras.layers.Dense):
+    if kind == "dense":
         w_new = w * pending.scale.reshape(-1)[:, None]
         b_new = b + pending.shift.reshape(-1) @ w
-        kind, config = "dense", {}
     else:
-        config = {"strides": tuple(layer.strides), "padding": layer.padding}
         w_new = w * pending.channel_scale(layer, "folding into this convolution")[None, None, :, None]
         b_new = b
         if np.any(pending.shift != 0):
@@ -131,14 +135,38 @@ def _linear_stage(op, pending):
             b_new = per_channel[0] if uniform else b_map
             if not uniform:
                 notes.append("per-position bias map (zero padding does not carry the folded shift)")
-        kind = "conv"
     if not pending.identity:
         notes.append("absorbed the input range / batch norm / rescaling of its inputs")
     return Stage(kind, layer.name, op.input_shape, op.output_shape, w_new, b_new, config=config, notes=notes)
 
 
+def _average_pool_stage(op):
+    """Average pooling as a convolution with a fixed diagonal kernel ``1/(kh kw)`` and a ReLU.
+
+    Its inputs are ReLU outputs, so its outputs are non-negative and the ReLU changes
+    nothing; as a hidden layer it gets its own window and its weight sums (1) are scaled
+    like any other.  The pending map of its inputs passes through it unchanged (linear).
+    """
+    layer = op.layer
+    (kh, kw), strides = tuple(layer.pool_size), tuple(layer.strides)
+    h, w, c = op.input_shape
+    if layer.padding == "same":
+        from .layers import same_padding
+
+        if same_padding(h, kh, strides[0]) != (0, 0) or same_padding(w, kw, strides[1]) != (0, 0):
+            raise UnsupportedLayerError(
+                layer, "average pooling with padding='same' that actually pads divides border windows by "
+                "fewer elements; use padding='valid' or an input size that needs no padding"
+            )
+    kernel = np.zeros((kh, kw, c, c))
+    kernel[:, :, np.arange(c), np.arange(c)] = 1.0 / (kh * kw)
+    return Stage("conv", layer.name, op.input_shape, op.output_shape, kernel, np.zeros(c),
+                 activation="relu", config={"strides": strides, "padding": layer.padding},
+                 notes=["average pooling as a fixed-weight convolution (its own spiking layer)"])
+
+
 def _structural_stage(op, pending):
-    """Flatten / Reshape / ZeroPadding2D / pooling: new stage and the pending map carried across."""
+    """Flatten / Reshape / ZeroPadding2D / max pooling: new stage and the pending map carried across."""
     layer, kind = op.layer, op.kind
     out_shape = op.output_shape
     if kind == "flatten" or kind == "reshape":
@@ -151,15 +179,8 @@ def _structural_stage(op, pending):
         widths = (pad[0], pad[1], (0, 0))
         # A padded position is 0 in the original network: scale kept, shift 0 there.
         return stage, _Shift(out_shape, np.pad(pending.scale, widths, mode="edge"), np.pad(pending.shift, widths))
-    if kind == "gap":
-        scale = pending.channel_scale(layer, "global average pooling")
-        return (Stage(kind, layer.name, op.input_shape, out_shape),
-                _Shift(out_shape, scale, pending.shift.mean(axis=(0, 1))))
     config = {"pool_size": tuple(layer.pool_size), "strides": tuple(layer.strides), "padding": layer.padding}
     scale = pending.channel_scale(layer, "pooling")
-    if kind == "avgpool":
-        shift = _pool("avg", pending.shift, config)
-        return Stage(kind, layer.name, op.input_shape, out_shape, config=config), _Shift(out_shape, scale, shift)
     # max pooling commutes with a positive per-channel scale; a negative one turns it
     # into min pooling of the activations.
     shift = pending.channel_shift(layer, "max pooling")
@@ -193,6 +214,7 @@ def fold(model, input_range=(0.0, 1.0)):
     since_linear = []  # pooling stages emitted after the last linear stage, before its ReLU
     last_linear = None
     relu_done = False
+    gap = None  # (h, w) of a global average pooling waiting for its Dense
 
     def log(op, what):
         report.append({"layer": op.name, "type": type(op.layer).__name__, "became": what})
@@ -207,7 +229,20 @@ def fold(model, input_range=(0.0, 1.0)):
                     op.layer, f"it follows '{last_linear.name}' without a ReLU in between; "
                     "consecutive linear layers are not supported"
                 )
-            stage = _linear_stage(op, pending)
+            if gap is not None:
+                if not isinstance(op.layer, keras.layers.Dense):
+                    raise UnsupportedLayerError(op.layer, "only a Dense layer may follow global average pooling")
+                # Dense(GAP(x)) == Dense'(Flatten(x)) with W' = W / (h w) repeated per position.
+                w = np.asarray(ops.convert_to_numpy(op.layer.kernel), np.float64)
+                b = (np.asarray(ops.convert_to_numpy(op.layer.bias), np.float64) if op.layer.use_bias
+                     else np.zeros(w.shape[-1]))
+                w = np.tile(w / (gap[0] * gap[1]), (gap[0] * gap[1], 1))
+                flat_op = graph.Op(op.kind, op.layer, (w.shape[0],), op.output_shape)
+                stage = _linear_stage(flat_op, pending, w, b, "dense", {})
+                stage.notes.append("global average pooling folded in")
+                gap = None
+            else:
+                stage = _linear_stage(op, pending)
             stages.append(stage)
             last_linear, relu_done, since_linear = stage, False, []
             pending = _Shift(op.output_shape)
@@ -247,9 +282,32 @@ def fold(model, input_range=(0.0, 1.0)):
                 raise UnsupportedLayerError(op.layer, "softmax is only supported on the output layer")
             last_linear.activation = "softmax"
             log(op, f"softmax on the output of '{last_linear.name}'")
-        else:
-            if kind in ("maxpool", "avgpool", "gap") and len(op.input_shape) != 3:
+        elif kind == "gap" or (kind == "avgpool" and relu_done):
+            if len(op.input_shape) != 3:
                 raise UnsupportedLayerError(op.layer, "pooling needs (height, width, channels) inputs")
+            if last_linear is not None and not relu_done:
+                raise UnsupportedLayerError(op.layer, f"'{last_linear.name}' needs its ReLU before this pooling")
+            if kind == "gap":
+                h, w, c = op.input_shape
+                shape = (h * w * c,)
+                stages.append(Stage("flatten", op.name, op.input_shape, shape,
+                                    notes=["global average pooling, folded into the next Dense"]))
+                pending = _Shift(shape, pending.scale.reshape(shape), pending.shift.reshape(shape))
+                gap = (h, w)
+                log(op, "flatten; the averaging is folded into the next Dense")
+            else:
+                stage = _average_pool_stage(op)
+                scale = pending.channel_scale(op.layer, "average pooling")
+                shift = _average_pool(pending.shift, stage.config | {"pool_size": tuple(op.layer.pool_size)})
+                stages.append(stage)
+                last_linear, relu_done, since_linear = stage, True, []
+                pending = _Shift(op.output_shape, scale, shift)
+                log(op, "fixed-weight convolution with ReLU (its own spiking layer)")
+        else:
+            if kind in ("maxpool", "avgpool") and len(op.input_shape) != 3:
+                raise UnsupportedLayerError(op.layer, "pooling needs (height, width, channels) inputs")
+            if kind == "avgpool":
+                raise UnsupportedLayerError(op.layer, "average pooling must follow a ReLU")
             stage, pending = _structural_stage(op, pending)
             stages.append(stage)
             if last_linear is not None and not relu_done:
@@ -272,6 +330,8 @@ def fold(model, input_range=(0.0, 1.0)):
         )
     if not pending.identity:
         raise UnsupportedLayerError(model, "a batch normalisation after the output layer cannot be folded")
+    if gap is not None:
+        raise UnsupportedLayerError(model, "global average pooling must be followed by a Dense layer")
     return stages, report
 
 
@@ -343,10 +403,6 @@ def build_model(stages, input_shape, name="preprocessed"):
                 x = keras.layers.MaxPooling2D(**stage.config, **kw)(x)
             else:
                 x = SignedMaxPooling2D(stage.signs, **stage.config, **kw)(x)
-        elif stage.kind == "avgpool":
-            x = keras.layers.AveragePooling2D(**stage.config, **kw)(x)
-        elif stage.kind == "gap":
-            x = keras.layers.GlobalAveragePooling2D(**kw)(x)
         elif stage.kind == "flatten":
             x = keras.layers.Flatten(**kw)(x)
         elif stage.kind == "reshape":

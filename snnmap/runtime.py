@@ -63,7 +63,7 @@ def progress(iterable, total, desc, verbose="auto"):
         return iterable
     from tqdm.auto import tqdm
 
-    return tqdm(iterable, total=total, desc=desc, unit="batch", leave=False, dynamic_ncols=True)
+    return tqdm(iterable, total=total, desc=desc, unit="batch", leave=False, dynamic_ncols=True, mininterval=1.0)
 
 
 def predict_batches(model, x, batch_size=256, verbose="auto", desc=None):

@@ -137,46 +137,49 @@ def sort_inputs(u, j, axis=-1):
 
 
 def solve_pairs(mask, values, solve, chunk, small_chunk=16):
-    """Replace ``values[p]`` by ``solve(p)`` for every flat index ``p`` where ``mask`` holds.
+    """Replace ``values[p]`` by ``solve(p)`` for every index ``p`` (along axis 0) where ``mask`` holds.
 
-    The selected indices are compacted once (a prefix sum and one scatter) and handed to
-    ``solve`` a chunk at a time inside ``ops.while_loop``: ``chunk`` indices while at least
-    that many remain, then ``small_chunk`` at a time, so a handful of open neurons costs a
-    handful of rows, not a full chunk.  Peak memory is ``chunk x R`` whatever the batch
-    size, the loop does not run when nothing is selected, and shapes stay static, so the
-    same code is traced by TensorFlow and jitted by JAX.
+    Up to ``small_chunk`` selected entries (the usual case) are found with one ``top_k``
+    and solved at once.  More are compacted (a prefix sum and one scatter) and handed to
+    ``solve`` ``chunk`` at a time inside ``ops.while_loop``.  Peak memory is that of one
+    ``solve`` call whatever the batch size, nothing runs when nothing is selected, and
+    shapes stay static, so the same code is traced by TensorFlow and jitted by JAX.
 
     Parameters
     ----------
     mask : bool tensor (N,)
-    values : tensor (N,)
+    values : tensor (N, ...)
         Values kept where ``mask`` is False.
     solve : callable
-        ``solve(indices) -> tensor (len(indices),)`` for an int32 tensor of flat positions.
-        Positions past the selected ones repeat index 0; ``solve`` must be exact for any
-        index, so recomputing one is harmless.
+        ``solve(indices) -> tensor (len(indices), ...)`` for an int32 tensor of positions.
+        Positions past the selected ones repeat a valid index; ``solve`` must be exact for
+        any index, so recomputing one is harmless.
     chunk, small_chunk : int
-        Neurons solved per step.
+        Entries solved per step of the loop, and at most by the single-step path.
     """
-    small_chunk = max(1, min(small_chunk, chunk))
     count = ops.sum(ops.cast(mask, "int32"))
-
-    def few():
-        # Up to small_chunk open neurons (the usual case): top_k finds them in one pass.
-        idx = ops.top_k(ops.cast(mask, "float32"), small_chunk, sorted=False)[1]
-        return ops.scatter_update(values, ops.expand_dims(idx, -1), solve(idx))
+    n = ops.shape(mask)[0]
 
     def none():
         return values
 
     def many():
-        return _solve_compacted(mask, values, solve, chunk, small_chunk, count)
+        return _solve_compacted(mask, values, solve, chunk, count)
+
+    if small_chunk >= chunk:
+        return ops.cond(count > 0, many, none)
+
+    def few():
+        # Padding keeps k <= length when there are fewer entries than small_chunk.
+        padded = ops.concatenate([ops.cast(mask, "float32"), ops.zeros((small_chunk,), "float32")])
+        idx = ops.minimum(ops.top_k(padded, small_chunk, sorted=False)[1], n - 1)
+        return ops.scatter_update(values, ops.expand_dims(idx, -1), solve(idx))
 
     return ops.cond(count > small_chunk, many, lambda: ops.cond(count > 0, few, none))
 
 
-def _solve_compacted(mask, values, solve, chunk, small_chunk, count):
-    """:func:`solve_pairs` for many open neurons: compact their indices, then loop."""
+def _solve_compacted(mask, values, solve, chunk, count):
+    """:func:`solve_pairs` for many selected entries: compact their indices, then loop."""
     n = ops.shape(mask)[0]
     selected = ops.cast(mask, "int32")
     rank = ops.cumsum(selected) - 1
@@ -188,21 +191,13 @@ def _solve_compacted(mask, values, solve, chunk, small_chunk, count):
         ops.arange(n, dtype="int32"),
     )
 
-    def step(size):
-        def run(done, out):
-            idx = ops.minimum(ops.slice(order, (done,), (size,)), n - 1)
-            out = ops.scatter_update(out, ops.expand_dims(idx, -1), solve(idx))
-            return done + size, out
-        return run
-
     def cond(done, out):
         return done < count
 
     def body(done, out):
-        if small_chunk == chunk:
-            return step(chunk)(done, out)
-        return ops.cond(count - done >= chunk, lambda: step(chunk)(done, out),
-                        lambda: step(small_chunk)(done, out))
+        idx = ops.minimum(ops.slice(order, (done,), (chunk,)), n - 1)
+        out = ops.scatter_update(out, ops.expand_dims(idx, -1), solve(idx))
+        return done + chunk, out
 
     _, values = ops.while_loop(cond, body, (ops.convert_to_tensor(0, "int32"), values))
     return values

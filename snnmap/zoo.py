@@ -38,17 +38,104 @@ def fc(input_dim=784, hidden=(600,), num_classes=10, dropout=0.2, l1=0.0, name="
     return keras.Model(inputs, outputs, name=name)
 
 
+def lenet5(input_shape=(28, 28, 1), num_classes=10, dropout=0.0, name="lenet5_relu"):
+    """LeNet5 as in the paper: batch normalisation BEFORE every ReLU.
+
+    Conv 6@5x5 (same) - BN - ReLU - MaxPool - Conv 16@5x5 - BN - ReLU - MaxPool -
+    Conv 120@5x5 - BN - ReLU - Flatten - Dense 84 - BN - ReLU - Dense - softmax.
+    """
+    inputs = keras.Input(shape=input_shape, name="pixels")
+    x = inputs
+    for filters, padding in ((6, "same"), (16, "valid"), (120, "valid")):
+        x = keras.layers.Conv2D(filters, 5, padding=padding)(x)
+        x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.Activation("relu")(x)
+        x = keras.layers.Dropout(dropout)(x)
+        if filters != 120:
+            x = keras.layers.MaxPooling2D(2)(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(84)(x)
+    x = keras.layers.BatchNormalization()(x)
+    x = keras.layers.Activation("relu")(x)
+    x = keras.layers.Dense(num_classes)(x)
+    outputs = keras.layers.Activation("softmax")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+#: Convolution plan of the VGG networks: filters, or "pool" for a 2x2 max pooling.
+VGG16_28 = [64, 64, "pool", 128, 128, "pool", 256, 256, 256, "pool", 512, 512, 512, 512, 512, 512]
+VGG15_32 = [64, 64, "pool", 128, 128, "pool", 256, 256, 256, "pool", 512, 512, 512, "pool", 512, 512, 512, "pool"]
+
+
+def vgg(plan, dense=(512,), input_shape=(28, 28, 1), num_classes=10, bn=True, dropout=0.0, kernel_size=3,
+        name="vgg_relu"):
+    """VGG-like network as in the paper: Conv (same) - ReLU - BN AFTER the ReLU - Dropout.
+
+    Parameters
+    ----------
+    plan : list
+        Filters per 3x3 convolution, ``"pool"`` for a 2x2 max pooling.
+    dense : sequence of int
+        Hidden Dense layers after Flatten (each ReLU - BN - Dropout).
+    bn : bool
+        Batch normalisation after every ReLU.
+    """
+    inputs = keras.Input(shape=input_shape, name="pixels")
+    x = inputs
+    for item in plan:
+        if item == "pool":
+            x = keras.layers.MaxPooling2D(2)(x)
+            continue
+        x = keras.layers.Conv2D(int(item), kernel_size, padding="same")(x)
+        x = keras.layers.Activation("relu")(x)
+        if bn:
+            x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.Dropout(dropout)(x)
+    x = keras.layers.Flatten()(x)
+    for units in dense:
+        x = keras.layers.Dense(units)(x)
+        x = keras.layers.Activation("relu")(x)
+        if bn:
+            x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.Dropout(dropout)(x)
+    x = keras.layers.Dense(num_classes)(x)
+    outputs = keras.layers.Activation("softmax")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def vgg16_imagenet(input_shape=(224, 224, 3), num_classes=1000, name="vgg16"):
+    """``keras.applications.VGG16`` (random weights) with its classifier: 16 weight layers."""
+    return keras.applications.VGG16(weights=None, include_top=True, input_shape=input_shape,
+                                    classes=num_classes, name=name)
+
+
 def build(cnn: bool, layers: int, input_shape, num_classes: int, l1: float = 0.0, name=None):
-    """The zoo model selected by the original flags ``--CNN`` and ``--layers``."""
+    """The zoo model selected by the original flags ``--CNN`` and ``--layers``.
+
+    ``--CNN=False``: the fully connected network with ``layers - 1`` hidden layers of 600.
+    ``--CNN=True``: ``--layers 5`` LeNet5; ``16`` the 16-layer VGG for 28x28 inputs, or
+    ``keras.applications.VGG16`` for 224x224 inputs; ``15`` the 15-layer VGG for 32x32.
+    """
+    input_shape = tuple(int(d) for d in input_shape)
     if not cnn:
         if layers < 2:
             raise ValueError(f"--layers must be >= 2 for a fully connected network, got {layers}")
         input_dim = 1
         for d in input_shape:
-            input_dim *= int(d)
+            input_dim *= d
         return fc(input_dim, hidden=(600,) * (layers - 1), num_classes=num_classes, l1=l1,
                   name=name or "fc_relu")
-    raise ValueError("convolutional zoo models (--CNN) are not available yet")
+    if len(input_shape) != 3:
+        raise ValueError(f"convolutional networks need (height, width, channels) inputs, got {input_shape}")
+    if layers == 5:
+        return lenet5(input_shape, num_classes, name=name or "lenet5_relu")
+    if layers == 16 and input_shape[0] >= 224:
+        return vgg16_imagenet(input_shape, num_classes, name=name or "vgg16")
+    if layers == 16:
+        return vgg(VGG16_28, (512, 512), input_shape, num_classes, name=name or "vgg16_relu")
+    if layers == 15:
+        return vgg(VGG15_32, (512,), input_shape, num_classes, name=name or "vgg15_relu")
+    raise ValueError(f"no convolutional zoo model with --layers={layers}; use 5 (LeNet5), 16 or 15 (VGG)")
 
 
 def train(model, x_train, y_train, epochs=10, batch_size=128, validation_data=None, verbose="auto", seed=0):
