@@ -151,9 +151,9 @@ def solve_pairs(mask, values, solve, chunk, small_chunk=16):
     values : tensor (N, ...)
         Values kept where ``mask`` is False.
     solve : callable
-        ``solve(indices) -> tensor (len(indices), ...)`` for an int32 tensor of positions.
-        Positions past the selected ones repeat a valid index; ``solve`` must be exact for
-        any index, so recomputing one is harmless.
+        ``solve(indices) -> tensor (len(indices), ...)`` for an int32 tensor of selected
+        positions (a chunk that is not full repeats one of them; entries where ``mask``
+        is False are never touched).
     chunk, small_chunk : int
         Entries solved per step of the loop, and at most by the single-step path.
     """
@@ -172,7 +172,9 @@ def solve_pairs(mask, values, solve, chunk, small_chunk=16):
     def few():
         # Padding keeps k <= length when there are fewer entries than small_chunk.
         padded = ops.concatenate([ops.cast(mask, "float32"), ops.zeros((small_chunk,), "float32")])
-        idx = ops.minimum(ops.top_k(padded, small_chunk, sorted=False)[1], n - 1)
+        hit, idx = ops.top_k(padded, small_chunk, sorted=True)
+        # Unselected picks repeat the first selected index: only selected entries change.
+        idx = ops.where(hit > 0, idx, idx[0])
         return ops.scatter_update(values, ops.expand_dims(idx, -1), solve(idx))
 
     return ops.cond(count > small_chunk, many, lambda: ops.cond(count > 0, few, none))
@@ -195,7 +197,9 @@ def _solve_compacted(mask, values, solve, chunk, count):
         return done < count
 
     def body(done, out):
-        idx = ops.minimum(ops.slice(order, (done,), (chunk,)), n - 1)
+        # Slots past the last selected entry repeat the first selected index.
+        position = done + ops.arange(chunk, dtype="int32")
+        idx = ops.where(position < count, ops.slice(order, (done,), (chunk,)), order[0])
         out = ops.scatter_update(out, ops.expand_dims(idx, -1), solve(idx))
         return done + chunk, out
 
