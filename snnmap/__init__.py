@@ -10,6 +10,15 @@ import os as _os
 # every float64 graph) drown our output; errors still show.  A value set by the user wins.
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import keras as _keras  # noqa: E402
+
+if _keras.backend.backend() == "jax":
+    # The spiking layers compute in float64 by default; JAX truncates it to float32 unless
+    # 64-bit mode is on.
+    import jax as _jax
+
+    _jax.config.update("jax_enable_x64", True)
+
 from . import datasets, layers, mapping  # noqa: E402
 from .convert import convert, encode, to_snn  # noqa: E402
 from .errors import (InvalidWeightsError, MissingPhase1Error, ShapeError, SnnmapError,

@@ -21,9 +21,13 @@ def define_common_flags():
     """Flags both phases understand (defined once per process)."""
     if "data_name" in FLAGS:
         return
-    flags.DEFINE_string("data_name", "MNIST", "Data set: MNIST or FashionMNIST.")
-    flags.DEFINE_string("data_source", "auto", "Where the data come from: auto, tfds, idx or sample.")
-    flags.DEFINE_string("data_dir", None, "Directory of IDX files (train-images-idx3-ubyte[.gz], ...).")
+    flags.DEFINE_string("data_name", "MNIST", "Data set: MNIST, FashionMNIST, CIFAR10, CIFAR100, PLACES365 or PASS.")
+    flags.DEFINE_string("data_source", "auto", "Where the data come from: auto, tfds, idx, sample, npz or arrays.")
+    flags.DEFINE_string("data_dir", None, "Directory of IDX files (MNIST, Fashion-MNIST) or of a CIFAR npz/npy copy.")
+    flags.DEFINE_string("places_data_path", None, "PLACES365: directory of preprocessed arrays (x_test.npy, y_test.npy, x_train.npy).")
+    flags.DEFINE_string("pass_data_path", None, "PASS: directory of preprocessed arrays (x_test.npy, x_train.npy).")
+    flags.DEFINE_integer("part", None, "Evaluate only part PART (0-based) of --num_parts shards of the test set.")
+    flags.DEFINE_integer("num_parts", None, "Number of shards of the test set (with --part).")
     flags.DEFINE_string("model_name", None,
                         "Base name of the model files (default: <data>_<arch>_relu); a trailing "
                         "_original or _scaled, as in the original code, is ignored.")
@@ -65,8 +69,9 @@ def experiment_names():
 def load_data(data_name):
     from . import datasets
 
-    return datasets.load(data_name, source=FLAGS.data_source, data_dir=FLAGS.data_dir,
-                         flat=not FLAGS.CNN, max_test=FLAGS.test_samples)
+    data_dir = {"PLACES365": FLAGS.places_data_path, "PASS": FLAGS.pass_data_path}.get(data_name, FLAGS.data_dir)
+    return datasets.load(data_name, source=FLAGS.data_source, data_dir=data_dir, flat=not FLAGS.CNN,
+                         max_test=FLAGS.test_samples, part=FLAGS.part, num_parts=FLAGS.num_parts)
 
 
 def guarded(main):

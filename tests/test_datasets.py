@@ -518,8 +518,8 @@ def test_name_spellings(spelling, canonical):
 
 
 def test_unknown_name_lists_supported_names():
-    with pytest.raises(ValueError, match="MNIST, FashionMNIST"):
-        D.load("CIFAR10")
+    with pytest.raises(ValueError, match="MNIST, FashionMNIST, CIFAR10"):
+        D.load("ImageNet")
     with pytest.raises(ValueError, match="supported names"):
         D.available_sources("kmnist")
 
@@ -534,3 +534,551 @@ def test_invalid_arguments(tmp_path):
         D.load("MNIST", source="tfds", data_dir=str(tmp_path))
     with pytest.raises(D.DataSourceError, match="needs data_dir"):
         D.load("MNIST", source="idx")
+
+
+@pytest.mark.parametrize("spelling,canonical", [
+    ("CIFAR10", "CIFAR10"), ("cifar-10", "CIFAR10"), ("Cifar_10", "CIFAR10"),
+    ("cifar100", "CIFAR100"), ("cifar_100", "CIFAR100"),
+    ("CIFAR-100", "CIFAR100"), ("places365", "PLACES365"),
+    ("Places-365", "PLACES365"), ("pass", "PASS"), ("PASS", "PASS"),
+])
+def test_new_name_spellings(spelling, canonical):
+    assert D.canonical_name(spelling) == canonical
+
+
+def test_sources_that_do_not_exist_for_a_data_set(tmp_path):
+    for name, source in (("CIFAR10", "idx"), ("CIFAR100", "sample"),
+                         ("CIFAR10", "arrays"), ("PASS", "tfds"),
+                         ("PLACES365", "npz"), ("MNIST", "npz"),
+                         ("FashionMNIST", "arrays")):
+        with pytest.raises(ValueError, match="does not exist for"):
+            D.load(name, source=source, data_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="cannot be combined"):
+        D.load("CIFAR10", source="tfds", data_dir=str(tmp_path))
+
+
+# --------------------------------------------------------------------------
+# CIFAR-10 / CIFAR-100
+# --------------------------------------------------------------------------
+
+def make_cifar_arrays(n_train=20, n_test=8, num_classes=10, seed=5,
+                      label_shape="flat"):
+    """Small CIFAR-like uint8 arrays.
+
+    Training pixels lie in [90, 160] (so no standardised training value is
+    clipped); the test set contains 0 and 255, which lie far outside 3
+    standard deviations and must be clipped.
+    """
+    rng = np.random.default_rng(seed)
+    x_train = rng.integers(90, 161, (n_train, 32, 32, 3), np.uint8)
+    x_train[..., 1] //= 2  # channels with different statistics
+    x_test = rng.integers(0, 256, (n_test, 32, 32, 3), np.uint8)
+    x_test[0, 0, 0] = 0
+    x_test[0, 0, 1] = 255
+    y_train = rng.integers(0, num_classes, n_train)
+    y_test = rng.integers(0, num_classes, n_test)
+    y_train[0] = num_classes - 1
+    if label_shape == "column":  # keras.datasets layout
+        y_train, y_test = y_train[:, None], y_test[:, None]
+    return {"x_train": x_train, "y_train": y_train.astype(np.uint8),
+            "x_test": x_test, "y_test": y_test.astype(np.int32)}
+
+
+def write_cifar_dir(directory, arrays, layout="npy", npz_name="cifar10.npz"):
+    os.makedirs(directory, exist_ok=True)
+    if layout == "npz":
+        np.savez(os.path.join(directory, npz_name), **arrays)
+    else:
+        for key, value in arrays.items():
+            np.save(os.path.join(directory, f"{key}.npy"), value)
+    return str(directory)
+
+
+def expected_cifar(arrays):
+    """Reference preprocessing in float64."""
+    train = arrays["x_train"].reshape(-1, 3) / 255.0
+    mean, std = train.mean(axis=0), train.std(axis=0)
+
+    def convert(x):
+        return np.clip((x / 255.0 - mean) / std, -3.0, 3.0)
+
+    return mean, std, convert(arrays["x_train"]), convert(arrays["x_test"])
+
+
+@pytest.mark.parametrize("label_shape", ["flat", "column"])
+def test_cifar_npy_standardisation_and_clipping(tmp_path, label_shape):
+    raw = make_cifar_arrays(label_shape=label_shape)
+    directory = write_cifar_dir(tmp_path, raw)
+    ds = D.load("cifar-10", source="npz", data_dir=directory)
+    mean, std, x_train, x_test = expected_cifar(raw)
+
+    assert ds.name == "CIFAR10" and ds.source == "npz"
+    assert ds.location == directory and ds.full is False
+    assert ds.num_classes == 10
+    assert ds.input_range == (-3.0, 3.0)
+    assert ds.x_train.shape == (20, 32, 32, 3)
+    assert ds.x_test.shape == (8, 32, 32, 3)
+    assert ds.x_train.dtype == np.float32 and ds.x_test.dtype == np.float32
+    assert ds.y_train.dtype == np.int64 and ds.y_test.shape == (8,)
+    np.testing.assert_array_equal(ds.y_train, raw["y_train"].ravel())
+    np.testing.assert_array_equal(ds.y_test, raw["y_test"].ravel())
+    np.testing.assert_allclose(ds.x_train, x_train, atol=2e-6)
+    np.testing.assert_allclose(ds.x_test, x_test, atol=2e-6)
+
+    # standardised training set: mean 0, std 1 per channel, nothing clipped
+    flat_train = ds.x_train.reshape(-1, 3).astype(np.float64)
+    np.testing.assert_allclose(flat_train.mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(flat_train.std(axis=0), 1.0, atol=1e-5)
+    assert np.abs(ds.x_train).max() < 3.0
+    # the extreme test pixels are clipped to exactly -3 / +3
+    assert ds.x_test.min() == -3.0 and ds.x_test.max() == 3.0
+    assert ds.x_test[0, 0, 0, 0] == -3.0 and ds.x_test[0, 0, 1, 0] == 3.0
+
+    prep = ds.preprocessing
+    np.testing.assert_allclose(prep["mean"], mean, rtol=1e-12)
+    np.testing.assert_allclose(prep["std"], std, rtol=1e-12)
+    assert prep["clip"] == [-3.0, 3.0]
+    assert "training" in prep["statistics_from"]
+    summary = ds.summary()
+    json.dumps(summary)
+    assert summary["preprocessing"] == prep
+    assert summary["input_range"] == [-3.0, 3.0]
+    assert summary["input_shape"] == [32, 32, 3]
+    assert summary["num_classes"] == 10
+    assert summary["test_indices"] is None
+    assert ds.description == (
+        "CIFAR-10, 20 train / 8 test images from x_train.npy, y_train.npy, "
+        f"x_test.npy, y_test.npy in {directory}; NOT the complete official "
+        "splits (50,000 / 10,000); inputs standardised per channel with the "
+        "training-set mean/std and clipped to [-3, 3]")
+
+
+def test_cifar100_npz_full_flat_and_max_train(tmp_path, monkeypatch):
+    raw = make_cifar_arrays(n_train=30, n_test=9, num_classes=100)
+    directory = write_cifar_dir(tmp_path, raw, "npz", "cifar100.npz")
+    # pretend these are the official split sizes to check ``full``
+    monkeypatch.setitem(D._OFFICIAL_SIZES, "CIFAR100", (30, 9))
+    ds = D.load("CIFAR_100", data_dir=directory)  # auto + data_dir -> npz
+    assert ds.source == "npz" and ds.num_classes == 100 and ds.full is True
+    assert ds.description.startswith(
+        f"CIFAR-100, full (30 train / 9 test) from cifar100.npz in "
+        f"{directory}; inputs standardised")
+    assert int(ds.y_train.max()) == 99
+
+    flat = D.load("cifar100", source="npz", data_dir=directory, flat=True)
+    assert flat.x_train.shape == (30, 3072) and flat.x_test.shape == (9, 3072)
+    np.testing.assert_array_equal(flat.x_test, ds.x_test.reshape(9, -1))
+    assert flat.summary()["input_shape"] == [3072]
+
+    # statistics come from the whole training split, not the first max_train
+    cut = D.load("cifar100", source="npz", data_dir=directory, max_train=3,
+                 max_test=4)
+    assert cut.preprocessing == ds.preprocessing
+    assert cut.x_train.shape[0] == 3
+    np.testing.assert_array_equal(cut.x_test, ds.x_test[:4])
+    assert cut.full is True
+    assert cut.description.endswith(
+        "; using first 3 of the 30 training images and first 4 of the 9 "
+        "test images")
+
+
+def test_cifar_npz_errors(tmp_path):
+    raw = make_cifar_arrays()
+    with pytest.raises(D.DataSourceError, match="needs data_dir"):
+        D.load("CIFAR10", source="npz")
+    with pytest.raises(D.DataSourceError, match="does not exist"):
+        D.load("CIFAR10", source="npz", data_dir=str(tmp_path / "nowhere"))
+
+    # only a CIFAR-100 archive there
+    other = write_cifar_dir(tmp_path / "c100", raw, "npz", "cifar100.npz")
+    with pytest.raises(D.DataSourceError) as err:
+        D.load("CIFAR10", data_dir=other)
+    assert "cifar10.npz" in str(err.value)
+    assert "it holds cifar100.npz" in str(err.value)
+
+    # a missing .npy file is named
+    directory = write_cifar_dir(tmp_path / "npy", raw)
+    os.remove(os.path.join(directory, "y_test.npy"))
+    with pytest.raises(D.DataSourceError, match="missing: y_test.npy"):
+        D.load("CIFAR10", source="npz", data_dir=directory)
+
+    # float images are rejected, naming the file
+    bad = dict(raw, x_train=raw["x_train"].astype(np.float32))
+    directory = write_cifar_dir(tmp_path / "float", bad)
+    with pytest.raises(D.DataSourceError, match="uint8 N x 32 x 32 x 3") \
+            as err:
+        D.load("CIFAR10", source="npz", data_dir=directory)
+    assert os.path.join(directory, "x_train.npy") in str(err.value)
+
+    # labels beyond the number of classes
+    bad = dict(raw, y_test=np.full(8, 10))
+    directory = write_cifar_dir(tmp_path / "labels", bad)
+    with pytest.raises(D.DataSourceError, match="label 10") as err:
+        D.load("CIFAR10", source="npz", data_dir=directory)
+    assert "y_test.npy" in str(err.value)
+
+    # a .npz archive without all four arrays
+    directory = tmp_path / "partial"
+    directory.mkdir()
+    np.savez(directory / "cifar10.npz", x_train=raw["x_train"])
+    with pytest.raises(D.DataSourceError, match="y_train, x_test, y_test"):
+        D.load("CIFAR10", source="npz", data_dir=str(directory))
+
+    # a constant channel cannot be standardised
+    bad = dict(raw, x_train=raw["x_train"].copy())
+    bad["x_train"][..., 2] = 7
+    directory = write_cifar_dir(tmp_path / "constant", bad)
+    with pytest.raises(D.DataSourceError, match="constant"):
+        D.load("CIFAR10", source="npz", data_dir=directory)
+
+
+def test_cifar_auto_offline_needs_tfds(tmp_path, offline, no_download):
+    for name, tfds_name in (("CIFAR10", "cifar10"), ("cifar-100", "cifar100")):
+        with pytest.raises(D.DataSourceError) as err:
+            D.load(name, tfds_data_dir=str(tmp_path))
+        message = str(err.value)
+        assert "needs TensorFlow Datasets" in message
+        assert f"'{tfds_name}'" in message
+        assert "TFDS_DATA_DIR / tfds_data_dir" in message
+        assert "--data_dir" in message and "x_train.npy" in message
+        assert str(tmp_path) in message  # where TFDS looked
+        assert "no network" in message
+    with pytest.raises(D.DataSourceError, match="no network") as err:
+        D.load("CIFAR10", source="tfds", tfds_data_dir=str(tmp_path))
+    assert "source='npz'" in str(err.value)
+    assert offline, "connectivity check was not consulted"
+    assert no_download == []
+
+
+def test_cifar_tfds_prepared_copy(monkeypatch, tmp_path, offline):
+    tfds = pytest.importorskip("tensorflow_datasets")
+    tf = pytest.importorskip("tensorflow")
+    raw = make_cifar_arrays(n_train=12, n_test=6)
+    requested = []
+
+    class FakeBuilder:
+        data_dir = str(tmp_path / "cifar10" / "3.0.2")
+
+        def is_prepared(self):
+            return True
+
+        def as_dataset(self, split, batch_size):
+            images, labels = raw[f"x_{split}"], raw[f"y_{split}"]
+            return {"image": tf.constant(images),
+                    "label": tf.constant(labels.astype(np.int64))}
+
+    def builder(name, data_dir=None):
+        requested.append(name)
+        return FakeBuilder()
+
+    monkeypatch.setattr(tfds, "builder", builder)
+    ds = D.load("CIFAR10", tfds_data_dir=str(tmp_path), part=1, num_parts=2)
+    assert requested == ["cifar10"]
+    assert ds.source == "tfds" and ds.x_test.shape == (3, 32, 32, 3)
+    _, _, _, x_test = expected_cifar(raw)
+    np.testing.assert_allclose(ds.x_test, x_test[3:], atol=2e-6)
+    assert ds.test_indices == (3, 6)
+    assert ds.description == (
+        "CIFAR-10, 12 train / 6 test images from TensorFlow Datasets "
+        f"'cifar10' in {FakeBuilder.data_dir}; NOT the complete official "
+        "splits (50,000 / 10,000); inputs standardised per channel with the "
+        "training-set mean/std and clipped to [-3, 3]; part 1 of 2: test "
+        "images 3-5")
+    assert offline == []
+
+
+def test_available_sources_cifar(tmp_path):
+    assert D.available_sources("cifar10", tfds_data_dir=str(tmp_path)) == \
+        {"tfds": False, "npz": False}
+    directory = write_cifar_dir(tmp_path / "own", make_cifar_arrays())
+    assert D.available_sources("cifar10", tfds_data_dir=str(tmp_path),
+                               data_dir=directory) == \
+        {"tfds": False, "npz": True}
+
+
+# --------------------------------------------------------------------------
+# PLACES365 / PASS: preprocessed arrays
+# --------------------------------------------------------------------------
+
+IMG = (224, 224, 3)
+
+
+def make_arrays_dir(directory, n_test=7, n_train=None, labels=True,
+                    num_classes=365, meta=None, seed=9):
+    """Tiny preprocessed-array directory; returns the arrays written."""
+    rng = np.random.default_rng(seed)
+    os.makedirs(directory, exist_ok=True)
+    written = {"x_test": (rng.normal(size=(n_test,) + IMG) * 50
+                          ).astype(np.float32)}
+    if labels:
+        written["y_test"] = rng.integers(0, num_classes, n_test)
+    if n_train is not None:
+        written["x_train"] = (rng.normal(size=(n_train,) + IMG) * 40
+                              ).astype(np.float32)
+    for key, value in written.items():
+        np.save(os.path.join(directory, f"{key}.npy"), value)
+    if meta is not None:
+        with open(os.path.join(directory, "meta.json"), "w") as fh:
+            json.dump(meta, fh)
+    return written
+
+
+def test_places_arrays_are_memory_mapped(tmp_path):
+    raw = make_arrays_dir(tmp_path, n_test=7, n_train=3)
+    ds = D.load("Places365", data_dir=str(tmp_path))
+    assert ds.name == "PLACES365" and ds.source == "arrays"
+    assert ds.location == str(tmp_path) and ds.full is False
+    assert isinstance(ds.x_test, np.memmap)
+    assert isinstance(ds.x_train, np.memmap)
+    assert ds.x_test.shape == (7,) + IMG and ds.x_train.shape == (3,) + IMG
+    assert ds.x_test.dtype == np.float32
+    np.testing.assert_array_equal(ds.x_test, raw["x_test"])
+    np.testing.assert_array_equal(ds.y_test, raw["y_test"])
+    assert ds.y_test.dtype == np.int64
+    np.testing.assert_array_equal(ds.y_train, -1)
+    assert ds.num_classes == 365
+    # default range: min/max over x_train (not x_test)
+    assert ds.input_range == (float(raw["x_train"].min()),
+                              float(raw["x_train"].max()))
+    low, high = ds.input_range
+    assert ds.description == (
+        "Places365, 7 test images (with labels) and 3 calibration (training) "
+        f"images from x_train.npy, preprocessed arrays in {tmp_path}; input "
+        f"range [{low:g}, {high:g}] = min/max of x_train.npy")
+    summary = ds.summary()
+    json.dumps(summary)
+    assert summary["input_shape"] == [224, 224, 3]
+    assert summary["preprocessing"] is None
+
+    flat = D.load("PLACES365", source="arrays", data_dir=str(tmp_path),
+                  flat=True, max_test=5)
+    assert isinstance(flat.x_test, np.memmap)
+    assert flat.x_test.shape == (5, 224 * 224 * 3)
+    np.testing.assert_array_equal(flat.x_test,
+                                  raw["x_test"][:5].reshape(5, -1))
+    assert flat.input_range == ds.input_range  # range ignores max_test
+
+
+def test_arrays_meta_json_is_honoured(tmp_path, monkeypatch):
+    make_arrays_dir(tmp_path, n_test=4, num_classes=10, meta={
+        "input_range": [-123.68, 151.061], "num_classes": 10,
+        "description": "Places365 val, caffe preprocessing"})
+
+    def no_scan(*args, **kwargs):
+        raise AssertionError("input range must come from meta.json")
+
+    monkeypatch.setattr(D, "_value_range", no_scan)
+    ds = D.load("PLACES365", data_dir=str(tmp_path))
+    assert ds.input_range == (-123.68, 151.061)
+    assert ds.num_classes == 10
+    assert "(Places365 val, caffe preprocessing)" in ds.description
+    assert "input range [-123.68, 151.061] from meta.json" in ds.description
+
+
+def test_arrays_default_range_streams_over_x_test(tmp_path, monkeypatch):
+    raw = make_arrays_dir(tmp_path, n_test=5)
+    # one image per chunk: the range must still be the global one
+    monkeypatch.setattr(D, "_SCAN_CHUNK_BYTES", 1)
+    ds = D.load("PLACES365", data_dir=str(tmp_path))
+    assert ds.input_range == (float(raw["x_test"].min()),
+                              float(raw["x_test"].max()))
+    assert "= min/max of x_test.npy" in ds.description
+    # no x_train.npy: an empty training set with the right trailing shape
+    assert ds.x_train.shape == (0,) + IMG and ds.x_train.dtype == np.float32
+    assert ds.y_train.shape == (0,) and ds.input_shape == IMG
+    assert "no calibration images (x_train.npy absent, x_train is empty)" \
+        in ds.description
+
+
+def test_pass_without_labels(tmp_path):
+    make_arrays_dir(tmp_path, n_test=4, labels=False)
+    ds = D.load("pass", data_dir=str(tmp_path))
+    assert ds.name == "PASS" and ds.num_classes == 1000
+    np.testing.assert_array_equal(ds.y_test, [-1, -1, -1, -1])
+    assert ds.y_test.dtype == np.int64
+    assert ds.description.startswith(
+        "PASS, 4 test images (no labels: y_test.npy absent, y_test = -1) and "
+        "no calibration images")
+    assert "no labels" in ds.summary()["description"]
+
+
+def test_arrays_errors(tmp_path):
+    # data_dir is required, and the message names the command-line flag
+    with pytest.raises(D.DataSourceError, match="--pass_data_path"):
+        D.load("PASS")
+    with pytest.raises(D.DataSourceError, match="--places_data_path") as err:
+        D.load("PLACES365", data_dir=str(tmp_path / "nowhere"))
+    assert "does not exist" in str(err.value)
+    assert str(tmp_path / "nowhere") in str(err.value)
+
+    # missing x_test.npy is named
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(D.DataSourceError) as err:
+        D.load("PLACES365", data_dir=str(empty))
+    assert str(empty / "x_test.npy") in str(err.value)
+
+    # PLACES365 needs labels
+    nolabels = tmp_path / "nolabels"
+    make_arrays_dir(nolabels, n_test=2, labels=False)
+    with pytest.raises(D.DataSourceError) as err:
+        D.load("PLACES365", data_dir=str(nolabels))
+    assert str(nolabels / "y_test.npy") in str(err.value)
+
+    # wrong rank
+    rank = tmp_path / "rank"
+    rank.mkdir()
+    np.save(rank / "x_test.npy", np.zeros((2, 224, 224), np.float32))
+    with pytest.raises(D.DataSourceError, match="N x 224 x 224 x 3") as err:
+        D.load("PASS", data_dir=str(rank))
+    assert str(rank / "x_test.npy") in str(err.value)
+
+    # wrong dtype, in the optional x_train.npy
+    dtype = tmp_path / "dtype"
+    make_arrays_dir(dtype, n_test=2)
+    np.save(dtype / "x_train.npy", np.zeros((1,) + IMG, np.float64))
+    with pytest.raises(D.DataSourceError, match="float32") as err:
+        D.load("PLACES365", data_dir=str(dtype))
+    assert str(dtype / "x_train.npy") in str(err.value)
+
+    # label count mismatch and out-of-range label
+    labels = tmp_path / "labels"
+    make_arrays_dir(labels, n_test=3)
+    np.save(labels / "y_test.npy", np.zeros(2, np.int64))
+    with pytest.raises(D.DataSourceError, match=r"expected \(3,\)"):
+        D.load("PLACES365", data_dir=str(labels))
+    np.save(labels / "y_test.npy", np.array([0, 1, 365]))
+    with pytest.raises(D.DataSourceError, match="label 365"):
+        D.load("PLACES365", data_dir=str(labels))
+
+    # meta.json: unknown key, bad range, invalid JSON; all name the file
+    meta_dir = tmp_path / "meta"
+    make_arrays_dir(meta_dir, n_test=2)
+    for content, expected in (
+            ('{"input-range": [0, 1]}', "unknown key"),
+            ('{"input_range": [1, 0]}', "input_range"),
+            ('{"num_classes": 0}', "num_classes"),
+            ("{not json", "JSON")):
+        (meta_dir / "meta.json").write_text(content)
+        with pytest.raises(D.DataSourceError, match=expected) as err:
+            D.load("PLACES365", data_dir=str(meta_dir))
+        assert str(meta_dir / "meta.json") in str(err.value)
+
+
+def test_available_sources_arrays(tmp_path):
+    assert D.available_sources("PASS") == {"arrays": False}
+    assert D.available_sources("places365", data_dir=str(tmp_path)) == \
+        {"arrays": False}
+    make_arrays_dir(tmp_path, n_test=1)
+    assert D.available_sources("places365", data_dir=str(tmp_path)) == \
+        {"arrays": True}
+
+
+# --------------------------------------------------------------------------
+# Parts of the test split
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("n", [0, 1, 5, 7, 10, 100, 10001])
+@pytest.mark.parametrize("num_parts", [1, 2, 3, 4, 9])
+def test_part_bounds_match_array_split(n, num_parts):
+    pieces = np.array_split(np.arange(n), num_parts)
+    for part, piece in enumerate(pieces):
+        start, stop = D.part_bounds(n, part, num_parts)
+        np.testing.assert_array_equal(np.arange(start, stop), piece)
+
+
+def check_parts(load, whole, num_parts):
+    """Load all parts; check union == whole (in order), disjoint, described."""
+    parts = [load(part) for part in range(num_parts)]
+    bounds = [p.test_indices for p in parts]
+    assert bounds[0][0] == 0 and bounds[-1][1] == whole.n_test
+    for (_, stop), (start, _) in zip(bounds, bounds[1:]):
+        assert stop == start  # contiguous and disjoint
+    np.testing.assert_array_equal(
+        np.concatenate([np.asarray(p.x_test) for p in parts]),
+        np.asarray(whole.x_test))
+    np.testing.assert_array_equal(
+        np.concatenate([p.y_test for p in parts]), whole.y_test)
+    for part, ds in enumerate(parts):
+        start, stop = ds.test_indices
+        assert ds.n_test == stop - start
+        assert f"part {part} of {num_parts}: test images " in ds.description
+        assert ds.summary()["test_indices"] == [start, stop]
+        assert ds.n_train == whole.n_train  # training split unaffected
+    return parts
+
+
+@SKIP_FASHION
+def test_parts_on_fashion_mnist(fashion):
+    parts = check_parts(
+        lambda part: D.load("FashionMNIST", source="idx", part=part,
+                            num_parts=4),
+        fashion, 4)
+    assert parts[2].test_indices == (5000, 7500)
+    assert parts[2].description == (
+        "Fashion-MNIST, full (60,000 train / 10,000 test) from IDX files in "
+        f"{FASHION_DIR}; part 2 of 4: test images 5,000-7,499")
+    assert parts[2].full is True
+
+
+@SKIP_FASHION
+def test_parts_apply_after_max_test_on_fashion_mnist(fashion):
+    first = D.load("FashionMNIST", source="idx", max_test=1001)
+    parts = check_parts(
+        lambda part: D.load("FashionMNIST", source="idx", max_test=1001,
+                            part=part, num_parts=3, flat=True),
+        D.load("FashionMNIST", source="idx", max_test=1001, flat=True), 3)
+    assert [p.test_indices for p in parts] == [(0, 334), (334, 668),
+                                               (668, 1001)]
+    np.testing.assert_array_equal(parts[1].y_test, first.y_test[334:668])
+    assert parts[2].description.endswith(
+        "; using first 1,001 of the 10,000 test images; part 2 of 3: test "
+        "images 668-1,000")
+
+
+def test_parts_on_idx_files(tmp_path):
+    make_idx_dir(tmp_path, n_train=6, n_test=11)
+    whole = D.load("mnist", data_dir=str(tmp_path))
+    check_parts(lambda part: D.load("mnist", data_dir=str(tmp_path),
+                                    part=part, num_parts=3), whole, 3)
+
+
+def test_parts_on_arrays_stay_memory_mapped(tmp_path):
+    make_arrays_dir(tmp_path, n_test=7, n_train=2)
+    whole = D.load("PLACES365", data_dir=str(tmp_path))
+    parts = check_parts(
+        lambda part: D.load("PLACES365", data_dir=str(tmp_path), part=part,
+                            num_parts=3), whole, 3)
+    assert [p.test_indices for p in parts] == [(0, 3), (3, 5), (5, 7)]
+    for ds in parts:
+        assert isinstance(ds.x_test, np.memmap)
+        assert ds.input_range == whole.input_range  # same for every part
+    assert parts[1].description.endswith("; part 1 of 3: test images 3-4")
+
+
+def test_more_parts_than_test_images(tmp_path):
+    make_arrays_dir(tmp_path, n_test=2, labels=False)
+    last = D.load("PASS", data_dir=str(tmp_path), part=3, num_parts=4)
+    assert last.n_test == 0 and last.test_indices == (2, 2)
+    assert last.description.endswith(
+        "; part 3 of 4: no test images (the 2 test images all fall in other "
+        "parts)")
+
+
+def test_invalid_part_arguments(tmp_path):
+    # validated before any data is read (PASS without data_dir would
+    # otherwise raise DataSourceError)
+    for kwargs, expected in (
+            ({"part": 0}, "together"),
+            ({"num_parts": 2}, "together"),
+            ({"part": 0, "num_parts": 0}, "num_parts"),
+            ({"part": 0, "num_parts": -3}, "num_parts"),
+            ({"part": 0, "num_parts": 2.0}, "num_parts"),
+            ({"part": -1, "num_parts": 2}, r"part must be .* \[0, 2\)"),
+            ({"part": 2, "num_parts": 2}, r"part must be .* \[0, 2\)"),
+            ({"part": 1.0, "num_parts": 2}, "part must be"),
+            ({"part": True, "num_parts": 2}, "part must be")):
+        with pytest.raises(ValueError, match=expected):
+            D.load("PASS", **kwargs)
+    with pytest.raises(ValueError, match="part must be"):
+        D.part_bounds(10, 5, 5)
