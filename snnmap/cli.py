@@ -71,7 +71,8 @@ def load_data(data_name):
 
     data_dir = {"PLACES365": FLAGS.places_data_path, "PASS": FLAGS.pass_data_path}.get(data_name, FLAGS.data_dir)
     return datasets.load(data_name, source=FLAGS.data_source, data_dir=data_dir, flat=not FLAGS.CNN,
-                         max_test=FLAGS.test_samples, part=FLAGS.part, num_parts=FLAGS.num_parts)
+                         max_test=FLAGS.test_samples, part=FLAGS.part, num_parts=FLAGS.num_parts,
+                         part_align=FLAGS.batch_size)
 
 
 def guarded(main):

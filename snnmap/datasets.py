@@ -1122,11 +1122,15 @@ def _check_parts(part: Any, num_parts: Any) -> tuple[int, int] | None:
     return int(part), int(num_parts)
 
 
-def part_bounds(n: int, part: int, num_parts: int) -> tuple[int, int]:
+def part_bounds(n: int, part: int, num_parts: int, align: int = 1) -> tuple[int, int]:
     """Bounds of part ``part`` when ``n`` items are split into ``num_parts``.
 
     The split is the one of :func:`numpy.array_split`: contiguous parts, the
-    first ``n % num_parts`` of them one item longer than the others.
+    first ``n % num_parts`` of them one item longer than the others.  With
+    ``align > 1`` the split is made in units of ``align`` items (the last
+    unit may be shorter), so that every part starts at a multiple of
+    ``align``: evaluating the parts in batches of ``align`` then puts every
+    item in the same batch, at the same position, as one unsharded run.
 
     Parameters
     ----------
@@ -1143,9 +1147,14 @@ def part_bounds(n: int, part: int, num_parts: int) -> tuple[int, int]:
         ``(start, stop)``: the part holds items ``start`` to ``stop - 1``.
     """
     part, num_parts = _check_parts(part, num_parts)
-    size, extra = divmod(int(n), num_parts)
+    align = int(align)
+    if align < 1:
+        raise ValueError(f"align must be a positive integer, got {align}")
+    units = -(-int(n) // align)
+    size, extra = divmod(units, num_parts)
     start = part * size + min(part, extra)
-    return start, start + size + (1 if part < extra else 0)
+    stop = start + size + (1 if part < extra else 0)
+    return min(int(n), start * align), min(int(n), stop * align)
 
 
 def _select(arrays: tuple, max_train: int | None, max_test: int | None,
@@ -1178,9 +1187,9 @@ def _select(arrays: tuple, max_train: int | None, max_test: int | None,
     notes = ["using " + " and ".join(cuts)] if cuts else []
     test_indices = None
     if parts is not None:
-        part, num_parts = parts
+        part, num_parts, align = parts
         total = int(xte.shape[0])
-        start, stop = part_bounds(total, part, num_parts)
+        start, stop = part_bounds(total, part, num_parts, align)
         xte, yte = xte[start:stop], yte[start:stop]
         test_indices = (start, stop)
         if stop > start:
@@ -1385,7 +1394,7 @@ def load(data_name: str, source: str = "auto", data_dir: str | None = None,
          flat: bool = False, max_train: int | None = None,
          max_test: int | None = None, *,
          tfds_data_dir: str | None = None, part: int | None = None,
-         num_parts: int | None = None) -> DataSet:
+         num_parts: int | None = None, part_align: int = 1) -> DataSet:
     """Load one of the supported data sets.
 
     Parameters
@@ -1484,6 +1493,10 @@ def load(data_name: str, source: str = "auto", data_dir: str | None = None,
         e.g. ``"part 2 of 4: test images 5,000-7,499"`` (0-based image
         indices, inclusive).  The training split is unaffected.  Give both
         or neither; see also :func:`part_bounds`.
+    part_align : int
+        Split in units of this many test images (pass the evaluation batch
+        size so that the parts of a sharded run reproduce an unsharded run
+        bit for bit).
 
     Returns
     -------
@@ -1523,6 +1536,8 @@ def load(data_name: str, source: str = "auto", data_dir: str | None = None,
     max_train = _check_max(max_train, "max_train")
     max_test = _check_max(max_test, "max_test")
     parts = _check_parts(part, num_parts)
+    if parts is not None:
+        parts = tuple(parts) + (int(part_align),)
     if data_dir is not None:
         data_dir = os.fspath(data_dir)
         if source in ("tfds", "sample"):

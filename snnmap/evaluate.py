@@ -5,7 +5,11 @@ checks every spiking layer against an independent oracle: the ReLU network's own
 layer (activation removed) applied to the decoded spike times that the spiking layer
 received.  So the exactness figure says whether each spiking layer computes ReLU of what
 it gets, and window violations (MAPPING §3 (a), (b)) are counted rather than blamed on
-the simulator.  Memory does not grow with the number of images.
+the simulator.
+
+Only integer counts and maxima are accumulated (:class:`Totals`), so memory does not
+grow with the number of images, and results of disjoint parts of a test set combine
+exactly (:func:`merge`): the merged figures equal those of one run over the whole set.
 """
 
 from __future__ import annotations
@@ -14,7 +18,14 @@ import keras
 import numpy as np
 
 from .layers import SpikingLayer
-from .runtime import float_inputs, predict_batches
+from .runtime import num_batches, predict_on, progress, stream
+
+#: Keys of a run's counts; fractions are derived from them by :func:`summarize`.
+COUNTS = ("n", "labelled", "correct_snn", "correct_relu", "correct_original", "agree", "compared")
+
+
+def spiking_layers(snn):
+    return [layer for layer in snn.layers if isinstance(layer, SpikingLayer)]
 
 
 def _oracle(layer):
@@ -26,20 +37,19 @@ def _oracle(layer):
     return clone
 
 
-class _Accumulator:
-    """Running maxima and counts of one spiking layer."""
-
-    def __init__(self, layer):
-        self.layer = layer
-        self.max_error = 0.0
-        self.violations_a = 0
-        self.violations_b = 0
-        self.informative = 0
-        self.neurons = 0
-
-
-def spiking_layers(snn):
-    return [layer for layer in snn.layers if isinstance(layer, SpikingLayer)]
+def new_totals(snn):
+    """Empty counts for ``snn``: global counts and one record per spiking layer."""
+    totals = {key: 0 for key in COUNTS}
+    totals["max_abs_error_end_to_end"] = 0.0
+    totals["layers"] = {}
+    for layer in spiking_layers(snn):
+        win = layer.window
+        totals["layers"][layer.name] = {
+            "output_layer": layer.output_layer, "t_min_prev": win.t_min_prev, "t_min": win.t_min,
+            "t_max": win.t_max, "X_n": None if layer.output_layer else layer.X_n,
+            "neurons": 0, "informative": 0, "violations_a": 0, "violations_b": 0, "max_abs_error": 0.0,
+        }
+    return totals
 
 
 def evaluate(snn, x, y=None, relu_model=None, reference_predictions=None, input_range=(0.0, 1.0),
@@ -50,16 +60,18 @@ def evaluate(snn, x, y=None, relu_model=None, reference_predictions=None, input_
     ----------
     snn : keras.Model
         Spiking model from :func:`snnmap.to_snn`.
-    x : array_like
-        Inputs in their original range ``input_range`` (not yet encoded).
+    x : array_like, ``tf.data.Dataset`` or iterable
+        Inputs in their original range ``input_range`` (not yet encoded).  Arrays and
+        memory maps are read one batch at a time; a dataset yields batches ``x`` or
+        ``(x, y)``.
     y : array_like of int, optional
-        Labels; gives ``accuracy_snn`` (and ``accuracy_relu_preprocessed``).
+        Labels (for array inputs); gives ``accuracy_snn``.
     relu_model : keras.Model, optional
-        The preprocessed ReLU network (``Preprocessed.model``); gives the exactness figures
-        and the violation counts.
+        The preprocessed ReLU network (``Preprocessed.model``); gives the exactness figures,
+        the violation counts and ``accuracy_relu_preprocessed``.
     reference_predictions : array_like of int, optional
-        Class predictions of the ORIGINAL ReLU network on ``x``; gives ``agreement``.
-        Without it, agreement is measured against ``relu_model``.
+        Class predictions of the ORIGINAL ReLU network on ``x``, in order; gives
+        ``agreement``.  Without it, agreement is measured against ``relu_model``.
     input_range : (float, float)
     batch_size : int
     verbose : "auto", 0, 1
@@ -67,28 +79,26 @@ def evaluate(snn, x, y=None, relu_model=None, reference_predictions=None, input_
     Returns
     -------
     dict
-        ``n_test``, ``accuracy_snn``, ``agreement``, ``latency``, ``spikes_per_neuron``,
-        ``informative_spike_fraction``, ``n_hidden_neurons`` and, with ``relu_model``:
-        ``max_abs_error`` (largest ``|(t_max - t) - ReLU(y)|`` over hidden neurons without
-        a window violation, and ``|readout - y|`` of the output layer),
-        ``max_abs_error_end_to_end`` (spike codes and logits against the ReLU network run
-        on the same images), ``violations`` (total), ``violations_a``, ``violations_b`` and
-        ``layers`` (the same per layer).
+        See :func:`summarize`; ``totals`` holds the counts from which everything is derived.
     """
+    return summarize(accumulate(snn, x, y, relu_model, reference_predictions, input_range, batch_size, verbose))
+
+
+def accumulate(snn, x, y=None, relu_model=None, reference_predictions=None, input_range=(0.0, 1.0),
+               batch_size=256, verbose="auto"):
+    """The counts behind :func:`evaluate` (see :func:`new_totals`)."""
     layers = spiking_layers(snn)
     if not layers or not layers[-1].output_layer:
         raise ValueError("the SNN must end with a spiking output layer (output_layer=True)")
     hidden = [layer for layer in layers if not layer.output_layer]
     out_layer = layers[-1]
-    x_hat = float_inputs(x, snn.inputs[0].shape[1:], input_range)
-    p, q = (float(v) for v in input_range)
     dtype = keras.backend.standardize_dtype(snn.inputs[0].dtype)
     eps = float(np.finfo(dtype).eps)
 
-    probe_outputs = [snn.inputs[0]]
+    probe_outputs = []
     for layer in layers:
         probe_outputs += [layer.input, layer.output]
-    probe = keras.Model(snn.inputs, probe_outputs[1:])
+    probe = keras.Model(snn.inputs, probe_outputs)
 
     oracles, relu_probe = {}, None
     if relu_model is not None:
@@ -100,125 +110,164 @@ def evaluate(snn, x, y=None, relu_model=None, reference_predictions=None, input_
         relu_probe = keras.Model(relu_model.inputs, [by_name[layer.name].input for layer in layers]
                                  + [by_name[h.name].output for h in hidden])
 
-    acc = {layer.name: _Accumulator(layer) for layer in layers}
-    n = 0
-    correct_snn = correct_relu = agree = 0
-    e2e = 0.0
+    totals = new_totals(snn)
+    totals["agreement_reference"] = ("original ReLU network" if reference_predictions is not None else
+                                     "preprocessed ReLU network" if relu_model is not None else None)
+    totals["input_range"] = [float(v) for v in input_range]
+    totals["dtype"] = dtype
     ref = None if reference_predictions is None else np.asarray(reference_predictions).reshape(-1)
-    labels = None if y is None else np.asarray(y).reshape(-1)
-    for x_hat_batch, t_batch in zip(_chunks(x_hat, batch_size),
-                                    _chunks_spikes(x_hat, batch_size, dtype, probe, verbose)):
-        b = len(x_hat_batch)
+    source = stream(x, tuple(snn.inputs[0].shape[1:]), input_range, y=y, batch_size=batch_size)
+    size = None
+    for x_hat, labels in progress(source, num_batches(x, batch_size), "SNN", verbose):
+        b = len(x_hat)
+        size = size or b
+        n0 = totals["n"]
+        t_batch = [np.asarray(o) for o in predict_on(probe, 1.0 - x_hat, size)]
         logits = t_batch[-1]
         pred = np.argmax(logits, axis=-1)
-        sl = slice(n, n + b)
-        if labels is not None:
-            correct_snn += int(np.sum(pred == labels[sl]))
+        labelled = None if labels is None else labels >= 0  # unlabelled sets (PASS) use -1
+        if labelled is not None:
+            totals["labelled"] += int(np.sum(labelled))
+            totals["correct_snn"] += int(np.sum((pred == labels) & labelled))
+        compare_to = None
+        if ref is not None:
+            if len(ref) < n0 + b:
+                raise ValueError(f"reference_predictions has {len(ref)} entries, fewer than the {n0 + b} inputs seen")
+            compare_to = ref[n0:n0 + b]
         if relu_probe is not None:
-            r = relu_probe.predict_on_batch(x_hat_batch)
+            r = predict_on(relu_probe, x_hat, size)
             relu_inputs, relu_hidden = r[:len(layers)], r[len(layers):]
             relu_logits = np.asarray(oracles[out_layer.name](relu_inputs[-1]))
             relu_pred = np.argmax(relu_logits, axis=-1)
-            if labels is not None:
-                correct_relu += int(np.sum(relu_pred == labels[sl]))
-            if ref is None:
-                agree += int(np.sum(pred == relu_pred))
-            e2e = max(e2e, float(np.max(np.abs(logits - relu_logits))))
-        if ref is not None:
-            agree += int(np.sum(pred == ref[sl]))
+            if labelled is not None:
+                totals["correct_relu"] += int(np.sum((relu_pred == labels) & labelled))
+            if compare_to is None:
+                compare_to = relu_pred
+            totals["max_abs_error_end_to_end"] = max(totals["max_abs_error_end_to_end"],
+                                                     float(np.max(np.abs(logits - relu_logits))))
+        if ref is not None and labelled is not None:
+            totals["correct_original"] += int(np.sum((ref[n0:n0 + b] == labels) & labelled))
+        if compare_to is not None:
+            totals["agree"] += int(np.sum(pred == compare_to))
+            totals["compared"] += b
         for k, layer in enumerate(layers):
             t_in, t_out = t_batch[2 * k], t_batch[2 * k + 1]
-            a = acc[layer.name]
+            rec = totals["layers"][layer.name]
             win = layer.window
             if layer.output_layer:
                 if oracles:
                     y_out = np.asarray(oracles[layer.name](win.t_min - t_in))
-                    a.max_error = max(a.max_error, float(np.max(np.abs(t_out - y_out))))
+                    rec["max_abs_error"] = max(rec["max_abs_error"], float(np.max(np.abs(t_out - y_out))))
                 continue
             code = win.t_max - t_out
             tol = 64 * eps * max(1.0, abs(win.t_max))
-            a.informative += int(np.sum(t_out < win.t_max - tol))
-            a.neurons += int(t_out.size)
+            rec["informative"] += int(np.sum(t_out < win.t_max - tol))
+            rec["neurons"] += int(t_out.size)
             if oracles:
                 y_pre = np.asarray(oracles[layer.name](win.t_min - t_in))
                 beyond = y_pre > win.length  # (a): activation beyond the window
                 early = (t_out < win.t_min - tol) & ~beyond  # (b): crossed while inputs arrive
-                a.violations_a += int(np.sum(beyond))
-                a.violations_b += int(np.sum(early))
+                rec["violations_a"] += int(np.sum(beyond))
+                rec["violations_b"] += int(np.sum(early))
                 ok = ~(beyond | early)
                 if np.any(ok):
-                    a.max_error = max(a.max_error, float(np.max(np.abs(code - np.maximum(y_pre, 0.0))[ok])))
+                    rec["max_abs_error"] = max(rec["max_abs_error"],
+                                               float(np.max(np.abs(code - np.maximum(y_pre, 0.0))[ok])))
                 relu_act = relu_hidden[hidden.index(layer)]
-                e2e = max(e2e, float(np.max(np.abs(code - relu_act))))
-        n += b
+                totals["max_abs_error_end_to_end"] = max(totals["max_abs_error_end_to_end"],
+                                                         float(np.max(np.abs(code - relu_act))))
+        totals["n"] += b
+    totals["checked"] = relu_model is not None
+    return totals
 
-    if ref is not None and len(ref) < n:
-        raise ValueError(f"reference_predictions has {len(ref)} entries for {n} inputs")
-    neurons = sum(a.neurons for a in acc.values())
+
+def summarize(totals):
+    """The metrics of MAPPING §7 from counts (see :func:`accumulate`).
+
+    Returns a dict with ``n_test``, ``accuracy_snn``, ``accuracy_relu_preprocessed``,
+    ``agreement``, ``max_abs_error`` (largest ``|(t_max - t) - ReLU(y)|`` over hidden neurons
+    without a window violation, and ``|readout - y|`` of the output layer),
+    ``max_abs_error_end_to_end`` (against the ReLU network run on the same images),
+    ``violations`` = ``violations_a`` + ``violations_b``, ``latency``,
+    ``spikes_per_neuron``, ``informative_spike_fraction``, ``n_hidden_neurons``, ``layers``
+    and ``totals``.
+    """
+    n = totals["n"]
+    recs = totals["layers"]
+    hidden = {k: r for k, r in recs.items() if not r["output_layer"]}
+    neurons = sum(r["neurons"] for r in hidden.values())
+    checked = totals.get("checked", False)
+
+    def ratio(a, b):
+        return a / b if b else None
+
     result = {
         "n_test": n,
-        "accuracy_snn": correct_snn / n if labels is not None else None,
-        "agreement": agree / n if (ref is not None or relu_probe is not None) else None,
-        "agreement_reference": "original ReLU network" if ref is not None else (
-            "preprocessed ReLU network" if relu_probe is not None else None),
-        "latency": out_layer.window.t_min,
-        "n_hidden_neurons": neurons // max(n, 1),
+        "accuracy_snn": ratio(totals["correct_snn"], totals["labelled"]),
+        "accuracy_relu": ratio(totals["correct_original"], totals["labelled"])
+        if totals.get("agreement_reference") == "original ReLU network" else None,
+        "accuracy_relu_preprocessed": ratio(totals["correct_relu"], totals["labelled"]) if checked else None,
+        "n_labelled": totals["labelled"],
+        "agreement": ratio(totals["agree"], totals["compared"]),
+        "agreement_reference": totals.get("agreement_reference"),
+        "latency": next(r["t_min"] for r in recs.values() if r["output_layer"]),
+        "n_hidden_neurons": neurons // n if n else 0,
+        # Every hidden neuron fires exactly once, by construction of the dynamics.
         "spikes_per_neuron": 1.0,
-        "informative_spike_fraction": sum(a.informative for a in acc.values()) / max(neurons, 1),
-        "dtype": dtype,
-        "input_range": [p, q],
+        "informative_spike_fraction": ratio(sum(r["informative"] for r in hidden.values()), neurons),
+        "dtype": totals.get("dtype"),
+        "input_range": totals.get("input_range"),
     }
-    if relu_probe is not None:
-        result["accuracy_relu_preprocessed"] = correct_relu / n if labels is not None else None
-        result["max_abs_error"] = max(a.max_error for a in acc.values())
-        result["max_abs_error_end_to_end"] = e2e
-        result["violations_a"] = sum(a.violations_a for a in acc.values())
-        result["violations_b"] = sum(a.violations_b for a in acc.values())
+    if checked:
+        result["max_abs_error"] = max(r["max_abs_error"] for r in recs.values())
+        result["max_abs_error_end_to_end"] = totals["max_abs_error_end_to_end"]
+        result["violations_a"] = sum(r["violations_a"] for r in hidden.values())
+        result["violations_b"] = sum(r["violations_b"] for r in hidden.values())
         result["violations"] = result["violations_a"] + result["violations_b"]
-    result["layers"] = [
-        {
-            "name": layer.name,
-            "output_layer": layer.output_layer,
-            "t_min_prev": layer.window.t_min_prev,
-            "t_min": layer.window.t_min,
-            "t_max": layer.window.t_max,
-            **({} if layer.output_layer else {
-                "X_n": layer.X_n,
-                "neurons": acc[layer.name].neurons // max(n, 1),
-                "informative_spike_fraction": acc[layer.name].informative / max(acc[layer.name].neurons, 1),
-            }),
-            **({} if relu_probe is None else {
-                "max_abs_error": acc[layer.name].max_error,
-                **({} if layer.output_layer else {
-                    "violations_a": acc[layer.name].violations_a,
-                    "violations_b": acc[layer.name].violations_b,
-                }),
-            }),
-        }
-        for layer in layers
-    ]
+    result["layers"] = []
+    for name, r in recs.items():
+        entry = {"name": name, "output_layer": r["output_layer"], "t_min_prev": r["t_min_prev"],
+                 "t_min": r["t_min"], "t_max": r["t_max"]}
+        if not r["output_layer"]:
+            entry.update(X_n=r["X_n"], neurons=r["neurons"] // n if n else 0,
+                         informative_spike_fraction=ratio(r["informative"], r["neurons"]))
+        if checked:
+            entry["max_abs_error"] = r["max_abs_error"]
+            if not r["output_layer"]:
+                entry.update(violations_a=r["violations_a"], violations_b=r["violations_b"])
+        result["layers"].append(entry)
+    result["totals"] = totals
     return result
 
 
-def _chunks(x, batch_size):
-    for start in range(0, len(x), batch_size):
-        yield x[start:start + batch_size]
+def merge(totals_list):
+    """Combine the counts of runs on DISJOINT parts of a test set (same SNN and settings).
 
-
-def _chunks_spikes(x_hat, batch_size, dtype, probe, verbose):
-    """Probe outputs (inputs and outputs of every spiking layer) batch by batch."""
-    for out in predict_batches(_Encoder(probe), x_hat, batch_size=batch_size, verbose=verbose,
-                               desc="SNN"):
-        yield [np.asarray(o) for o in out]
-
-
-class _Encoder:
-    """Adapter: ``predict_on_batch`` on normalised inputs encodes them first (t = 1 - x_hat)."""
-
-    def __init__(self, model):
-        self.model = model
-        self.inputs = model.inputs
-        self.name = model.name
-
-    def predict_on_batch(self, x_hat):
-        return self.model.predict_on_batch(1.0 - x_hat)
+    Sums counts and takes maxima, so ``summarize(merge(parts))`` equals the figures of one
+    run over all the parts.
+    """
+    totals_list = list(totals_list)
+    if not totals_list:
+        raise ValueError("nothing to merge")
+    first = totals_list[0]
+    out = {key: sum(t.get(key, 0) for t in totals_list) for key in COUNTS}
+    out["max_abs_error_end_to_end"] = max(t["max_abs_error_end_to_end"] for t in totals_list)
+    for key in ("agreement_reference", "input_range", "dtype", "checked"):
+        values = {str(t.get(key)) for t in totals_list}
+        if len(values) != 1:
+            raise ValueError(f"cannot merge runs with different {key}: {sorted(values)}")
+        out[key] = first.get(key)
+    out["layers"] = {}
+    for name, rec in first["layers"].items():
+        recs = [t["layers"].get(name) for t in totals_list]
+        if any(r is None for r in recs):
+            raise ValueError(f"cannot merge runs of different networks (layer {name!r} missing)")
+        for key in ("t_min", "t_max", "X_n"):
+            if len({r[key] for r in recs}) != 1:
+                raise ValueError(f"cannot merge runs with different windows (layer {name!r}, {key})")
+        merged = dict(rec)
+        for key in ("neurons", "informative", "violations_a", "violations_b"):
+            merged[key] = sum(r[key] for r in recs)
+        merged["max_abs_error"] = max(r["max_abs_error"] for r in recs)
+        out["layers"][name] = merged
+    return out

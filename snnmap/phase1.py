@@ -62,11 +62,10 @@ def run_phase1():
     # the float64 copy of the original measures how closely the two functions agree.
     original64 = graph.with_dtype(model, "float64")
     pred_orig, pred_pre, max_diff = [], [], 0.0
-    x_hat = pre.normalize(ds.x_test)
     for p_orig, p64, p_pre in zip(
         predict_batches(model, ds.x_test, FLAGS.batch_size, desc="original"),
-        predict_batches(original64, ds.x_test.astype(np.float64), FLAGS.batch_size, verbose=0),
-        predict_batches(pre.model, x_hat, FLAGS.batch_size, verbose=0),
+        predict_batches(original64, ds.x_test, FLAGS.batch_size, verbose=0),
+        predict_batches(pre.model, ds.x_test, FLAGS.batch_size, verbose=0, input_range=pre.input_range),
     ):
         pred_orig.append(np.argmax(p_orig, axis=-1))
         pred_pre.append(np.argmax(p_pre, axis=-1))

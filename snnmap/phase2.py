@@ -22,6 +22,10 @@ from absl import app, flags
 from . import cli
 
 cli.define_common_flags()
+flags.DEFINE_boolean("merge", False, "Merge the phase-2 results files given as arguments (the parts of one "
+                     "test set) into one results file.")
+flags.DEFINE_string("merged_path", None, "With --merge: where to write the merged file (default: the parts' "
+                    "name without _partKofN).")
 FLAGS = flags.FLAGS
 
 
@@ -47,6 +51,7 @@ def summary_lines(result):
         return "n/a" if value is None else format(value, fmt)
 
     s = result["settings"]
+    violations = result.get("violations")
     lines = [
         f"SNN of {result['model_name']} on {result['data_description']}",
         f"  settings: zeta={s['zeta']} noise={s['noise']} alpha_noise={s['alpha_noise']} trial={s['trial']} "
@@ -57,14 +62,20 @@ def summary_lines(result):
         f"  agreement SNN/ReLU:   {num('agreement', '.4f')}   (argmax vs the original network)",
         f"  max |error|:          {num('max_abs_error', '.3e')}   (spike codes vs ReLU, and logits; "
         f"neurons without window violations)",
-        f"  window violations:    {result['violations']} ((a) beyond window: {result['violations_a']}, "
-        f"(b) early crossing: {result['violations_b']})",
+        f"  window violations:    {violations} ((a) beyond window: {result.get('violations_a')}, "
+        f"(b) early crossing: {result.get('violations_b')})",
         f"  latency:              {result['latency']:.4f} tau_c (t_min of the output layer)",
         f"  spikes per neuron:    {result['spikes_per_neuron']:.1f}; informative (before t_max): "
         f"{100 * result['informative_spike_fraction']:.2f}%",
         f"  time:                 {result['elapsed_s']:.1f} s",
     ]
     return lines
+
+
+METRIC_KEYS = ("n_test", "accuracy_relu", "accuracy_relu_preprocessed", "accuracy_snn", "agreement",
+               "agreement_reference", "max_abs_error", "max_abs_error_end_to_end", "violations", "violations_a",
+               "violations_b", "latency", "spikes_per_neuron", "informative_spike_fraction", "n_hidden_neurons",
+               "n_labelled", "layers", "totals")
 
 
 def run_phase2():
@@ -94,24 +105,24 @@ def run_phase2():
     if accuracy.get("data_source") != ds.source:
         print(f"warning: phase 1 used data source '{accuracy.get('data_source')}', phase 2 uses "
               f"'{ds.source}'; the agreement compares predictions on the same indices")
-    if len(reference) < ds.n_test:
-        raise ValueError(f"phase 1 stored {len(reference)} predictions but the test set has {ds.n_test} images; "
-                         "run phase 1 again with the same data")
+    start, stop = ds.test_indices or (0, ds.n_test)
+    if len(reference) < stop:
+        raise ValueError(f"phase 1 stored {len(reference)} predictions but the test images used here go up to "
+                         f"index {stop}; run phase 1 again with the same data")
     print(f"data: {ds.description}")
 
     seed = int(np.random.SeedSequence([FLAGS.seed, FLAGS.trial]).generate_state(1)[0] & 0x7FFFFFFF)
     snn = to_snn(pre, zeta=FLAGS.zeta, noise=FLAGS.noise, alpha_noise=FLAGS.alpha_noise, seed=seed,
                  dtype=FLAGS.dtype, solver=FLAGS.solver)
     metrics = evaluate(snn, ds.x_test, ds.y_test, relu_model=pre.model,
-                       reference_predictions=reference[:ds.n_test], input_range=pre.input_range,
+                       reference_predictions=reference[start:stop], input_range=pre.input_range,
                        batch_size=FLAGS.batch_size)
     settings = {"zeta": FLAGS.zeta, "noise": FLAGS.noise, "alpha_noise": FLAGS.alpha_noise,
                 "trial": FLAGS.trial, "seed": FLAGS.seed, "dtype": FLAGS.dtype, "solver": FLAGS.solver}
-    n_test = ds.n_test if FLAGS.test_samples is not None else None
-    path = experiment.results_path(logging_dir, model_name, {**settings, "n_test": n_test})
-    acc_relu = accuracy["accuracy_relu"]
-    if ds.n_test != accuracy.get("n_test"):
-        acc_relu = float(np.mean(reference[:ds.n_test] == ds.y_test))
+    naming = dict(settings, n_test=FLAGS.test_samples)
+    if FLAGS.part is not None:
+        naming["part"] = f"{FLAGS.part}of{FLAGS.num_parts}"
+    path = experiment.results_path(logging_dir, model_name, naming)
     result = {
         "data_name": data_name,
         "data_source": ds.source,
@@ -119,23 +130,11 @@ def run_phase2():
         "data": ds.summary(),
         "model_name": model_name,
         "logging_dir": logging_dir,
-        "n_test": metrics["n_test"],
-        "accuracy_relu": acc_relu,
-        "accuracy_relu_preprocessed": metrics["accuracy_relu_preprocessed"],
-        "accuracy_snn": metrics["accuracy_snn"],
-        "agreement": metrics["agreement"],
-        "max_abs_error": metrics["max_abs_error"],
-        "max_abs_error_end_to_end": metrics["max_abs_error_end_to_end"],
-        "violations": metrics["violations"],
-        "violations_a": metrics["violations_a"],
-        "violations_b": metrics["violations_b"],
-        "latency": metrics["latency"],
-        "spikes_per_neuron": metrics["spikes_per_neuron"],
-        "informative_spike_fraction": metrics["informative_spike_fraction"],
-        "n_hidden_neurons": metrics["n_hidden_neurons"],
+        **{key: metrics.get(key) for key in METRIC_KEYS},
         "X_n": pre.X_n,
         "settings": settings,
-        "layers": metrics["layers"],
+        "part": None if FLAGS.part is None else {"part": FLAGS.part, "num_parts": FLAGS.num_parts,
+                                                 "test_indices": [start, stop]},
         "versions": _versions(),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "elapsed_s": round(time.time() - started, 2),
@@ -146,11 +145,65 @@ def run_phase2():
     return result, path
 
 
+def merge_results(paths, out=None):
+    """Combine phase-2 results of the parts of one test set into one results file.
+
+    The parts must come from the same network and settings and cover the test set exactly
+    (parts 0..N-1 of N); counts are summed and maxima taken (:func:`snnmap.evaluate.merge`),
+    so the merged file equals an unsharded run.  Returns ``(result, path)``.
+    """
+    import re
+
+    from . import storage
+    from .evaluate import merge, summarize
+
+    if not paths:
+        raise ValueError("--merge needs the results files of the parts as arguments")
+    parts = [storage.read_json(p) for p in paths]
+    for p, r in zip(paths, parts):
+        if not r.get("part"):
+            raise ValueError(f"{p} is not the result of a part (run phase 2 with --part/--num_parts)")
+    first = parts[0]
+    num = first["part"]["num_parts"]
+    for key in ("model_name", "data_name", "data_source", "settings", "X_n"):
+        values = {str(r.get(key)) for r in parts}
+        if len(values) != 1:
+            raise ValueError(f"cannot merge parts with different {key}")
+    seen = sorted(r["part"]["part"] for r in parts)
+    if seen != list(range(num)) or any(r["part"]["num_parts"] != num for r in parts):
+        raise ValueError(f"parts {seen} do not cover the test set split into {num} parts exactly once")
+    parts.sort(key=lambda r: r["part"]["part"])
+    metrics = summarize(merge([r["totals"] for r in parts]))
+    result = {key: first[key] for key in ("data_name", "data_source", "model_name", "logging_dir", "X_n", "settings")}
+    description = re.sub(r"; part \d+ of \d+:[^;]*", "", first["data_description"])
+    result.update({
+        "data_description": description,
+        "data": dict(first["data"], test_indices=[parts[0]["part"]["test_indices"][0],
+                                                  parts[-1]["part"]["test_indices"][1]], description=description),
+        **{key: metrics.get(key) for key in METRIC_KEYS},
+        "merged_from": [str(p) for p in paths],
+        "part": None,
+        "versions": first.get("versions"),
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "elapsed_s": round(sum(r.get("elapsed_s", 0.0) for r in parts), 2),
+    })
+    if out is None:
+        out = re.sub(r"_part\d+of\d+(?=\.json$)", "", str(paths[0]))
+        if out == str(paths[0]):
+            raise ValueError("cannot derive the merged file name; pass --merged_path")
+    storage.atomic_write_json(out, result)
+    return result, out
+
+
 def main(argv):
-    del argv
-    result, path = run_phase2()
+    if FLAGS.merge:
+        result, path = merge_results(argv[1:], FLAGS.merged_path)
+    else:
+        if len(argv) > 1:
+            raise ValueError(f"unexpected arguments {argv[1:]} (results files are only taken with --merge)")
+        result, path = run_phase2()
     print("\n".join(summary_lines(result)))
-    print(json.dumps({k: result[k] for k in ("accuracy_snn", "agreement", "max_abs_error", "violations")}))
+    print(json.dumps({k: result.get(k) for k in ("accuracy_snn", "agreement", "max_abs_error", "violations")}))
     print(f"results: {path}")
 
 

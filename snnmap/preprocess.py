@@ -30,7 +30,7 @@ from keras import ops
 from . import graph, storage
 from .errors import InvalidWeightsError, ShapeError, UnsupportedLayerError
 from .relu_layers import BiasMapConv2D, SignedMaxPooling2D
-from .runtime import float_inputs, predict_batches
+from .runtime import predict_batches
 
 DEFAULT_UPPER_B = 0.99
 DEFAULT_LOWER_B = -10.0
@@ -421,22 +421,40 @@ def hidden_layers(model):
             and graph._activation_name(layer, layer.activation) == "relu"]  # noqa: SLF001
 
 
-def layer_maxima(model, x_hat, batch_size=256, verbose="auto"):
-    """``X_n``: the largest output of every hidden ReLU layer over ``x_hat``, in one pass.
+def layer_maxima(model, x, input_range=(0.0, 1.0), batch_size=256, verbose="auto"):
+    """``X_n``: the largest output of every hidden ReLU layer over ``x``, in one streamed pass.
 
-    A single streamed pass: the probe model returns per-image maxima only, so memory
-    does not grow with the layer sizes, and a running maximum is kept batch by batch.
+    The probe model returns per-image maxima only and a running maximum is kept batch by
+    batch, so memory depends neither on the layer sizes nor on the amount of data.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Preprocessed network (input ``x_hat``).
+    x : array_like, ``tf.data.Dataset`` or iterable
+        Calibration inputs in their original range (see :func:`snnmap.runtime.stream`).
+    input_range : (float, float)
+
+    Returns
+    -------
+    (list of float, int)
+        ``X_n`` per hidden layer and the number of calibration images.
     """
     hidden = hidden_layers(model)
-    if not hidden:
-        return []
     axes = lambda t: tuple(range(1, len(t.shape)))  # noqa: E731
-    probe = keras.Model(model.inputs, [ops.max(layer.output, axis=axes(layer.output)) for layer in hidden])
+    probe = keras.Model(model.inputs, [ops.max(layer.output, axis=axes(layer.output)) for layer in hidden]
+                        or [model.outputs[0]])
     running = np.full(len(hidden), -np.inf)
-    for outputs in predict_batches(probe, x_hat, batch_size=batch_size, verbose=verbose):
+    count = 0
+    for outputs in predict_batches(probe, x, batch_size=batch_size, verbose=verbose, desc="X_n",
+                                   input_range=input_range):
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-        running = np.maximum(running, [float(np.max(o)) for o in outputs])
-    return [float(v) for v in running]
+        count += len(outputs[0])
+        if hidden:
+            running = np.maximum(running, [float(np.max(o)) for o in outputs])
+    if count == 0:
+        raise ValueError("the calibration data are empty: X_n needs at least one input")
+    return [float(v) for v in running], count
 
 
 @dataclasses.dataclass
@@ -512,9 +530,10 @@ def preprocess(model, x_calib, input_range=(0.0, 1.0), upper_b=DEFAULT_UPPER_B,
     ----------
     model : keras.Model
         Trained ReLU network: a chain of supported layers (see :mod:`snnmap.graph`).
-    x_calib : array_like
+    x_calib : array_like, ``tf.data.Dataset`` or iterable
         Calibration inputs in the model's own input range (typically the training set);
-        ``X_n`` is measured on them.
+        ``X_n`` is measured on them in one streamed pass (arrays and memory maps are read
+        a batch at a time; a dataset yields batches ``x`` or ``(x, y)``).
     input_range : (float, float)
         ``(p, q)``: every input value lies in ``[p, q]``.
     upper_b, lower_b : float
@@ -537,15 +556,14 @@ def preprocess(model, x_calib, input_range=(0.0, 1.0), upper_b=DEFAULT_UPPER_B,
                                           "(a batch norm with zero variance and epsilon?)")
     input_shape = graph._shape(model.inputs[0])  # noqa: SLF001
     pre_model = build_model(stages, input_shape, name=f"{model.name}_preprocessed")
-    x_hat = float_inputs(x_calib, input_shape, input_range)
-    x_n = layer_maxima(pre_model, x_hat, batch_size=batch_size, verbose=verbose)
+    x_n, n_calib = layer_maxima(pre_model, x_calib, input_range, batch_size=batch_size, verbose=verbose)
     names = [layer.name for layer in hidden_layers(pre_model)]
     report = {
         "original_model": model.name,
         "input_range": [float(v) for v in input_range],
         "upper_b": float(upper_b),
         "lower_b": float(lower_b),
-        "n_calibration": int(len(x_hat)),
+        "n_calibration": int(n_calib),
         "layers": layer_report,
         "scaled_neurons": counts,
         "X_n": dict(zip(names, x_n)),

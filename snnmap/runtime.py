@@ -1,10 +1,12 @@
-"""Running Keras models on data without losing float64, batch by batch.
+"""Feeding data to Keras models batch by batch, without losing float64 or memory.
 
 MAPPING §9: ``Model.predict``/``evaluate``/``fit`` cast NumPy float64 inputs to
 ``keras.config.floatx()`` (float32 by default) before the model sees them.  The helpers
-here never go through that cast: :func:`predict_batches` feeds batches to
-``predict_on_batch`` (compiled, no cast), and :func:`floatx` lets a model's own
-``predict`` run with floatx set to its input dtype.
+here never go through that cast: :func:`stream` yields normalised float64 batches from
+arrays (NumPy arrays and memory maps are sliced lazily), ``tf.data`` datasets or any
+iterable, and :func:`predict_batches` feeds them to ``predict_on_batch`` (compiled, no
+cast).  :func:`floatx` lets a model's own ``predict`` run with floatx set to its input
+dtype.  Nothing here holds more than one batch.
 """
 
 from __future__ import annotations
@@ -39,9 +41,8 @@ def check_shape(x, input_shape, what="input"):
         raise ShapeError(f"{what} has shape {shape}, the model expects (N,) + {expected}{hint}")
 
 
-def float_inputs(x, input_shape, input_range, what="input"):
-    """Validated ``x_hat = (x - p) / (q - p)`` in float64."""
-    check_shape(x, input_shape, what)
+def normalise(x, input_range, what="input"):
+    """``x_hat = (x - p) / (q - p)`` in float64, refusing NaN/inf."""
     p, q = (float(v) for v in input_range)
     x = np.asarray(x, dtype=np.float64)
     if not np.all(np.isfinite(x)):
@@ -49,12 +50,66 @@ def float_inputs(x, input_shape, input_range, what="input"):
     return (x - p) / (q - p)
 
 
-def batches(x, batch_size):
-    """Yield consecutive slices of ``x`` (a NumPy array) of ``batch_size`` rows."""
+def _is_array(data):
+    return isinstance(data, np.ndarray) or (hasattr(data, "__array__") and hasattr(data, "shape")
+                                            and not hasattr(data, "as_numpy_iterator"))
+
+
+def num_batches(data, batch_size):
+    """Number of batches :func:`stream` will yield, or None if it cannot be known cheaply."""
+    if _is_array(data):
+        return (len(data) + batch_size - 1) // batch_size
+    cardinality = getattr(data, "cardinality", None)
+    if cardinality is not None:
+        try:
+            n = int(cardinality())
+            return n if n >= 0 else None
+        except Exception:  # noqa: BLE001 - unknown cardinality
+            return None
+    return None
+
+
+def stream(x, input_shape, input_range=(0.0, 1.0), y=None, batch_size=256, what="input"):
+    """Yield ``(x_hat, y)`` batches: normalised float64 inputs and labels (or None).
+
+    Parameters
+    ----------
+    x : array_like, ``tf.data.Dataset`` or iterable
+        Inputs in their original range.  Arrays (including memory maps) are sliced one
+        batch at a time; a dataset or iterable yields batches ``x`` or ``(x, y)``.
+    input_shape : tuple
+        Expected shape of one input; every batch is checked.
+    input_range : (float, float)
+    y : array_like, optional
+        Labels for array inputs.
+    batch_size : int
+        Batch size for array inputs.
+    """
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
-    for start in range(0, len(x), batch_size):
-        yield x[start:start + batch_size]
+    if _is_array(x):
+        check_shape(x, input_shape, what)
+        if y is not None and len(y) != len(x):
+            raise ShapeError(f"{len(y)} labels for {len(x)} {what}s")
+        for start in range(0, len(x), batch_size):
+            stop = start + batch_size
+            yield normalise(x[start:stop], input_range, what), (None if y is None else np.asarray(y[start:stop]))
+        return
+    items = x.as_numpy_iterator() if hasattr(x, "as_numpy_iterator") else x
+    for item in items:
+        xb, yb = (item[0], item[1]) if isinstance(item, (tuple, list)) else (item, None)
+        check_shape(xb, input_shape, what)
+        yield normalise(xb, input_range, what), (None if yb is None else _labels(yb))
+
+
+def _labels(y):
+    """Class ids from labels given as ids, ``(N, 1)`` ids or one-hot rows."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        return y[:, 0]
+    if y.ndim == 2:
+        return np.argmax(y, axis=1)
+    return y
 
 
 def progress(iterable, total, desc, verbose="auto"):
@@ -66,20 +121,29 @@ def progress(iterable, total, desc, verbose="auto"):
     return tqdm(iterable, total=total, desc=desc, unit="batch", leave=False, dynamic_ncols=True, mininterval=1.0)
 
 
-def predict_batches(model, x, batch_size=256, verbose="auto", desc=None):
+def predict_on(model, batch, size=None):
+    """``model.predict_on_batch`` in the model's input dtype; a batch shorter than ``size``
+    is padded to it (and the padding dropped), so the compiled function sees one shape."""
+    dtype = keras.backend.standardize_dtype(model.inputs[0].dtype)
+    batch = np.asarray(batch, dtype=dtype)
+    n = len(batch)
+    if size is not None and 0 < n < size:
+        batch = np.concatenate([batch, np.repeat(batch[-1:], size - n, axis=0)])
+    out = model.predict_on_batch(batch)
+    if len(batch) != n:
+        out = [o[:n] for o in out] if isinstance(out, (list, tuple)) else out[:n]
+    return out
+
+
+def predict_batches(model, x, batch_size=256, verbose="auto", desc=None, input_range=None):
     """Yield ``model.predict_on_batch`` for consecutive batches of ``x``, keeping its dtype.
 
-    A short last batch is padded to ``batch_size`` (and the padding dropped from the
-    outputs), so the compiled function sees one shape and is traced once.
+    ``x`` is an array (sliced lazily) or anything :func:`stream` accepts; with
+    ``input_range`` the batches are normalised first.
     """
-    n_batches = (len(x) + batch_size - 1) // batch_size
-    dtype = keras.backend.standardize_dtype(model.inputs[0].dtype)
-    for batch in progress(batches(x, batch_size), n_batches, desc or model.name, verbose):
-        batch = np.asarray(batch, dtype=dtype)
-        n = len(batch)
-        if n < batch_size and n_batches > 1:
-            batch = np.concatenate([batch, np.repeat(batch[-1:], batch_size - n, axis=0)])
-        out = model.predict_on_batch(batch)
-        if len(batch) != n:
-            out = [o[:n] for o in out] if isinstance(out, (list, tuple)) else out[:n]
-        yield out
+    shape = tuple(model.inputs[0].shape[1:])
+    source = stream(x, shape, input_range or (0.0, 1.0), batch_size=batch_size)
+    size = None
+    for x_hat, _ in progress(source, num_batches(x, batch_size), desc or model.name, verbose):
+        size = size or len(x_hat)
+        yield predict_on(model, x_hat, size)

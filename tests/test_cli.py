@@ -84,3 +84,31 @@ def test_phase2_before_phase1_says_what_to_do(tmp_path):
 def test_unknown_data_name_is_a_clear_error(tmp_path):
     proc = run("snnmap.phase1", "--data_name", "CIFAR7", "--logging_dir", str(tmp_path), ok=False)
     assert proc.returncode == 2 and "unknown data set" in proc.stderr
+
+
+@needs_fashion
+def test_sharded_phase2_merges_to_the_unsharded_run(tmp_path):
+    log = tmp_path / "fm"
+    log.mkdir()
+    shutil.copy(FASHION_FC_WEIGHTS, log / "fashionmnist_fc_relu_original.weights.h5")
+    common = ["--flagfile", os.path.join(REPO, "flags", "fashionmnist_fc.txt"), "--logging_dir", str(log),
+              "--test_samples", "700", "--batch_size", "128"]
+    run("snnmap.phase1", *common, "--calib_samples", "2000")
+    # Short windows (zeta 0 and X_n from few images) so that violations are counted too.
+    _, whole = results_of(run("snnmap.phase2", *common, "--zeta", "0"))
+    paths = []
+    for part in range(3):
+        path, r = results_of(run("snnmap.phase2", *common, "--zeta", "0", "--part", str(part), "--num_parts", "3"))
+        assert r["part"]["part"] == part and f"part {part} of 3" in r["data_description"]
+        paths.append(path)
+    assert sum(json.load(open(os.path.join(REPO, p)))["n_test"] for p in paths) == 700
+    merged_path = str(tmp_path / "merged.json")
+    proc = run("snnmap.phase2", "--merge", "--merged_path", merged_path, *reversed(paths))
+    assert proc.stdout.strip().splitlines()[-1] == f"results: {merged_path}"
+    merged = json.load(open(merged_path))
+    for key in REQUIRED + ["accuracy_relu_preprocessed", "max_abs_error_end_to_end", "violations_a", "violations_b",
+                           "n_hidden_neurons", "layers", "totals"]:
+        assert merged[key] == whole[key], key
+    # A missing part is refused.
+    proc = run("snnmap.phase2", "--merge", "--merged_path", merged_path, *paths[:2], ok=False)
+    assert proc.returncode == 2 and "cover" in proc.stderr
