@@ -130,6 +130,10 @@ class SpikingLayer(keras.layers.Layer):
         return self.window.t_max
 
     # -- what subclasses provide ------------------------------------------------------
+    def arrange_inputs(self, u):
+        """Local input times as the synapse operator reads them (e.g. explicitly padded)."""
+        return u
+
     def kernel_shape(self, input_shape):
         raise NotImplementedError
 
@@ -222,7 +226,7 @@ class SpikingLayer(keras.layers.Layer):
         t = self._jitter(ops.cast(inputs, self.compute_dtype))
         window = self.window
         t_in = window.input_length
-        u = t - window.t_min
+        u = self.arrange_inputs(t - window.t_min)
         if self.output_layer:
             # V(t_min(N)) = alpha T_in + sum_j W_ij max(0, t_min(N) - t_j).
             return self.synapse(ops.relu(-u), self.kernel) + self.alpha * t_in
@@ -260,6 +264,8 @@ class SpikingLayer(keras.layers.Layer):
 
     def open_neurons(self, u, kernel, alpha, theta, t_in, blocks=1):
         """Neurons that may reach theta before their last input: they need the event solver.
+
+        ``u`` are the local input times after :meth:`arrange_inputs`.
 
         The inputs of each image are split at ``blocks`` event times ``tau_g`` (quantiles of
         its arrival times; ``tau_G`` is the last arrival).  The layer's own synapse operator
@@ -452,9 +458,9 @@ class SpikingConv2D(SpikingLayer):
 
     Input: spike times ``(batch, height, width, channels)``.  Every output position and
     filter is one neuron with its own threshold, so per-position bias maps (MAPPING §4)
-    are exact at the borders for any kernel size and stride.  Zero padding means input
-    spikes at ``t_min(n)``, i.e. activation 0: in the layer's local time that is literally
-    zero padding.
+    are exact at the borders for any kernel size and stride.  ``padding="same"`` adds
+    inputs that spike at ``t_min(n)`` (activation 0, not jittered by ``noise``): in the
+    layer's local time that is literally zero padding.
 
     Parameters
     ----------
@@ -513,8 +519,15 @@ class SpikingConv2D(SpikingLayer):
         # Offsets of a receptive field in the flattened padded input, in kernel order.
         self._offsets = ((dy * self._padded[1] + dx) * c_in + ci).reshape(-1).astype("int32")
 
+    def arrange_inputs(self, u):
+        # Padded positions are inputs that spike at t_min(n), i.e. at local time 0.  They
+        # are made explicit so that every bound and the event solver see them arrive.
+        if self._pads == ((0, 0), (0, 0)):
+            return u
+        return ops.pad(u, ((0, 0),) + self._pads + ((0, 0),))
+
     def synapse(self, x, kernel):
-        return ops.conv(x, kernel, strides=self.strides, padding=self.padding)
+        return ops.conv(x, kernel, strides=self.strides, padding="valid")
 
     def fan_in_sum(self, kernel):
         return ops.sum(kernel, axis=(0, 1, 2))
@@ -522,8 +535,7 @@ class SpikingConv2D(SpikingLayer):
     def receptive_fields(self, u, kernel, index):
         hp, wp, c_in = self._padded
         out_h, out_w = (int(d) for d in self.alpha.shape[:2])
-        padded = ops.pad(u, ((0, 0),) + self._pads + ((0, 0),))
-        flat = ops.reshape(padded, (-1,))
+        flat = ops.reshape(u, (-1,))
         per_sample = out_h * out_w * self.filters
         sample = index // per_sample
         rest = index % per_sample
@@ -591,7 +603,7 @@ class SpikeTimePadding2D(keras.layers.Layer):
         self.t_pad = float(t_pad)
 
     def call(self, inputs):
-        return ops.pad(inputs - self.t_pad, ((0, 0),) + self.padding + ((0, 0),)) + self.t_pad
+        return ops.pad(inputs, ((0, 0),) + self.padding + ((0, 0),), constant_values=self.t_pad)
 
     def compute_output_shape(self, input_shape):
         b, h, w, c = input_shape
