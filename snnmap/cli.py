@@ -45,6 +45,7 @@ def define_common_flags():
     flags.DEFINE_float("upper_b", 0.99, "Phase 1: upper bound on the weight sums S_i of hidden neurons.")
     flags.DEFINE_float("lower_b", -10.0, "Phase 1: lower bound on the weight sums S_i of hidden neurons.")
     flags.DEFINE_integer("calib_samples", None, "Phase 1: use only the first N training images for X_n.")
+    flags.DEFINE_integer("train_samples", None, "Phase 1: train (when weights are missing) on the first N training images only.")
     # Phase 2.
     flags.DEFINE_float("noise", 0.0, "Phase 2: std of the Gaussian jitter of every spike time (units of tau_c).")
     flags.DEFINE_float("alpha_noise", 0.0, "Phase 2: std of the fixed per-neuron perturbation of alpha.")
@@ -66,12 +67,15 @@ def experiment_names():
     return data_name, logging_dir, model_name
 
 
-def load_data(data_name):
+def load_data(data_name, parts=True):
+    """The data set named by the flags; ``parts=False`` ignores ``--part`` (phase 1 needs the
+    original network's predictions on the whole test set)."""
     from . import datasets
 
+    part, num_parts = (FLAGS.part, FLAGS.num_parts) if parts else (None, None)
     data_dir = {"PLACES365": FLAGS.places_data_path, "PASS": FLAGS.pass_data_path}.get(data_name, FLAGS.data_dir)
     return datasets.load(data_name, source=FLAGS.data_source, data_dir=data_dir, flat=not FLAGS.CNN,
-                         max_test=FLAGS.test_samples, part=FLAGS.part, num_parts=FLAGS.num_parts,
+                         max_test=FLAGS.test_samples, part=part, num_parts=num_parts,
                          part_align=FLAGS.batch_size)
 
 

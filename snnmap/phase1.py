@@ -25,16 +25,18 @@ FLAGS = flags.FLAGS
 
 def run_phase1():
     """Phase 1 from the parsed flags; returns the dict written to ``<model>_phase1.json``."""
+    import keras
     import numpy as np
 
     from . import experiment, graph, storage, zoo
+    from .errors import MissingPhase1Error
     from .preprocess import describe, preprocess
     from .runtime import predict_batches
 
     started = time.time()
     data_name, logging_dir, model_name = cli.experiment_names()
     files = experiment.paths(logging_dir, model_name)
-    ds = cli.load_data(data_name)
+    ds = cli.load_data(data_name, parts=False)
     print(f"data: {ds.description}")
 
     model = zoo.build(FLAGS.CNN, FLAGS.layers, ds.input_shape, ds.num_classes, l1=FLAGS.l1,
@@ -43,10 +45,30 @@ def run_phase1():
     if os.path.isfile(files["original_weights"]):
         model.load_weights(files["original_weights"])
         print(f"original weights: {files['original_weights']}")
+    elif data_name == "PASS":
+        # The paper's PASS experiment uses the ImageNet VGG16 of Keras as it is.
+        print("no original weights: loading keras.applications.VGG16(weights='imagenet')")
+        try:
+            model = keras.applications.VGG16(weights="imagenet")
+        except Exception as err:  # noqa: BLE001 - any download failure
+            raise MissingPhase1Error(
+                f"the ImageNet weights of keras.applications.VGG16 could not be downloaded ({err}); on a "
+                f"machine with network access run phase 1 once, or save them to {files['original_weights']}"
+            ) from err
+        storage.atomic_save_weights(model, files["original_weights"])
+        trained_now = True
+    elif data_name == "PLACES365":
+        raise MissingPhase1Error(
+            f"no original weights at {files['original_weights']}: convert the Places365 VGG16 (Caffe model "
+            "vgg16_places365.caffemodel) into keras.applications.VGG16 layout with 365 classes and save it "
+            "there with model.save_weights(); training on 224x224 images is not done by phase 1"
+        )
     else:
+        n_train = len(ds.x_train) if FLAGS.train_samples is None else min(FLAGS.train_samples, len(ds.x_train))
         print(f"no original weights at {files['original_weights']}: training {model_name} for "
-              f"{FLAGS.epochs} epoch(s) on {ds.description}")
-        zoo.train(model, ds.x_train, ds.y_train, epochs=FLAGS.epochs, batch_size=128, seed=FLAGS.seed)
+              f"{FLAGS.epochs} epoch(s) on {n_train:,} training images of {ds.description}")
+        zoo.train(model, ds.x_train[:n_train], ds.y_train[:n_train], epochs=FLAGS.epochs, batch_size=128,
+                  seed=FLAGS.seed)
         # An uncompiled copy stores the network's weights only, not the optimizer's state.
         plain = zoo.build(FLAGS.CNN, FLAGS.layers, ds.input_shape, ds.num_classes, l1=FLAGS.l1, name=model_name)
         plain.set_weights(model.get_weights())
@@ -72,8 +94,9 @@ def run_phase1():
         max_diff = max(max_diff, float(np.max(np.abs(p64 - p_pre))))
     pred_orig = np.concatenate(pred_orig).astype(np.int64)
     pred_pre = np.concatenate(pred_pre).astype(np.int64)
-    acc_orig = float(np.mean(pred_orig == ds.y_test))
-    acc_pre = float(np.mean(pred_pre == ds.y_test))
+    labelled = ds.y_test >= 0  # PASS has no labels (-1)
+    acc_orig = float(np.mean(pred_orig[labelled] == ds.y_test[labelled])) if labelled.any() else None
+    acc_pre = float(np.mean(pred_pre[labelled] == ds.y_test[labelled])) if labelled.any() else None
 
     paths = pre.save(logging_dir, model_name)
     storage.atomic_save_npy(files["predictions"], pred_orig)
@@ -100,8 +123,9 @@ def run_phase1():
         "elapsed_s": round(time.time() - started, 2),
     }
     storage.atomic_write_json(files["phase1_report"], report)
-    print(f"accuracy (original ReLU):     {acc_orig:.4f} on {ds.n_test} test images")
-    print(f"accuracy (preprocessed ReLU): {acc_pre:.4f}; same predictions on "
+    fmt = lambda a: "n/a (no labels)" if a is None else f"{a:.4f}"  # noqa: E731
+    print(f"accuracy (original ReLU):     {fmt(acc_orig)} on {ds.n_test} test images")
+    print(f"accuracy (preprocessed ReLU): {fmt(acc_pre)}; same predictions on "
           f"{100 * accuracy['predictions_agree']:.2f}% of them; max |output difference| (float64) {max_diff:.2e}")
     print(f"phase 1 outputs in {logging_dir} (report: {files['phase1_report']})")
     return report
