@@ -51,9 +51,22 @@ def define_common_flags():
     flags.DEFINE_float("alpha_noise", 0.0, "Phase 2: std of the fixed per-neuron perturbation of alpha.")
     flags.DEFINE_float("zeta", 0.5, "Phase 2: window margin, B_n = (1 + zeta) X_n.")
     flags.DEFINE_integer("trial", 0, "Phase 2: trial index; with --seed it seeds the noises.")
+    flags.DEFINE_integer("time_bits", 0, "Phase 2: spike times quantised to 2**time_bits levels per window (0 = off).")
+    flags.DEFINE_integer("weight_bits", 0, "Phase 2: weights quantised to 2**weight_bits levels of [w_min, w_max] (0 = off).")
+    flags.DEFINE_float("w_min", None, "Phase 2: lower end of the weight range of --weight_bits (default -max|J| per layer).")
+    flags.DEFINE_float("w_max", None, "Phase 2: upper end of the weight range of --weight_bits (default max|J| per layer).")
+    flags.DEFINE_float("x_quantile", 1.0, "Phase 2: X_n from this quantile of the per-image layer maxima (1 = maximum).")
     flags.DEFINE_enum("dtype", "float64", ["float64", "float32"], "Phase 2: precision of the SNN.")
     flags.DEFINE_enum("solver", "auto", ["auto", "exact", "scan"], "Phase 2: spike-time solver (all exact).")
     flags.DEFINE_string("save_snn", None, "Phase 2: also save the SNN as a .keras file at this path.")
+
+
+def snn_settings():
+    """The SNN knobs of phase 2 (and of a sweep's fixed settings) from the flags."""
+    return {"zeta": FLAGS.zeta, "noise": FLAGS.noise, "alpha_noise": FLAGS.alpha_noise, "trial": FLAGS.trial,
+            "seed": FLAGS.seed, "dtype": FLAGS.dtype, "solver": FLAGS.solver, "time_bits": FLAGS.time_bits,
+            "weight_bits": FLAGS.weight_bits, "w_min": FLAGS.w_min, "w_max": FLAGS.w_max,
+            "x_quantile": FLAGS.x_quantile}
 
 
 def experiment_names():

@@ -26,7 +26,8 @@ def layer_seed(seed: int, index: int) -> int:
 
 
 def to_snn(pre: Preprocessed, zeta=mapping.DEFAULT_ZETA, noise=0.0, alpha_noise=0.0, seed=0,
-           dtype="float64", solver="auto"):
+           dtype="float64", solver="auto", time_bits=0, weight_bits=0, w_min=None, w_max=None,
+           x_quantile=1.0):
     """The spiking twin of a preprocessed ReLU network.
 
     Parameters
@@ -42,8 +43,18 @@ def to_snn(pre: Preprocessed, zeta=mapping.DEFAULT_ZETA, noise=0.0, alpha_noise=
     seed : int
         Seed of both noises (each layer derives its own).
     dtype : {"float64", "float32"}
-    solver : {"auto", "exact"}
+    solver : {"auto", "exact", "scan"}
         See :class:`snnmap.layers.SpikingLayer`.
+    time_bits : int
+        Input spike times of every spiking layer quantised to ``2**time_bits`` levels of
+        its input window (0 = off).
+    weight_bits : int
+        Weights of the spiking layers quantised to ``2**weight_bits`` levels of
+        ``[w_min, w_max]`` (0 = off; default range: each layer's ``[-max|J|, max|J|]``).
+    w_min, w_max : float, optional
+    x_quantile : float
+        ``X_n`` from this quantile of the calibration images' largest activations
+        instead of their maximum (1 = the maximum); see :meth:`Preprocessed.window_scales`.
 
     Returns
     -------
@@ -51,12 +62,14 @@ def to_snn(pre: Preprocessed, zeta=mapping.DEFAULT_ZETA, noise=0.0, alpha_noise=
         Input: spike times from :func:`encode` (shape of the original input).  Output:
         the logits (the readout potential of the output layer).
     """
-    windows = mapping.windows(pre.X_n, zeta)
+    x_n = pre.window_scales(x_quantile)
+    windows = mapping.windows(x_n, zeta)
     relu = pre.model
     inputs = keras.Input(shape=relu.inputs[0].shape[1:], dtype=dtype, name="spike_times")
     x = inputs
     hidden = 0
-    common = dict(zeta=zeta, noise=noise, dtype=dtype, solver=solver)
+    common = dict(zeta=zeta, noise=noise, dtype=dtype, solver=solver, time_bits=time_bits,
+                  weight_bits=weight_bits, w_min=w_min, w_max=w_max)
     for layer in relu.layers:
         if isinstance(layer, keras.layers.InputLayer):
             continue
@@ -67,7 +80,7 @@ def to_snn(pre: Preprocessed, zeta=mapping.DEFAULT_ZETA, noise=0.0, alpha_noise=
             kwargs = dict(t_min_prev=win.t_min_prev, t_min=win.t_min, seed=layer_seed(seed, hidden),
                           name=layer.name, **common)
             if is_hidden:
-                kwargs.update(X_n=pre.X_n[hidden], alpha_noise=alpha_noise)
+                kwargs.update(X_n=x_n[hidden], alpha_noise=alpha_noise)
             else:
                 kwargs.update(output_layer=True)
             if isinstance(layer, keras.layers.Dense):

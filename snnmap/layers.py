@@ -76,6 +76,17 @@ class SpikingLayer(keras.layers.Layer):
         checks and benchmarks).
     solver_elements : int
         Neurons x inputs handled per step of the exact solver (bounds its memory).
+    time_bits : int
+        If > 0, every input spike time is rounded to the nearest of ``2**time_bits``
+        evenly spaced levels of the input window ``[t_min(n-1), t_min(n)]`` (after the
+        jitter; times outside the window go to its nearest end), MAPPING §6.
+    weight_bits : int
+        If > 0, :meth:`set_relu_params` rounds the layer's weights (``J``, or ``W`` of the
+        output layer) to ``2**weight_bits`` evenly spaced levels of ``[w_min, w_max]``,
+        clipping values outside; the thresholds keep the unquantised values.
+    w_min, w_max : float, optional
+        The weight range of ``weight_bits``; default ``[-m, m]`` with ``m`` the layer's
+        largest absolute weight.
     dtype : str
         Defaults to ``"float64"``; ``"float32"`` is allowed.
     """
@@ -92,10 +103,23 @@ class SpikingLayer(keras.layers.Layer):
         seed: int = 0,
         solver: str = "auto",
         solver_elements: int = DEFAULT_SOLVER_ELEMENTS,
+        time_bits: int = 0,
+        weight_bits: int = 0,
+        w_min=None,
+        w_max=None,
         dtype=None,
         **kwargs,
     ):
         super().__init__(dtype=dtype or "float64", **kwargs)
+        for name, value in (("time_bits", time_bits), ("weight_bits", weight_bits)):
+            if int(value) != value or not 0 <= int(value) <= 52:
+                raise ValueError(f"{name} must be an integer in [0, 52] (0 = off), got {value}")
+        if (w_min is None) != (w_max is None) or (w_min is not None and not float(w_max) > float(w_min)):
+            raise ValueError(f"w_min and w_max must both be given, with w_max > w_min (got {w_min}, {w_max})")
+        self.time_bits = int(time_bits)
+        self.weight_bits = int(weight_bits)
+        self.w_min = None if w_min is None else float(w_min)
+        self.w_max = None if w_max is None else float(w_max)
         if solver not in SOLVERS:
             raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
         for name, value in (("noise", noise), ("alpha_noise", alpha_noise), ("zeta", zeta)):
@@ -210,20 +234,27 @@ class SpikingLayer(keras.layers.Layer):
                 raise ValueError(f"layer {self.name!r}: {name} contains NaN or infinite values")
         if self.output_layer:
             kernel, alpha = mapping.output_params(w, b, self.window)
-            self.kernel.assign(kernel)
             self.alpha.assign(alpha)
         else:
             kernel, theta = mapping.hidden_params(w, b, self.window)
-            self.kernel.assign(kernel)
             self.threshold.assign(theta)
+        if self.weight_bits:
+            kernel = mapping.quantize_weights(kernel, self.weight_bits, self.w_min, self.w_max)
+        self.kernel.assign(kernel)
 
-    def _jitter(self, t):
-        if self._noise_seed is None:
-            return t
-        return t + keras.random.normal(ops.shape(t), stddev=self.noise, dtype=t.dtype, seed=self._noise_seed)
+    def _perturb(self, t):
+        """Input spike times as the neurons receive them: jittered, then quantised."""
+        if self._noise_seed is not None:
+            t = t + keras.random.normal(ops.shape(t), stddev=self.noise, dtype=t.dtype, seed=self._noise_seed)
+        if self.time_bits:
+            window = self.window
+            step = window.input_length / (2 ** self.time_bits - 1)
+            level = ops.clip(ops.round((t - window.t_min_prev) / step), 0, 2 ** self.time_bits - 1)
+            t = window.t_min_prev + level * step
+        return t
 
     def call(self, inputs):
-        t = self._jitter(ops.cast(inputs, self.compute_dtype))
+        t = self._perturb(ops.cast(inputs, self.compute_dtype))
         window = self.window
         t_in = window.input_length
         u = self.arrange_inputs(t - window.t_min)
@@ -259,7 +290,10 @@ class SpikingLayer(keras.layers.Layer):
                             u.dtype)
 
         shape = (ops.shape(u)[0],) + tuple(alpha.shape)
-        flags = spiketime.solve_pairs(ops.ones((shape[0],), "bool"), ops.zeros(shape, u.dtype), solve, rows, rows)
+        if u.shape[0] is not None:
+            rows = min(rows, int(u.shape[0]))
+        flags = spiketime.solve_pairs(ops.ones((shape[0],), "bool"), ops.zeros(shape, u.dtype), solve, rows,
+                                      small_chunk=1)
         return flags > 0.5
 
     def open_neurons(self, u, kernel, alpha, theta, t_in, blocks=1):
@@ -351,6 +385,10 @@ class SpikingLayer(keras.layers.Layer):
             seed=self.seed,
             solver=self.solver,
             solver_elements=self.solver_elements,
+            time_bits=self.time_bits,
+            weight_bits=self.weight_bits,
+            w_min=self.w_min,
+            w_max=self.w_max,
         )
         return config
 
@@ -428,7 +466,7 @@ class SpikingDense(SpikingLayer):
             return spiketime.first_crossing(e, j, alpha, theta, t_in, window, axis=1)
 
         rows = max(1, (4 * self.solver_elements) // max(1, n_in * self.units))
-        return spiketime.solve_pairs(ops.ones((ops.shape(s)[0],), "bool"), s, solve, rows, rows)
+        return spiketime.solve_pairs(ops.ones((ops.shape(s)[0],), "bool"), s, solve, rows, small_chunk=1)
 
     def get_config(self):
         config = super().get_config()

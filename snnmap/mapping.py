@@ -176,3 +176,20 @@ def encode(x, input_range=(0.0, 1.0)):
         raise ValueError(f"input_range must be (p, q) with q > p, got {input_range}")
     x = np.asarray(x, dtype=np.float64)
     return 1.0 - (x - p) / (q - p)
+
+
+def quantize_weights(w, bits, w_min=None, w_max=None):
+    """Weights rounded to ``2**bits`` evenly spaced levels of ``[w_min, w_max]`` (MAPPING §6).
+
+    Values outside the interval are clipped to it.  Without ``w_min``/``w_max`` the interval
+    is ``[-m, m]`` with ``m = max |w|`` (a symmetric range that keeps the sign of every
+    weight).
+    """
+    w = np.asarray(w, dtype=np.float64)
+    if w_min is None:
+        m = float(np.max(np.abs(w))) if w.size else 0.0
+        if m == 0.0:
+            return w.copy()
+        w_min, w_max = -m, m
+    step = (w_max - w_min) / (2 ** int(bits) - 1)
+    return w_min + np.round((np.clip(w, w_min, w_max) - w_min) / step) * step

@@ -54,8 +54,7 @@ def summary_lines(result):
     violations = result.get("violations")
     lines = [
         f"SNN of {result['model_name']} on {result['data_description']}",
-        f"  settings: zeta={s['zeta']} noise={s['noise']} alpha_noise={s['alpha_noise']} trial={s['trial']} "
-        f"seed={s['seed']} dtype={s['dtype']} solver={s['solver']}",
+        "  settings: " + " ".join(f"{k}={v}" for k, v in s.items() if v is not None),
         f"  test images:          {result['n_test']}",
         f"  accuracy (ReLU):      {num('accuracy_relu', '.4f')}   (original network)",
         f"  accuracy (SNN):       {num('accuracy_snn', '.4f')}",
@@ -72,6 +71,33 @@ def summary_lines(result):
     return lines
 
 
+def trial_seed(seed, trial):
+    """The seed of one trial: distinct trials get independent noise, equal ones the same."""
+    import numpy as np
+
+    return int(np.random.SeedSequence([int(seed), int(trial)]).generate_state(1)[0] & 0x7FFFFFFF)
+
+
+def build_snn(pre, settings):
+    """The SNN of a run from its settings (see :func:`snnmap.cli.snn_settings`)."""
+    from .convert import to_snn
+
+    return to_snn(pre, zeta=settings["zeta"], noise=settings["noise"], alpha_noise=settings["alpha_noise"],
+                  seed=trial_seed(settings["seed"], settings["trial"]), dtype=settings["dtype"],
+                  solver=settings["solver"], time_bits=settings["time_bits"], weight_bits=settings["weight_bits"],
+                  w_min=settings["w_min"], w_max=settings["w_max"], x_quantile=settings["x_quantile"])
+
+
+def run_name_settings(settings):
+    """The settings that name a results file (knobs at their default left out)."""
+    named = dict(settings)
+    for key, default in (("time_bits", 0), ("weight_bits", 0), ("w_min", None), ("w_max", None),
+                         ("x_quantile", 1.0)):
+        if named.get(key) == default:
+            named[key] = None
+    return named
+
+
 METRIC_KEYS = ("n_test", "accuracy_relu", "accuracy_relu_preprocessed", "accuracy_snn", "agreement",
                "agreement_reference", "max_abs_error", "max_abs_error_end_to_end", "violations", "violations_a",
                "violations_b", "latency", "spikes_per_neuron", "informative_spike_fraction", "n_hidden_neurons",
@@ -85,7 +111,6 @@ def run_phase2():
     import numpy as np
 
     from . import experiment, storage
-    from .convert import to_snn
     from .errors import MissingPhase1Error
     from .evaluate import evaluate
     from .preprocess import Preprocessed
@@ -111,15 +136,12 @@ def run_phase2():
                          f"index {stop}; run phase 1 again with the same data")
     print(f"data: {ds.description}")
 
-    seed = int(np.random.SeedSequence([FLAGS.seed, FLAGS.trial]).generate_state(1)[0] & 0x7FFFFFFF)
-    snn = to_snn(pre, zeta=FLAGS.zeta, noise=FLAGS.noise, alpha_noise=FLAGS.alpha_noise, seed=seed,
-                 dtype=FLAGS.dtype, solver=FLAGS.solver)
+    settings = cli.snn_settings()
+    snn = build_snn(pre, settings)
     metrics = evaluate(snn, ds.x_test, ds.y_test, relu_model=pre.model,
                        reference_predictions=reference[start:stop], input_range=pre.input_range,
                        batch_size=FLAGS.batch_size)
-    settings = {"zeta": FLAGS.zeta, "noise": FLAGS.noise, "alpha_noise": FLAGS.alpha_noise,
-                "trial": FLAGS.trial, "seed": FLAGS.seed, "dtype": FLAGS.dtype, "solver": FLAGS.solver}
-    naming = dict(settings, n_test=FLAGS.test_samples)
+    naming = dict(run_name_settings(settings), n_test=FLAGS.test_samples)
     if FLAGS.part is not None:
         naming["part"] = f"{FLAGS.part}of{FLAGS.num_parts}"
     path = experiment.results_path(logging_dir, model_name, naming)
@@ -131,7 +153,7 @@ def run_phase2():
         "model_name": model_name,
         "logging_dir": logging_dir,
         **{key: metrics.get(key) for key in METRIC_KEYS},
-        "X_n": pre.X_n,
+        "X_n": pre.window_scales(settings["x_quantile"]),
         "settings": settings,
         "part": None if FLAGS.part is None else {"part": FLAGS.part, "num_parts": FLAGS.num_parts,
                                                  "test_indices": [start, stop]},

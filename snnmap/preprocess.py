@@ -437,24 +437,24 @@ def layer_maxima(model, x, input_range=(0.0, 1.0), batch_size=256, verbose="auto
 
     Returns
     -------
-    (list of float, int)
-        ``X_n`` per hidden layer and the number of calibration images.
+    (list of float, ndarray)
+        ``X_n`` per hidden layer, and every image's largest activation per hidden layer,
+        ``(n_images, n_hidden)`` (for windows from a quantile, ``x_quantile``).
     """
     hidden = hidden_layers(model)
     axes = lambda t: tuple(range(1, len(t.shape)))  # noqa: E731
     probe = keras.Model(model.inputs, [ops.max(layer.output, axis=axes(layer.output)) for layer in hidden]
                         or [model.outputs[0]])
-    running = np.full(len(hidden), -np.inf)
-    count = 0
+    per_image = []
     for outputs in predict_batches(probe, x, batch_size=batch_size, verbose=verbose, desc="X_n",
                                    input_range=input_range):
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-        count += len(outputs[0])
-        if hidden:
-            running = np.maximum(running, [float(np.max(o)) for o in outputs])
-    if count == 0:
+        per_image.append(np.stack([np.asarray(o, np.float64).reshape(len(outputs[0]), -1).max(axis=1)
+                                   for o in outputs], axis=1)[:, :len(hidden)])
+    if not per_image:
         raise ValueError("the calibration data are empty: X_n needs at least one input")
-    return [float(v) for v in running], count
+    per_image = np.concatenate(per_image)
+    return [float(v) for v in per_image.max(axis=0)], per_image
 
 
 @dataclasses.dataclass
@@ -471,12 +471,33 @@ class Preprocessed:
         ``(p, q)`` of the original inputs.
     report : dict
         What phase 1 did: per-layer fate, scaled neuron counts, ``X_n`` by layer, settings.
+    maxima : ndarray, optional
+        Largest activation of every calibration image in every hidden layer,
+        ``(n_images, n_hidden)``: ``X_n`` is its column maximum, :meth:`window_scales`
+        takes quantiles of it.
     """
 
     model: keras.Model
     X_n: list
     input_range: tuple
     report: dict
+    maxima: np.ndarray | None = None
+
+    def window_scales(self, x_quantile=1.0):
+        """``X_n`` per hidden layer, or its ``x_quantile`` version (MAPPING §6).
+
+        With ``x_quantile < 1`` each layer's ``X_n`` is that quantile of the calibration
+        images' largest activations in the layer: shorter windows and lower latency, and
+        activations beyond the window (condition (a)) that the dynamics then clip.
+        """
+        q = float(x_quantile)
+        if not 0.0 < q <= 1.0:
+            raise ValueError(f"x_quantile must be in (0, 1], got {x_quantile}")
+        if q == 1.0:
+            return list(self.X_n)
+        if self.maxima is None:
+            raise ValueError("x_quantile < 1 needs the per-image maxima of phase 1 (run phase 1 again)")
+        return [float(v) for v in np.quantile(self.maxima, q, axis=0)]
 
     @property
     def hidden_layer_names(self):
@@ -495,6 +516,7 @@ class Preprocessed:
             "weights": base + "_scaled.weights.h5",
             "architecture": base + "_scaled.json",
             "X_n": base + "_X_n.json",
+            "maxima": base + "_maxima.npy",
         }
 
     def save(self, directory, name):
@@ -502,6 +524,8 @@ class Preprocessed:
         paths = self.paths(directory, name)
         storage.atomic_write_text(paths["architecture"], self.model.to_json(indent=1))
         storage.atomic_save_weights(self.model, paths["weights"])
+        if self.maxima is not None:
+            storage.atomic_save_npy(paths["maxima"], self.maxima)
         storage.atomic_write_json(paths["X_n"], {
             "X_n": self.X_n,
             "hidden_layers": self.hidden_layer_names,
@@ -514,12 +538,13 @@ class Preprocessed:
     def load(cls, directory, name):
         """Read what :meth:`save` wrote; a missing file raises ``MissingPhase1Error``."""
         paths = cls.paths(directory, name)
-        storage.require_files(paths.values(), "phase 1 (python -m snnmap.phase1)")
+        storage.require_files([p for k, p in paths.items() if k != "maxima"], "phase 1 (python -m snnmap.phase1)")
         with open(paths["architecture"]) as fh:
             model = keras.models.model_from_json(fh.read())
         model.load_weights(paths["weights"])
         meta = storage.read_json(paths["X_n"])
-        return cls(model, list(meta["X_n"]), tuple(meta["input_range"]), meta["report"])
+        maxima = storage.load_npy(paths["maxima"]) if os.path.isfile(paths["maxima"]) else None
+        return cls(model, list(meta["X_n"]), tuple(meta["input_range"]), meta["report"], maxima)
 
 
 def preprocess(model, x_calib, input_range=(0.0, 1.0), upper_b=DEFAULT_UPPER_B,
@@ -556,7 +581,8 @@ def preprocess(model, x_calib, input_range=(0.0, 1.0), upper_b=DEFAULT_UPPER_B,
                                           "(a batch norm with zero variance and epsilon?)")
     input_shape = graph._shape(model.inputs[0])  # noqa: SLF001
     pre_model = build_model(stages, input_shape, name=f"{model.name}_preprocessed")
-    x_n, n_calib = layer_maxima(pre_model, x_calib, input_range, batch_size=batch_size, verbose=verbose)
+    x_n, maxima = layer_maxima(pre_model, x_calib, input_range, batch_size=batch_size, verbose=verbose)
+    n_calib = len(maxima)
     names = [layer.name for layer in hidden_layers(pre_model)]
     report = {
         "original_model": model.name,
@@ -568,7 +594,7 @@ def preprocess(model, x_calib, input_range=(0.0, 1.0), upper_b=DEFAULT_UPPER_B,
         "scaled_neurons": counts,
         "X_n": dict(zip(names, x_n)),
     }
-    return Preprocessed(pre_model, x_n, (float(input_range[0]), float(input_range[1])), report)
+    return Preprocessed(pre_model, x_n, (float(input_range[0]), float(input_range[1])), report, maxima)
 
 
 def describe(report) -> str:

@@ -136,11 +136,12 @@ def sort_inputs(u, j, axis=-1):
     return ops.take_along_axis(u, order, axis=axis), ops.take_along_axis(j, order, axis=axis)
 
 
-def solve_pairs(mask, values, solve, chunk, small_chunk=16):
+def solve_pairs(mask, values, solve, chunk, small_chunk=16, factor=8):
     """Replace ``values[p]`` by ``solve(p)`` for every index ``p`` (along axis 0) where ``mask`` holds.
 
-    Up to ``small_chunk`` selected entries (the usual case) are found with one ``top_k``
-    and solved at once.  More are compacted (a prefix sum and one scatter) and handed to
+    A few selected entries (the usual case) are found with one ``top_k`` and solved at
+    once, in a call of the smallest size ``small_chunk * factor**k`` below ``chunk`` that
+    holds them all; more are compacted (a prefix sum and one scatter) and handed to
     ``solve`` ``chunk`` at a time inside ``ops.while_loop``.  Peak memory is that of one
     ``solve`` call whatever the batch size, nothing runs when nothing is selected, and
     shapes stay static, so the same code is traced by TensorFlow and jitted by JAX.
@@ -152,32 +153,36 @@ def solve_pairs(mask, values, solve, chunk, small_chunk=16):
         Values kept where ``mask`` is False.
     solve : callable
         ``solve(indices) -> tensor (len(indices), ...)`` for an int32 tensor of selected
-        positions (a chunk that is not full repeats one of them; entries where ``mask``
+        positions (a call that is not full repeats one of them; entries where ``mask``
         is False are never touched).
-    chunk, small_chunk : int
-        Entries solved per step of the loop, and at most by the single-step path.
+    chunk : int
+        Largest number of entries solved by one call.
+    small_chunk, factor : int
+        Sizes of the one-call paths: ``small_chunk``, ``small_chunk * factor``, ... below
+        ``chunk``.
     """
     count = ops.sum(ops.cast(mask, "int32"))
     n = ops.shape(mask)[0]
+    sizes = []
+    size = max(1, int(small_chunk))
+    while size < chunk:
+        sizes.append(size)
+        size *= max(2, int(factor))
 
-    def none():
-        return values
+    def one_call(size):
+        def run():
+            # Padding keeps k <= length when there are fewer entries than size.
+            padded = ops.concatenate([ops.cast(mask, "float32"), ops.zeros((size,), "float32")])
+            hit, idx = ops.top_k(padded, size, sorted=True)
+            # Unselected picks repeat the first selected index: only selected entries change.
+            idx = ops.where(hit > 0, idx, idx[0])
+            return ops.scatter_update(values, ops.expand_dims(idx, -1), solve(idx))
+        return run
 
-    def many():
-        return _solve_compacted(mask, values, solve, chunk, count)
-
-    if small_chunk >= chunk:
-        return ops.cond(count > 0, many, none)
-
-    def few():
-        # Padding keeps k <= length when there are fewer entries than small_chunk.
-        padded = ops.concatenate([ops.cast(mask, "float32"), ops.zeros((small_chunk,), "float32")])
-        hit, idx = ops.top_k(padded, small_chunk, sorted=True)
-        # Unselected picks repeat the first selected index: only selected entries change.
-        idx = ops.where(hit > 0, idx, idx[0])
-        return ops.scatter_update(values, ops.expand_dims(idx, -1), solve(idx))
-
-    return ops.cond(count > small_chunk, many, lambda: ops.cond(count > 0, few, none))
+    branch = lambda: _solve_compacted(mask, values, solve, chunk, count)  # noqa: E731
+    for size in reversed(sizes):
+        branch = (lambda size, larger: lambda: ops.cond(count > size, larger, one_call(size)))(size, branch)
+    return ops.cond(count > 0, branch, lambda: values)
 
 
 def _solve_compacted(mask, values, solve, chunk, count):
