@@ -58,6 +58,10 @@ def define_common_flags():
     flags.DEFINE_float("x_quantile", 1.0, "Phase 2: X_n from this quantile of the per-image layer maxima (1 = maximum).")
     flags.DEFINE_enum("dtype", "float64", ["float64", "float32"], "Phase 2: precision of the SNN.")
     flags.DEFINE_enum("solver", "auto", ["auto", "exact", "scan"], "Phase 2: spike-time solver (all exact).")
+    flags.DEFINE_float("energy_mac_pj", 4.6, "Phase 2: energy of one multiply-accumulate of the ReLU network, pJ "
+                       "(default: Horowitz ISSCC 2014, 45 nm, 32-bit float).")
+    flags.DEFINE_float("energy_add_pj", 0.9, "Phase 2: energy of one synaptic event (an accumulate) of the SNN, pJ "
+                       "(default: Horowitz ISSCC 2014, 45 nm, 32-bit float add).")
     flags.DEFINE_string("save_snn", None, "Phase 2: also save the SNN as a .keras file at this path.")
 
 

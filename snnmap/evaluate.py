@@ -17,6 +17,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from . import energy
 from .layers import SpikingLayer
 from .runtime import num_batches, predict_on, progress, stream
 
@@ -42,12 +43,15 @@ def new_totals(snn):
     totals = {key: 0 for key in COUNTS}
     totals["max_abs_error_end_to_end"] = 0.0
     totals["layers"] = {}
-    for layer in spiking_layers(snn):
+    layers = spiking_layers(snn)
+    counts = energy.static_counts(layers)
+    for layer in layers:
         win = layer.window
         totals["layers"][layer.name] = {
             "output_layer": layer.output_layer, "t_min_prev": win.t_min_prev, "t_min": win.t_min,
             "t_max": win.t_max, "X_n": None if layer.output_layer else layer.X_n,
             "neurons": 0, "informative": 0, "violations_a": 0, "violations_b": 0, "max_abs_error": 0.0,
+            "events_informative": 0, **counts[layer.name],
         }
     return totals
 
@@ -111,6 +115,7 @@ def accumulate(snn, x, y=None, relu_model=None, reference_predictions=None, inpu
                                  + [by_name[h.name].output for h in hidden])
 
     totals = new_totals(snn)
+    fan_outs = {layer.name: energy.fan_out(layer) for layer in layers}
     totals["agreement_reference"] = ("original ReLU network" if reference_predictions is not None else
                                      "preprocessed ReLU network" if relu_model is not None else None)
     totals["input_range"] = [float(v) for v in input_range]
@@ -154,6 +159,9 @@ def accumulate(snn, x, y=None, relu_model=None, reference_predictions=None, inpu
             t_in, t_out = t_batch[2 * k], t_batch[2 * k + 1]
             rec = totals["layers"][layer.name]
             win = layer.window
+            # Synaptic events of informative input spikes (before the end of their window).
+            arrived = t_in < win.t_min - 64 * eps * max(1.0, abs(win.t_min))
+            rec["events_informative"] += int(np.sum(arrived * fan_outs[layer.name]))
             if layer.output_layer:
                 if oracles:
                     y_out = np.asarray(oracles[layer.name](win.t_min - t_in))
@@ -236,6 +244,7 @@ def summarize(totals):
             if not r["output_layer"]:
                 entry.update(violations_a=r["violations_a"], violations_b=r["violations_b"])
         result["layers"].append(entry)
+    result["operations"] = energy.operations(totals)
     result["totals"] = totals
     return result
 
@@ -266,7 +275,7 @@ def merge(totals_list):
             if len({r[key] for r in recs}) != 1:
                 raise ValueError(f"cannot merge runs with different windows (layer {name!r}, {key})")
         merged = dict(rec)
-        for key in ("neurons", "informative", "violations_a", "violations_b"):
+        for key in ("neurons", "informative", "violations_a", "violations_b", "events_informative"):
             merged[key] = sum(r[key] for r in recs)
         merged["max_abs_error"] = max(r["max_abs_error"] for r in recs)
         out["layers"][name] = merged

@@ -66,8 +66,15 @@ def summary_lines(result):
         f"  latency:              {result['latency']:.4f} tau_c (t_min of the output layer)",
         f"  spikes per neuron:    {result['spikes_per_neuron']:.1f}; informative (before t_max): "
         f"{100 * result['informative_spike_fraction']:.2f}%",
-        f"  time:                 {result['elapsed_s']:.1f} s",
     ]
+    ops, en = result.get("operations"), result.get("energy")
+    if ops and en:
+        lines.append(f"  operations / image:   ReLU {ops['relu_macs']:,} MACs; SNN {ops['snn_events']:,} synaptic events "
+                     f"({ops['snn_events_informative']:,.0f} from informative spikes)")
+        lines.append(f"  energy / image (estimate, {en['mac_pj']} pJ/MAC, {en['add_pj']} pJ/event): ReLU "
+                     f"{en['relu_pj_per_image'] / 1e6:.3f} uJ, SNN {en['snn_pj_per_image'] / 1e6:.3f} uJ "
+                     f"({en['snn_informative_pj_per_image'] / 1e6:.3f} uJ informative only)")
+    lines.append(f"  time:                 {result['elapsed_s']:.1f} s")
     return lines
 
 
@@ -88,6 +95,12 @@ def build_snn(pre, settings):
                   w_min=settings["w_min"], w_max=settings["w_max"], x_quantile=settings["x_quantile"])
 
 
+def energy_of(ops, mac_pj, add_pj):
+    from . import energy
+
+    return None if ops is None else energy.estimate(ops, mac_pj, add_pj)
+
+
 def run_name_settings(settings):
     """The settings that name a results file (knobs at their default left out)."""
     named = dict(settings)
@@ -101,7 +114,7 @@ def run_name_settings(settings):
 METRIC_KEYS = ("n_test", "accuracy_relu", "accuracy_relu_preprocessed", "accuracy_snn", "agreement",
                "agreement_reference", "max_abs_error", "max_abs_error_end_to_end", "violations", "violations_a",
                "violations_b", "latency", "spikes_per_neuron", "informative_spike_fraction", "n_hidden_neurons",
-               "n_labelled", "layers", "totals")
+               "n_labelled", "layers", "operations", "totals")
 
 
 def run_phase2():
@@ -154,6 +167,7 @@ def run_phase2():
         "logging_dir": logging_dir,
         **{key: metrics.get(key) for key in METRIC_KEYS},
         "X_n": pre.window_scales(settings["x_quantile"]),
+        "energy": energy_of(metrics["operations"], FLAGS.energy_mac_pj, FLAGS.energy_add_pj),
         "settings": settings,
         "part": None if FLAGS.part is None else {"part": FLAGS.part, "num_parts": FLAGS.num_parts,
                                                  "test_indices": [start, stop]},
@@ -203,6 +217,8 @@ def merge_results(paths, out=None):
         "data": dict(first["data"], test_indices=[parts[0]["part"]["test_indices"][0],
                                                   parts[-1]["part"]["test_indices"][1]], description=description),
         **{key: metrics.get(key) for key in METRIC_KEYS},
+        "energy": energy_of(metrics["operations"], first["energy"]["mac_pj"], first["energy"]["add_pj"])
+        if first.get("energy") else None,
         "merged_from": [str(p) for p in paths],
         "part": None,
         "versions": first.get("versions"),
