@@ -1,0 +1,27 @@
+"""The spiking core runs unchanged on a second Keras backend: the layer and the
+conversion-equivalence tests, run again under KERAS_BACKEND=jax in a subprocess."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+FILES = ["tests/test_spiketime.py", "tests/test_layers.py", "tests/test_conv_layers.py", "tests/test_convert.py"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed (pip install 'jax[cpu]')")
+def test_layer_and_equivalence_tests_pass_under_jax():
+    if os.environ.get("KERAS_BACKEND") == "jax":
+        pytest.skip("already running under JAX")
+    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "ignore", *FILES],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=1800)
+    summary = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
+    print("JAX backend:", summary)
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
+    assert "passed" in summary and "failed" not in summary
