@@ -62,7 +62,17 @@ def define_common_flags():
                        "(default: Horowitz ISSCC 2014, 45 nm, 32-bit float).")
     flags.DEFINE_float("energy_add_pj", 0.9, "Phase 2: energy of one synaptic event (an accumulate) of the SNN, pJ "
                        "(default: Horowitz ISSCC 2014, 45 nm, 32-bit float add).")
+    flags.DEFINE_enum("distribute", "auto", ["auto", "none", "mirrored"],
+                      "Phase 2: tf.distribute over several devices (auto: MirroredStrategy when there are >= 2 GPUs).")
     flags.DEFINE_string("save_snn", None, "Phase 2: also save the SNN as a .keras file at this path.")
+    # Sweep (python -m snnmap.sweep); defined here so that one flag file serves all three commands.
+    flags.DEFINE_multi_string("sweep", [], "Sweep: KNOB=v1,v2,... (repeatable; the grid is the cartesian product). "
+                              "Knobs: noise, alpha_noise, zeta, time_bits, weight_bits, w_min, w_max, x_quantile.")
+    flags.DEFINE_integer("trials", 1, "Sweep: trials 0..N-1 per grid point (each its own noise seed).")
+    flags.DEFINE_string("sweep_name", None, "Sweep: name of the sweep directory <logging_dir>/sweeps/<name> "
+                        "(default: derived from the model, the grid, the fixed settings and --test_samples).")
+    flags.DEFINE_integer("max_evaluations", None, "Sweep: stop after this many new evaluations (resume by running "
+                         "the same command again).")
 
 
 def snn_settings():

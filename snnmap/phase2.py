@@ -126,6 +126,7 @@ def run_phase2():
     from . import experiment, storage
     from .errors import MissingPhase1Error
     from .evaluate import evaluate
+    from .runtime import distribute_scope
     from .preprocess import Preprocessed
 
     started = time.time()
@@ -150,10 +151,11 @@ def run_phase2():
     print(f"data: {ds.description}")
 
     settings = cli.snn_settings()
-    snn = build_snn(pre, settings)
-    metrics = evaluate(snn, ds.x_test, ds.y_test, relu_model=pre.model,
-                       reference_predictions=reference[start:stop], input_range=pre.input_range,
-                       batch_size=FLAGS.batch_size)
+    with distribute_scope(FLAGS.distribute):
+        snn = build_snn(pre, settings)
+        metrics = evaluate(snn, ds.x_test, ds.y_test, relu_model=pre.model,
+                           reference_predictions=reference[start:stop], input_range=pre.input_range,
+                           batch_size=FLAGS.batch_size)
     naming = dict(run_name_settings(settings), n_test=FLAGS.test_samples)
     if FLAGS.part is not None:
         naming["part"] = f"{FLAGS.part}of{FLAGS.num_parts}"

@@ -121,15 +121,55 @@ def progress(iterable, total, desc, verbose="auto"):
     return tqdm(iterable, total=total, desc=desc, unit="batch", leave=False, dynamic_ncols=True, mininterval=1.0)
 
 
+def distribution():
+    """The active ``tf.distribute`` strategy if it has several replicas, else None."""
+    if keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    if not tf.distribute.has_strategy():
+        return None
+    strategy = tf.distribute.get_strategy()
+    return strategy if strategy.num_replicas_in_sync > 1 else None
+
+
+def distribute_scope(mode="auto"):
+    """A context for building and running models on several devices.
+
+    ``mode="auto"``: a ``tf.distribute.MirroredStrategy`` over all GPUs when there are two
+    or more (TensorFlow backend), otherwise nothing changes.  ``"none"``: never.
+    ``"mirrored"``: a MirroredStrategy over every GPU, or every logical CPU if there is no GPU.
+    """
+    if mode not in ("auto", "none", "mirrored") or keras.backend.backend() != "tensorflow" or mode == "none":
+        if mode not in ("auto", "none", "mirrored"):
+            raise ValueError(f"distribute must be auto, none or mirrored, got {mode!r}")
+        return contextlib.nullcontext()
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    if mode == "auto" and len(gpus) < 2:
+        return contextlib.nullcontext()
+    devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
+    return tf.distribute.MirroredStrategy(devices).scope()
+
+
 def predict_on(model, batch, size=None):
     """``model.predict_on_batch`` in the model's input dtype; a batch shorter than ``size``
-    is padded to it (and the padding dropped), so the compiled function sees one shape."""
+    is padded to it (and the padding dropped), so the compiled function sees one shape.
+
+    Under a multi-replica ``tf.distribute`` strategy the batch is split across the
+    replicas (through a ``tf.data`` dataset, which keeps float64)."""
     dtype = keras.backend.standardize_dtype(model.inputs[0].dtype)
     batch = np.asarray(batch, dtype=dtype)
     n = len(batch)
     if size is not None and 0 < n < size:
         batch = np.concatenate([batch, np.repeat(batch[-1:], size - n, axis=0)])
-    out = model.predict_on_batch(batch)
+    if distribution() is not None:
+        import tensorflow as tf
+
+        out = model.predict(tf.data.Dataset.from_tensor_slices(batch).batch(len(batch)), verbose=0)
+    else:
+        out = model.predict_on_batch(batch)
     if len(batch) != n:
         out = [o[:n] for o in out] if isinstance(out, (list, tuple)) else out[:n]
     return out
