@@ -64,6 +64,8 @@ def define_common_flags():
                        "(default: Horowitz ISSCC 2014, 45 nm, 32-bit float add).")
     flags.DEFINE_enum("distribute", "auto", ["auto", "none", "mirrored"],
                       "Phase 2: tf.distribute over several devices (auto: MirroredStrategy when there are >= 2 GPUs).")
+    flags.DEFINE_boolean("report", False, "Phase 2 / sweep: also write figures (PNG + SVG) and one self-contained "
+                         "HTML report next to the results JSON.")
     flags.DEFINE_string("save_snn", None, "Phase 2: also save the SNN as a .keras file at this path.")
     # Sweep (python -m snnmap.sweep); defined here so that one flag file serves all three commands.
     flags.DEFINE_multi_string("sweep", [], "Sweep: KNOB=v1,v2,... (repeatable; the grid is the cartesian product). "

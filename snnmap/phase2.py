@@ -178,6 +178,12 @@ def run_phase2():
         "elapsed_s": round(time.time() - started, 2),
     }
     storage.atomic_write_json(path, result)
+    if FLAGS.report:
+        from . import report
+
+        report.write_run_artifacts(path, snn, ds.x_test, relu_model=pre.model, input_range=pre.input_range,
+                                   result=result, n_images=16)
+        print(f"report: {report.write_report(path)}")
     if FLAGS.save_snn:
         storage.atomic_save_model(snn, FLAGS.save_snn)
     return result, path
@@ -232,6 +238,10 @@ def merge_results(paths, out=None):
         if out == str(paths[0]):
             raise ValueError("cannot derive the merged file name; pass --merged_path")
     storage.atomic_write_json(out, result)
+    if FLAGS.report:
+        from . import report
+
+        print(f"report: {report.write_report(out)}")
     return result, out
 
 

@@ -37,4 +37,4 @@ def test_flag_files():
         data_name, logging_dir, model_name, cnn, layers = parsed[path]
         assert logging_dir.startswith("models/" + data_name + "/"), path
         assert model_name.startswith(data_name.lower()), path
-        assert cnn == (not os.path.basename(path).endswith("_fc.txt")), path
+        assert cnn == ("_fc" not in os.path.basename(path)), path
