@@ -89,14 +89,15 @@ def vgg(plan, dense=(512,), input_shape=(28, 28, 1), num_classes=10, bn=True, dr
         x = keras.layers.Conv2D(int(item), kernel_size, padding="same")(x)
         x = keras.layers.Activation("relu")(x)
         if bn:
-            x = keras.layers.BatchNormalization()(x)
+            # momentum 0.9: the moving statistics settle within a short CPU training run
+            x = keras.layers.BatchNormalization(momentum=0.9)(x)
         x = keras.layers.Dropout(dropout)(x)
     x = keras.layers.Flatten()(x)
     for units in dense:
         x = keras.layers.Dense(units)(x)
         x = keras.layers.Activation("relu")(x)
         if bn:
-            x = keras.layers.BatchNormalization()(x)
+            x = keras.layers.BatchNormalization(momentum=0.9)(x)
         x = keras.layers.Dropout(dropout)(x)
     x = keras.layers.Dense(num_classes)(x)
     outputs = keras.layers.Activation("softmax")(x)
