@@ -44,11 +44,7 @@ import argparse
 import datetime
 import gc
 import json
-import math
 import os
-import platform
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -57,7 +53,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402  (bench/common.py: timing, memory, machine info, JSON)
+from common import ROOT, atomic_write_json, force_cpu, machine_info, repetitions  # noqa: E402,F401
+
 WEIGHTS = os.path.join(ROOT, "models", "FashionMNIST", "FC", "fashionmnist_fc_relu_original.weights.h5")
 DEFAULT_JSON = os.path.join(ROOT, "bench", "results", "bench_fc.json")
 DATA_DIR = "/usr/share/datasets/fashion-mnist"
@@ -97,7 +96,7 @@ def load_network(ds, weights=WEIGHTS):
     model = zoo.fc()
     if os.path.exists(weights):
         model.load_weights(weights)
-        return model, {"source": "loaded", "weights": _rel(weights)}
+        return model, {"source": "loaded", "weights": common.rel(weights)}
     t0 = time.perf_counter()
     zoo.train(model, ds.x_train, ds.y_train, epochs=TRAIN_EPOCHS, seed=TRAIN_SEED, verbose=0)
     return model, {
@@ -106,14 +105,9 @@ def load_network(ds, weights=WEIGHTS):
         "epochs": TRAIN_EPOCHS,
         "seed": TRAIN_SEED,
         "train_seconds": time.perf_counter() - t0,
-        "note": (f"{_rel(weights)} not found: trained zoo.fc() for {TRAIN_EPOCHS} "
+        "note": (f"{common.rel(weights)} not found: trained zoo.fc() for {TRAIN_EPOCHS} "
                  f"epochs on the Fashion-MNIST training set (seed {TRAIN_SEED}) in this run"),
     }
-
-
-def _rel(path):
-    path = os.path.abspath(path)
-    return os.path.relpath(path, ROOT) if path.startswith(ROOT + os.sep) else path
 
 
 def full_setup(n_images, weights=WEIGHTS):
@@ -363,150 +357,22 @@ def check_agreement(pre, variants, inputs, tol):
 # Timing
 # ----------------------------------------------------------------------------------------
 
-def _cpu_snapshot():
-    """(wall s, CPU s of this process, busy CPU s of the whole machine or None)."""
-    machine = None
-    try:
-        with open("/proc/stat") as fh:
-            fields = [int(v) for v in fh.readline().split()[1:]]
-        # user nice system idle iowait irq softirq steal ...: busy = all but idle and iowait
-        machine = (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        pass
-    t = os.times()
-    return time.perf_counter(), t.user + t.system, machine
-
-
-def other_load(before, after):
-    """CPUs busy with OTHER processes between two snapshots, on average (None if unknown)."""
-    if before[2] is None or after[2] is None:
-        return None
-    wall = after[0] - before[0]
-    others = (after[2] - before[2]) - (after[1] - before[1])
-    return max(0.0, others / wall) if wall > 0 else None
-
-
-def repetitions(rounds):
-    """Calls per (variant, batch size): fast variants every round, slow ones a subset."""
-    fast = max(3, rounds)
-    slow = min(fast, max(3, math.ceil(fast / 6)))
-    return fast, slow
-
-
 def time_variants(variants, inputs, rounds, warmup, first_call):
     """Warm up, then round-robin; returns per-batch per-variant statistics.
 
     ``first_call`` (``{bs: {variant: s}}``, from :func:`check_agreement`) is only reported.
     """
-    names = list(variants)
-    fast, slow = repetitions(rounds)
-    slow_rounds = set(np.unique(np.round(np.linspace(0, fast - 1, slow)).astype(int)).tolist())
-    for bs, inp in inputs.items():
-        for name in names:
-            for _ in range(1 if name in SLOW else warmup):  # slow ones: 1 (they are traced already)
-                variants[name][0](inp)
-    samples = {bs: {name: [] for name in names} for bs in inputs}
-    for r in range(fast):
-        order = names[r % len(names):] + names[:r % len(names)]  # rotate the order every round
-        for bs, inp in inputs.items():
-            for name in order:
-                if name in SLOW and r not in slow_rounds:
-                    continue
-                call = variants[name][0]
-                t0 = time.perf_counter()
-                call(inp)
-                samples[bs][name].append(time.perf_counter() - t0)
-    stats = {}
-    for bs, per in samples.items():
-        stats[str(bs)] = {}
-        for name, ts in per.items():
-            ts = np.asarray(ts)
-            q1, med, q3 = np.percentile(ts, [25, 50, 75])
-            stats[str(bs)][name] = {
-                "median_s": float(med),
-                "min_s": float(ts.min()),
-                "max_s": float(ts.max()),
-                "iqr_s": float(q3 - q1),
-                "n": int(ts.size),
-                "images_per_s": float(bs / med),
-                "first_call_s": float(first_call[bs].get(name, float("nan"))),
-                "samples_s": [float(v) for v in ts],
-            }
-    return stats
+    calls = {name: v[0] for name, v in variants.items()}
+    return common.time_round_robin(calls, inputs, rounds, warmup, slow=SLOW, first_call=first_call)
 
 
 def ratios(timing):
-    out = {}
-    for bs, per in timing.items():
-        out[bs] = {key: (per[a]["median_s"] / per[b]["median_s"] if a in per and b in per else None)
-                   for key, a, b in RATIOS}
-    return out
+    return common.ratios_of_medians(timing, RATIOS)
 
 
 # ----------------------------------------------------------------------------------------
 # Memory (run in a subprocess per variant and batch size)
 # ----------------------------------------------------------------------------------------
-
-def _status_kb(field):
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def _reset_peak():
-    """Reset VmHWM to the current RSS (Linux >= 4.0); False if not possible."""
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def _ru_maxrss_kb():
-    value = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return value // 1024 if sys.platform == "darwin" else value  # bytes on macOS, KiB on Linux
-
-
-def measure_memory(call, inp, calls):
-    """Peak RSS growth of the first call (incl. tracing) and of ``calls`` warm calls, in MiB."""
-    gc.collect()
-    rss0, ru0 = _status_kb("VmRSS"), _ru_maxrss_kb()
-    can_reset = _reset_peak()
-    t0 = time.perf_counter()
-    call(inp)
-    first_s = time.perf_counter() - t0
-    hwm_first = _status_kb("VmHWM")
-    gc.collect()
-    rss1 = _status_kb("VmRSS")
-    _reset_peak()
-    times = []
-    for _ in range(calls):
-        t0 = time.perf_counter()
-        call(inp)
-        times.append(time.perf_counter() - t0)
-    hwm_steady = _status_kb("VmHWM")
-    ru1 = _ru_maxrss_kb()
-    mib = lambda kb: None if kb is None else kb / 1024.0  # noqa: E731
-    ok = can_reset and None not in (rss0, rss1, hwm_first, hwm_steady)
-    return {
-        "method": "VmHWM after reset via /proc/self/clear_refs" if ok else "ru_maxrss growth (fallback)",
-        "steady_peak_growth_mib": mib(hwm_steady - rss1) if ok else mib(ru1 - ru0),
-        "first_call_peak_growth_mib": mib(hwm_first - rss0) if ok else None,
-        "rss_before_mib": mib(rss0),
-        "ru_maxrss_before_mib": mib(ru0),
-        "ru_maxrss_after_mib": mib(ru1),
-        "ru_maxrss_growth_mib": mib(ru1 - ru0),
-        "calls": int(calls),
-        "first_call_s": first_s,
-        "median_s": float(np.median(times)) if times else None,
-    }
-
 
 def run_only(args):
     """``--only VARIANT``: memory (and a few timings) of one variant, one process."""
@@ -522,9 +388,9 @@ def run_only(args):
     result = {"variant": args.only, "by_batch": {}}
     for bs in sorted(inputs):
         calls = 1 if args.quick or args.only in SLOW else 2
-        result["by_batch"][str(bs)] = measure_memory(call, inputs[bs], calls)
+        result["by_batch"][str(bs)] = common.measure_memory(call, inputs[bs], calls)
     result["seconds"] = time.perf_counter() - t_start
-    print(JSON_MARK + json.dumps(result), flush=True)
+    common.print_json_line(JSON_MARK, result)
     if not args.setup_dir:
         for bs, m in result["by_batch"].items():
             print(f"{args.only:>9}  batch {bs:>4}: peak RSS growth {m['steady_peak_growth_mib']:.1f} MiB "
@@ -540,13 +406,10 @@ def memory_subprocesses(args, setup_dir):
         for name in VARIANTS:
             cmd = [sys.executable, os.path.abspath(__file__), "--only", name, "--batch_sizes", str(bs),
                    "--setup_dir", setup_dir] + (["--quick"] if args.quick else [])
-            proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-            lines = [line for line in proc.stdout.splitlines() if line.startswith(JSON_MARK)]
-            if proc.returncode != 0 or not lines:
-                tail = (proc.stderr or proc.stdout)[-2000:]
-                memory[str(bs)][name] = {"error": f"subprocess exited with {proc.returncode}: {tail}"}
+            child = common.run_json_child(cmd, JSON_MARK)
+            if "error" in child:
+                memory[str(bs)][name] = child
                 continue
-            child = json.loads(lines[-1][len(JSON_MARK):])
             memory[str(bs)][name] = {**child["by_batch"][str(bs)], "subprocess_seconds": child["seconds"]}
     return memory
 
@@ -555,60 +418,13 @@ def memory_subprocesses(args, setup_dir):
 # Report
 # ----------------------------------------------------------------------------------------
 
-def machine_info():
-    import keras
-    import tensorflow as tf
-
-    cpu_model = None
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu_model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {
-        "cpu_count": os.cpu_count(),
-        "processor": platform.processor(),
-        "cpu_model": cpu_model,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "numpy": np.__version__,
-        "tf_intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
-        "tf_inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
-        "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-        "snnmap": snnmap_version(),
-    }
-
-
-def snnmap_version():
-    """snnmap's version, git commit and whether snnmap/ has uncommitted changes (None if unknown)."""
-    import snnmap
-
-    info = {"version": getattr(snnmap, "__version__", None), "commit": None, "snnmap_dirty": None}
-    try:
-        info["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                        text=True, timeout=10, check=True).stdout.strip() or None
-        status = subprocess.run(["git", "status", "--porcelain", "--", "snnmap"], cwd=ROOT, capture_output=True,
-                                text=True, timeout=10, check=True).stdout
-        info["snnmap_dirty"] = bool(status.strip())
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return info
-
-
 def targets(ratio):
     out = {"snn_over_relu_max": TARGET_SNN_OVER_RELU, "exact_speedup_min": TARGET_EXACT_SPEEDUP,
            "snn_over_relu": {}, "exact_speedup_over_reference": {}}
     for bs, r in ratio.items():
-        v = r.get("snn/relu")
-        out["snn_over_relu"][bs] = {"value": v, "met": bool(v is not None and v <= TARGET_SNN_OVER_RELU)}
-        v = r.get("reference/exact")
-        out["exact_speedup_over_reference"][bs] = {"value": v,
-                                                   "met": bool(v is not None and v >= TARGET_EXACT_SPEEDUP)}
+        out["snn_over_relu"][bs] = common.target(r.get("snn/relu"), TARGET_SNN_OVER_RELU)
+        out["exact_speedup_over_reference"][bs] = common.target(r.get("reference/exact"), TARGET_EXACT_SPEEDUP,
+                                                                at_most=False)
     return out
 
 
@@ -645,20 +461,8 @@ def report_text(res):
                  f"({model['relu_test_images']} test images); X_n = {res['snn']['X_n']}, "
                  f"zeta = {res['snn']['zeta']}, latency t_min(N) = {res['snn']['latency']:.4f}")
     lines.append(f"dtype    : float64 everywhere (inputs, ReLU model, SNNs, reference); CPU only")
-    lines.append(f"machine  : os.cpu_count() = {mc['cpu_count']}, platform.processor() = {mc['processor']!r}"
-                 f" (/proc/cpuinfo: {mc['cpu_model']}), {mc['platform']}")
-    sv = mc["snnmap"]
-    dirty = {True: " + uncommitted changes in snnmap/", False: "", None: ""}[sv["snnmap_dirty"]]
-    load = ", ".join(f"{v:.2f}" for v in mc["load_average_at_start"] or [])
-    lines.append(f"software : Python {mc['python']}, TensorFlow {mc['tensorflow']}, Keras {mc['keras']}, "
-                 f"NumPy {mc['numpy']}, snnmap {sv['version']} (commit {sv['commit']}{dirty})")
-    nz = res["timing_conditions"]
-    busy = nz["other_processes_cpus"]
-    lines.append(f"load     : load average at start {load}; during the timed rounds ({nz['timing_wall_s']:.0f} s) "
-                 "other processes kept "
-                 + (f"{busy:.2f}" if busy is not None else "?") + f" of {mc['cpu_count']} CPUs busy on average, "
-                 f"this one {nz['this_process_cpus']:.2f}"
-                 + ("  << NOISY: timings are inflated / variable" if busy is not None and busy > 0.2 else ""))
+    lines.extend(common.machine_lines(mc))
+    lines.append(common.load_line(mc, res["timing_conditions"]))
     lines.append(f"method   : first call per variant and batch in the agreement check (traces), {cfg['warmup']} "
                  f"warm-up calls (scan, reference: 1), then {cfg['reps_fast']} rounds round-robin;")
     lines.append(f"           scan and reference run in {cfg['reps_slow']} of those rounds; "
@@ -710,45 +514,18 @@ def report_text(res):
     for bs in bss:
         v = tg["snn_over_relu"][bs]
         lines.append(f"  SNN/ReLU <= {TARGET_SNN_OVER_RELU:g}                        batch {bs:>4}: "
-                     f"{v['value']:6.2f}  {'met' if v['met'] else 'NOT MET'}")
+                     f"{v['value']:6.2f}  {common.met_text(v['met'])}")
     for bs in bss:
         v = tg["exact_speedup_over_reference"][bs]
         lines.append(f"  exact solver >= {TARGET_EXACT_SPEEDUP:g}x faster than reference batch {bs:>4}: "
-                     f"{v['value']:6.2f}x {'met' if v['met'] else 'NOT MET'}")
+                     f"{v['value']:6.2f}x {common.met_text(v['met'])}")
     lines.append(bar)
     return "\n".join(lines)
-
-
-def atomic_write_json(path, obj):
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(obj, fh, indent=1, allow_nan=True)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 # ----------------------------------------------------------------------------------------
 # Main
 # ----------------------------------------------------------------------------------------
-
-def force_cpu():
-    """Hide any GPU from TensorFlow: the benchmark is about the CPU."""
-    import tensorflow as tf
-
-    try:
-        tf.config.set_visible_devices([], "GPU")
-    except RuntimeError:  # devices already initialised
-        pass
-
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
@@ -762,7 +539,7 @@ def parse_args(argv=None):
                    help="measure one variant alone (peak memory and a few timings) in this process")
     p.add_argument("--weights", default=WEIGHTS,
                    help="weights of zoo.fc() to load; if the file does not exist the network is trained for "
-                        f"{TRAIN_EPOCHS} epochs (seed {TRAIN_SEED}) (default {_rel(WEIGHTS)})")
+                        f"{TRAIN_EPOCHS} epochs (seed {TRAIN_SEED}) (default {common.rel(WEIGHTS)})")
     p.add_argument("--no_memory", action="store_true", help="skip the peak-memory subprocesses")
     p.add_argument("--warmup", type=int, default=2, help="warm-up calls per variant and batch size after the first call (default 2; scan and reference: 1)")
     p.add_argument("--tol", type=float, default=1e-9, help="agreement tolerance (default 1e-9)")
@@ -814,13 +591,9 @@ def main(argv=None):
     phases["agreement_s"] = time.perf_counter() - t_start - sum(phases.values())
     fast, slow = repetitions(args.rounds)
     print(f"timing: {args.warmup} warm-up calls, {fast} rounds ({slow} for scan/reference) ...", flush=True)
-    snap = _cpu_snapshot()
+    snap = common.cpu_snapshot()
     timing = time_variants(variants, inputs, args.rounds, args.warmup, first_call)
-    snap_end = _cpu_snapshot()
-    noise = {"other_processes_cpus": other_load(snap, snap_end),
-             "timing_wall_s": snap_end[0] - snap[0],
-             "this_process_cpus": (snap_end[1] - snap[1]) / (snap_end[0] - snap[0]),
-             "load_average_after_timing": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
+    noise = common.timing_conditions(snap, common.cpu_snapshot())
     ratio = ratios(timing)
     phases["timing_s"] = time.perf_counter() - t_start - sum(phases.values())
     del variants, snn_model
