@@ -538,7 +538,7 @@ def report_text(res):
             lines.append(f"  per spiking layer ({dt}, batch {fig['batch']}): last = inputs arriving with the image's last "
                          f"arrival; bnds = distinct boundaries among the {fig['exact_blocks']} block")
             lines.append("  boundaries (quantiles of all arrivals); open = (image, neuron) pairs the one-block certificate "
-                         f"leaves open; blocks = switched to the")
+                         "leaves open; blocks = switched to the")
             lines.append(f"  {fig['exact_blocks']}-block bounds (open > {fig['block_fraction']:g}); solver = pairs left to the "
                          "event solver; needed = pairs whose spike time the solver changed;")
             lines.append(f"  times: eager, one call{' (best of 2)' if fig['repeat'] > 1 else ''}, ms")

@@ -460,7 +460,7 @@ def report_text(res):
     lines.append(f"           preprocessed ReLU test accuracy {model['relu_test_accuracy']:.4f} "
                  f"({model['relu_test_images']} test images); X_n = {res['snn']['X_n']}, "
                  f"zeta = {res['snn']['zeta']}, latency t_min(N) = {res['snn']['latency']:.4f}")
-    lines.append(f"dtype    : float64 everywhere (inputs, ReLU model, SNNs, reference); CPU only")
+    lines.append("dtype    : float64 everywhere (inputs, ReLU model, SNNs, reference); CPU only")
     lines.extend(common.machine_lines(mc))
     lines.append(common.load_line(mc, res["timing_conditions"]))
     lines.append(f"method   : first call per variant and batch in the agreement check (traces), {cfg['warmup']} "
@@ -570,7 +570,7 @@ def main(argv=None):
     t_start = time.perf_counter()
     phases = {}
     machine = machine_info()
-    print(f"setting up (data, network, phase 1) ...", flush=True)
+    print("setting up (data, network, phase 1) ...", flush=True)
     setup = full_setup(max(args.batch_sizes), args.weights)
     if setup["model"]["source"] == "trained":
         print("NOTE: " + setup["model"]["note"], flush=True)

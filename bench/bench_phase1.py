@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import gc
-import json
 import os
 import sys
 import tempfile
@@ -214,7 +213,7 @@ def report_text(res):
         lines.append("")
         lines.append(f"--- {name}: {p1['model']['weights']} ({p1['model']['parameters']} parameters) ---")
         nz = p1["timing_conditions"]
-        lines.append(f"  other processes kept " + (f"{nz['other_processes_cpus']:.2f}"
+        lines.append("  other processes kept " + (f"{nz['other_processes_cpus']:.2f}"
                                                     if nz["other_processes_cpus"] is not None else "?")
                      + f" CPUs busy during its {nz['timing_wall_s']:.0f} s of timing")
         head = f"  {'row':<38}{'calls':>6}{'median s':>10}{'IQR %':>7}{'min s':>9}{'1st call s':>11}{'/ relu':>8}"

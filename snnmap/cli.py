@@ -108,6 +108,50 @@ def load_data(data_name, parts=True):
                          part_align=FLAGS.batch_size)
 
 
+def load_phase1_outputs(user):
+    """What phase 2 and the sweep need from phase 1, named by the flags.
+
+    Parameters
+    ----------
+    user : str
+        Who reads them ("phase 2", "the sweep"), for the messages.
+
+    Returns
+    -------
+    dict
+        ``data_name``, ``logging_dir``, ``model_name``, ``files`` (experiment.paths), ``pre``
+        (Preprocessed), ``reference`` (the original network's test predictions) and ``ds``
+        (the data set of the flags, sharded by ``--part`` when given).
+    """
+    import os
+
+    from . import experiment, storage
+    from .errors import MissingPhase1Error
+    from .preprocess import Preprocessed
+
+    data_name, logging_dir, model_name = experiment_names()
+    files = experiment.paths(logging_dir, model_name)
+    if not os.path.isdir(logging_dir):
+        raise MissingPhase1Error(f"{logging_dir} does not exist: run phase 1 first "
+                                 f"(python -m snnmap.phase1 --data_name {data_name} ...)")
+    storage.require_files([files["predictions"], files["accuracy"]], "phase 1 (python -m snnmap.phase1)")
+    pre = Preprocessed.load(logging_dir, model_name)
+    accuracy = storage.read_json(files["accuracy"])
+    reference = storage.load_npy(files["predictions"])
+
+    ds = load_data(data_name)
+    if accuracy.get("data_source") != ds.source:
+        print(f"warning: phase 1 used data source '{accuracy.get('data_source')}', {user} uses "
+              f"'{ds.source}'; the agreement compares predictions on the same indices")
+    stop = ds.test_indices[1] if ds.test_indices else ds.n_test
+    if len(reference) < stop:
+        raise ValueError(f"phase 1 stored {len(reference)} predictions but the test images used by {user} go up "
+                         f"to index {stop}; run phase 1 again with the same data (and --test_samples)")
+    print(f"data: {ds.description}")
+    return {"data_name": data_name, "logging_dir": logging_dir, "model_name": model_name, "files": files,
+            "pre": pre, "reference": reference, "ds": ds}
+
+
 def guarded(main):
     """Run ``main``; print snnmap's input errors as one clear line and exit with status 2."""
     from . import datasets

@@ -264,14 +264,21 @@ class SpikingLayer(keras.layers.Layer):
 
         kernel, alpha, theta = self.kernel, self.alpha, self.threshold
         b = window.length
-        s = spiketime.closed_form(alpha, self.fan_in_sum(kernel), self.synapse(u, kernel), theta, t_in, b)
+        if self.solver == "auto":
+            # One synapse product with [J, max(J, 0)] serves the closed form and the certificate.
+            n_out = kernel.shape[-1]
+            both = self.synapse(u, ops.concatenate([kernel, ops.relu(kernel)], axis=-1))
+            product, product_pos = both[..., :n_out], both[..., n_out:]
+        else:
+            product = self.synapse(u, kernel)
+        s = spiketime.closed_form(alpha, self.fan_in_sum(kernel), product, theta, t_in, b)
         if self.solver == "scan":
             s = self.scan_all(u, kernel, alpha, theta, t_in, b, s)
         else:
             if self.solver == "exact":
                 open_ = self.block_open(u, kernel, alpha, theta, t_in)
             else:
-                open_ = self.open_neurons(u, kernel, alpha, theta, t_in, 1)
+                open_ = self.open_neurons(u, kernel, alpha, theta, t_in, 1, product_pos)
                 # Many open neurons (untrained weights, short windows): the block bounds
                 # cost a few synapse products but spare most event scans.
                 many = ops.sum(ops.cast(open_, "int32")) > int(BLOCK_FRACTION * self._n_neurons) * ops.shape(u)[0]
@@ -296,7 +303,7 @@ class SpikingLayer(keras.layers.Layer):
                                       small_chunk=1)
         return flags > 0.5
 
-    def open_neurons(self, u, kernel, alpha, theta, t_in, blocks=1):
+    def open_neurons(self, u, kernel, alpha, theta, t_in, blocks=1, product_pos=None):
         """Neurons that may reach theta before their last input: they need the event solver.
 
         ``u`` are the local input times after :meth:`arrange_inputs`.
@@ -311,15 +318,17 @@ class SpikingLayer(keras.layers.Layer):
         (the first block starts at ``-T_in`` with ``max(0, alpha) (tau_0 + T_in)``).  A
         neuron whose bound stays below theta in every block crosses after its last input,
         where the closed form is exact.  ``blocks=1`` is MAPPING §3's certificate with
-        ``tau`` the last arrival; it costs one extra synapse product.
+        ``tau`` the last arrival; it costs one extra synapse product, or none when the caller
+        passes ``product_pos``, the synapse product of ``u`` with ``max(J, 0)``.
         """
         neuron_axes = len(u.shape) - 1
         if blocks == 1:
             axes = tuple(range(1, len(u.shape)))
             tau = ops.maximum(ops.max(u, axis=axes, keepdims=True), -t_in)
             j_pos = ops.relu(kernel)
-            bound = (ops.relu(alpha) * (tau + t_in) + tau * self.fan_in_sum(j_pos)
-                     - self.synapse(u, j_pos))
+            if product_pos is None:
+                product_pos = self.synapse(u, j_pos)
+            bound = ops.relu(alpha) * (tau + t_in) + tau * self.fan_in_sum(j_pos) - product_pos
             return bound >= theta
         batch = ops.shape(u)[0]
         flat = ops.reshape(u, (batch, -1))

@@ -119,36 +119,15 @@ METRIC_KEYS = ("n_test", "accuracy_relu", "accuracy_relu_preprocessed", "accurac
 
 def run_phase2():
     """Phase 2 from the parsed flags; returns ``(result, path)``."""
-    import os
-
-    import numpy as np
-
     from . import experiment, storage
-    from .errors import MissingPhase1Error
     from .evaluate import evaluate
     from .runtime import distribute_scope
-    from .preprocess import Preprocessed
 
     started = time.time()
-    data_name, logging_dir, model_name = cli.experiment_names()
-    files = experiment.paths(logging_dir, model_name)
-    if not os.path.isdir(logging_dir):
-        raise MissingPhase1Error(f"{logging_dir} does not exist: run phase 1 first "
-                                 f"(python -m snnmap.phase1 --data_name {data_name} ...)")
-    storage.require_files([files["predictions"], files["accuracy"]], "phase 1 (python -m snnmap.phase1)")
-    pre = Preprocessed.load(logging_dir, model_name)
-    accuracy = storage.read_json(files["accuracy"])
-    reference = storage.load_npy(files["predictions"])
-
-    ds = cli.load_data(data_name)
-    if accuracy.get("data_source") != ds.source:
-        print(f"warning: phase 1 used data source '{accuracy.get('data_source')}', phase 2 uses "
-              f"'{ds.source}'; the agreement compares predictions on the same indices")
+    loaded = cli.load_phase1_outputs("phase 2")
+    data_name, logging_dir, model_name = loaded["data_name"], loaded["logging_dir"], loaded["model_name"]
+    pre, reference, ds = loaded["pre"], loaded["reference"], loaded["ds"]
     start, stop = ds.test_indices or (0, ds.n_test)
-    if len(reference) < stop:
-        raise ValueError(f"phase 1 stored {len(reference)} predictions but the test images used here go up to "
-                         f"index {stop}; run phase 1 again with the same data")
-    print(f"data: {ds.description}")
 
     settings = cli.snn_settings()
     with distribute_scope(FLAGS.distribute):

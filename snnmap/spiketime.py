@@ -162,7 +162,6 @@ def solve_pairs(mask, values, solve, chunk, small_chunk=16, factor=8):
         ``chunk``.
     """
     count = ops.sum(ops.cast(mask, "int32"))
-    n = ops.shape(mask)[0]
     sizes = []
     size = max(1, int(small_chunk))
     while size < chunk:

@@ -542,10 +542,6 @@ def table_lines(table):
 
 def run_sweep_command():
     """The sweep from the parsed flags; returns the table (with ``path``)."""
-    from . import experiment, storage
-    from .errors import MissingPhase1Error
-    from .preprocess import Preprocessed
-
     grid = parse_grid(FLAGS.sweep)  # refuse a bad grid before loading anything
     if FLAGS.trials < 1:
         raise SweepError(f"--trials must be >= 1, got {FLAGS.trials}")
@@ -558,24 +554,9 @@ def run_sweep_command():
     if FLAGS.save_snn:
         print("warning: --save_snn is ignored by the sweep")
 
-    data_name, logging_dir, model_name = cli.experiment_names()
-    files = experiment.paths(logging_dir, model_name)
-    if not os.path.isdir(logging_dir):
-        raise MissingPhase1Error(f"{logging_dir} does not exist: run phase 1 first "
-                                 f"(python -m snnmap.phase1 --data_name {data_name} ...)")
-    storage.require_files([files["predictions"], files["accuracy"]], "phase 1 (python -m snnmap.phase1)")
-    pre = Preprocessed.load(logging_dir, model_name)
-    accuracy = storage.read_json(files["accuracy"])
-    reference = storage.load_npy(files["predictions"])
-
-    ds = cli.load_data(data_name)
-    if accuracy.get("data_source") != ds.source:
-        print(f"warning: phase 1 used data source '{accuracy.get('data_source')}', the sweep uses "
-              f"'{ds.source}'; the agreement compares predictions on the same indices")
-    if len(reference) < ds.n_test:
-        raise ValueError(f"phase 1 stored {len(reference)} predictions but the sweep uses {ds.n_test} test images; "
-                         f"run phase 1 again with the same data (and --test_samples)")
-    print(f"data: {ds.description}")
+    loaded = cli.load_phase1_outputs("the sweep")
+    logging_dir, model_name = loaded["logging_dir"], loaded["model_name"]
+    pre, reference, ds = loaded["pre"], loaded["reference"], loaded["ds"]
 
     fixed = cli.snn_settings()
     fixed.pop("trial")
