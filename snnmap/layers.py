@@ -111,6 +111,8 @@ class SpikingLayer(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(dtype=dtype or "float64", **kwargs)
+        # On TensorFlow the event solver takes exactly the open pairs, a shape XLA cannot fix.
+        self.supports_jit = keras.backend.backend() != "tensorflow"
         for name, value in (("time_bits", time_bits), ("weight_bits", weight_bits)):
             if int(value) != value or not 0 <= int(value) <= 52:
                 raise ValueError(f"{name} must be an integer in [0, 52] (0 = off), got {value}")
@@ -363,8 +365,10 @@ class SpikingLayer(keras.layers.Layer):
         theta_flat = ops.reshape(theta, (-1,))
         n = self._n_neurons
 
+        sort = spiketime.sort_early_inputs if keras.backend.backend() == "tensorflow" else spiketime.sort_inputs
+
         def solve(index):
-            e, j = spiketime.sort_inputs(*self.receptive_fields(u, kernel, index))
+            e, j = sort(*self.receptive_fields(u, kernel, index))
             neuron = index % n
             return spiketime.first_crossing(
                 e, j, ops.take(alpha_flat, neuron), ops.take(theta_flat, neuron), t_in, window

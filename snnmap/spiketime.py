@@ -29,6 +29,7 @@ Two ways to the same answer:
 
 from __future__ import annotations
 
+import keras
 from keras import ops
 
 
@@ -136,7 +137,29 @@ def sort_inputs(u, j, axis=-1):
     return ops.take_along_axis(u, order, axis=axis), ops.take_along_axis(j, order, axis=axis)
 
 
-def solve_pairs(mask, values, solve, chunk, small_chunk=16, factor=8):
+def sort_early_inputs(u, j):
+    """:func:`sort_inputs` for rows ``(P, R)`` where shapes may vary (TensorFlow graphs).
+
+    Only the inputs that arrive before their row's last arrival are sorted (a partial
+    ``top_k`` of the ``m`` earliest, ``m`` the largest such count in the call); all the
+    inputs that arrive with the last one become ONE event with their summed weight
+    (summed directly, not as a difference, so no cancellation).  In ReLU networks most
+    inputs are zeros that all arrive last, so ``m`` is usually far below ``R``.
+
+    Returns ``(e, j)`` of shape ``(P, m + 1)``, ``e`` ascending.
+    """
+    last = ops.max(u, axis=-1, keepdims=True)
+    at_last = u >= last
+    m = ops.maximum(ops.max(ops.sum(1 - ops.cast(at_last, "int32"), axis=-1)), 1)
+    neg, order = ops.top_k(-u, m, sorted=True)
+    e = -neg
+    # Picks at the last arrival (rows with fewer than m earlier inputs) move to the aggregate.
+    js = ops.where(e < last, ops.take_along_axis(j, order, axis=-1), ops.zeros_like(e))
+    j_last = ops.sum(ops.where(at_last, j, ops.zeros_like(j)), axis=-1, keepdims=True)
+    return ops.concatenate([e, last], axis=-1), ops.concatenate([js, j_last], axis=-1)
+
+
+def solve_pairs(mask, values, solve, chunk, small_chunk=16, factor=8, static=None):
     """Replace ``values[p]`` by ``solve(p)`` for every index ``p`` (along axis 0) where ``mask`` holds.
 
     A few selected entries (the usual case) are found with one ``top_k`` and solved at
@@ -144,7 +167,10 @@ def solve_pairs(mask, values, solve, chunk, small_chunk=16, factor=8):
     holds them all; more are compacted (a prefix sum and one scatter) and handed to
     ``solve`` ``chunk`` at a time inside ``ops.while_loop``.  Peak memory is that of one
     ``solve`` call whatever the batch size, nothing runs when nothing is selected, and
-    shapes stay static, so the same code is traced by TensorFlow and jitted by JAX.
+    shapes stay static, so the same code is jitted by JAX (and XLA).  On TensorFlow,
+    whose graphs take shapes that vary, the selected indices are taken exactly
+    (``nonzero``) and solved ``chunk`` at a time, so no call solves padding; the spiking
+    layers therefore declare ``supports_jit = False`` there.
 
     Parameters
     ----------
@@ -160,7 +186,14 @@ def solve_pairs(mask, values, solve, chunk, small_chunk=16, factor=8):
     small_chunk, factor : int
         Sizes of the one-call paths: ``small_chunk``, ``small_chunk * factor``, ... below
         ``chunk``.
+    static : bool, optional
+        Force the static-shape path (True) or the exact one (False); by default the
+        exact one on TensorFlow, the static one elsewhere.
     """
+    if static is None:
+        static = keras.backend.backend() != "tensorflow"
+    if not static:
+        return _solve_selected(mask, values, solve, chunk)
     count = ops.sum(ops.cast(mask, "int32"))
     sizes = []
     size = max(1, int(small_chunk))
@@ -182,6 +215,23 @@ def solve_pairs(mask, values, solve, chunk, small_chunk=16, factor=8):
     for size in reversed(sizes):
         branch = (lambda size, larger: lambda: ops.cond(count > size, larger, one_call(size)))(size, branch)
     return ops.cond(count > 0, branch, lambda: values)
+
+
+def _solve_selected(mask, values, solve, chunk):
+    """:func:`solve_pairs` where shapes may vary (TensorFlow graphs without XLA): the
+    selected indices exactly, ``chunk`` at a time, so no call solves padding."""
+    index = ops.cast(ops.reshape(ops.nonzero(mask)[0], (-1,)), "int32")
+    count = ops.shape(index)[0]
+
+    def cond(done, out):
+        return done < count
+
+    def body(done, out):
+        part = index[done:done + chunk]
+        return done + chunk, ops.scatter_update(out, ops.expand_dims(part, -1), solve(part))
+
+    _, values = ops.while_loop(cond, body, (ops.convert_to_tensor(0, "int32"), values))
+    return values
 
 
 def _solve_compacted(mask, values, solve, chunk, count):

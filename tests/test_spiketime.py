@@ -163,9 +163,9 @@ def trivial(calls=None):
     return solve
 
 
-def run_pairs(mask, values, solve, chunk, small_chunk=16):
+def run_pairs(mask, values, solve, chunk, small_chunk=16, static=None):
     return np_(spiketime.solve_pairs(ops.convert_to_tensor(mask), ops.convert_to_tensor(values),
-                                     solve, chunk, small_chunk))
+                                     solve, chunk, small_chunk, static=static))
 
 
 MASKS = {  # name -> (N, selected indices, chunk, small_chunk)
@@ -192,10 +192,14 @@ def test_solve_pairs_replaces_exactly_the_masked_entries(name):
     np.testing.assert_array_equal(out[~mask], values[~mask])
 
 
+@pytest.mark.parametrize("static", [True, False])
 @pytest.mark.parametrize("name", list(MASKS))
-def test_solve_pairs_with_an_exact_solve(name):
+def test_solve_pairs_with_an_exact_solve(name, static):
     """The documented contract of ``solve``: exact for ANY index.  Then the result is
-    exactly ``truth`` whatever the padding does, and the chunks have the stated sizes."""
+    exactly ``truth`` whatever the padding does, and the chunks have the stated sizes
+    (static path) or hold exactly the selected entries (exact path)."""
+    if not static and keras.backend.backend() != "tensorflow":
+        pytest.skip("the exact path needs shapes that vary (TensorFlow)")
     n, sel, chunk, small = MASKS[name]
     mask = np.zeros(n, bool)
     mask[sel] = True
@@ -207,13 +211,15 @@ def test_solve_pairs_with_an_exact_solve(name):
         calls.append(int(idx.shape[0]))
         return ops.take(ops.convert_to_tensor(truth), idx)
 
-    out = run_pairs(mask, values, solve, chunk, small)
+    out = run_pairs(mask, values, solve, chunk, small, static=static)
     np.testing.assert_array_equal(out, truth)
     count = int(mask.sum())
     if keras.backend.backend() != "tensorflow":
         return  # JAX traces both branches of every cond: the calls do not say what ran
     if count == 0:
         assert calls == []
+    elif not static:
+        assert sum(calls) == count and max(calls) <= chunk
     else:
         assert set(calls) <= {chunk, small}
         assert count <= sum(calls) < count + max(chunk, small)
@@ -226,3 +232,25 @@ def test_solve_pairs_fewer_entries_than_small_chunk():
     truth = np.arange(10, dtype=np.float64)
     out = run_pairs(mask, np.where(mask, -1.0, truth), trivial(), chunk=64)
     np.testing.assert_array_equal(out, truth)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="shapes that vary: TensorFlow")
+def test_sort_early_inputs_gives_the_crossings_of_the_full_sort():
+    """Inputs tied with the last arrival collapse into one event: same first crossings
+    as the fully sorted inputs, rows with no, some and only tied inputs alike."""
+    rng = np.random.default_rng(3)
+    u = rng.uniform(-1.0, 1.0, size=(64, 40))
+    u[rng.random(u.shape) < 0.6] = 1.0   # ReLU zeros: they all arrive last
+    u[0] = 1.0                            # every input tied
+    u[1] = rng.uniform(-1.0, 1.0, 40)     # none tied
+    j = rng.normal(0.0, 0.5, size=u.shape)
+    alpha = rng.uniform(-0.5, 1.0, 64)
+    theta = rng.uniform(0.5, 2.0, 64)
+    e_full, j_full = spiketime.sort_inputs(ops.convert_to_tensor(u), ops.convert_to_tensor(j))
+    e_early, j_early = spiketime.sort_early_inputs(ops.convert_to_tensor(u), ops.convert_to_tensor(j))
+    assert e_early.shape[1] < u.shape[1] + 1
+    assert np.all(np.diff(np_(e_early), axis=1) >= 0)
+    full = np_(spiketime.first_crossing(e_full, j_full, alpha, theta, 1.0, 3.0))
+    early = np_(spiketime.first_crossing(e_early, j_early, alpha, theta, 1.0, 3.0))
+    np.testing.assert_allclose(early, full, rtol=0, atol=1e-12)
+    assert np.any(full < 1.0) and np.any(full >= 1.0)  # both early and late crossings occur
