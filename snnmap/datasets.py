@@ -1239,6 +1239,29 @@ def _sizes_text(name: str, where: str, n_train: int, n_test: int) -> tuple:
     return desc, full
 
 
+def _assemble(name: str, source: str, location: str | None, desc: str,
+              full: bool, arrays: tuple, max_train: int | None,
+              max_test: int | None, parts: tuple[int, int] | None,
+              images, **fields) -> DataSet:
+    """The DataSet of the requested images (:func:`_select`), with ``images``
+    applied to both splits' inputs and int64 labels; ``fields`` are the rest."""
+    (xtr, ytr, xte, yte), notes, test_indices = _select(
+        arrays, max_train, max_test, parts)
+    return DataSet(
+        name=name,
+        source=source,
+        description=_with_notes(desc, notes),
+        location=location,
+        full=bool(full),
+        x_train=images(xtr),
+        y_train=np.asarray(ytr, np.int64),
+        x_test=images(xte),
+        y_test=np.asarray(yte, np.int64),
+        test_indices=test_indices,
+        **fields,
+    )
+
+
 def _make_dataset(name: str, source: str, location: str | None,
                   arrays: tuple, flat: bool, max_train: int | None,
                   max_test: int | None,
@@ -1257,22 +1280,9 @@ def _make_dataset(name: str, source: str, location: str | None,
         desc, full = _sizes_text(name, _source_text(name, source, location),
                                  n_train, n_test)
 
-    (xtr, ytr, xte, yte), notes, test_indices = _select(
-        arrays, max_train, max_test, parts)
-    return DataSet(
-        name=name,
-        source=source,
-        description=_with_notes(desc, notes),
-        location=location,
-        full=bool(full),
-        x_train=_to_float(xtr, flat),
-        y_train=ytr.astype(np.int64),
-        x_test=_to_float(xte, flat),
-        y_test=yte.astype(np.int64),
-        num_classes=_NUM_CLASSES,
-        input_range=_INPUT_RANGE,
-        test_indices=test_indices,
-    )
+    return _assemble(name, source, location, desc, full, arrays, max_train, max_test, parts,
+                     lambda x: _to_float(x, flat),
+                     num_classes=_NUM_CLASSES, input_range=_INPUT_RANGE)
 
 
 def _make_cifar_dataset(name: str, source: str, location: str | None,
@@ -1319,23 +1329,10 @@ def _make_cifar_dataset(name: str, source: str, location: str | None,
                            "split, before max_train",
     }
 
-    (xtr, ytr, xte, yte), notes, test_indices = _select(
-        arrays, max_train, max_test, parts)
-    return DataSet(
-        name=name,
-        source=source,
-        description=_with_notes(desc, notes),
-        location=location,
-        full=bool(full),
-        x_train=_standardise(xtr, mean, std, flat),
-        y_train=ytr.astype(np.int64),
-        x_test=_standardise(xte, mean, std, flat),
-        y_test=yte.astype(np.int64),
-        num_classes=_CLASS_COUNTS[name],
-        input_range=(-_CIFAR_CLIP, _CIFAR_CLIP),
-        preprocessing=preprocessing,
-        test_indices=test_indices,
-    )
+    return _assemble(name, source, location, desc, full, arrays, max_train, max_test, parts,
+                     lambda x: _standardise(x, mean, std, flat),
+                     num_classes=_CLASS_COUNTS[name], input_range=(-_CIFAR_CLIP, _CIFAR_CLIP),
+                     preprocessing=preprocessing)
 
 
 def _flatten_lazily(x: np.ndarray) -> np.ndarray:
@@ -1366,24 +1363,9 @@ def _make_arrays_dataset(name: str, location: str, data: dict, flat: bool,
 
     arrays = (data["x_train"], data["y_train"], data["x_test"],
               data["y_test"])
-    (xtr, ytr, xte, yte), notes, test_indices = _select(
-        arrays, max_train, max_test, parts)
-    if flat:
-        xtr, xte = _flatten_lazily(xtr), _flatten_lazily(xte)
-    return DataSet(
-        name=name,
-        source="arrays",
-        description=_with_notes(desc, notes),
-        location=location,
-        full=False,
-        x_train=xtr,
-        y_train=ytr,
-        x_test=xte,
-        y_test=yte,
-        num_classes=data["num_classes"],
-        input_range=(float(low), float(high)),
-        test_indices=test_indices,
-    )
+    return _assemble(name, "arrays", location, desc, False, arrays, max_train, max_test, parts,
+                     _flatten_lazily if flat else (lambda x: x),
+                     num_classes=data["num_classes"], input_range=(float(low), float(high)))
 
 
 # --------------------------------------------------------------------------

@@ -112,7 +112,7 @@ class SpikingLayer(keras.layers.Layer):
     ):
         super().__init__(dtype=dtype or "float64", **kwargs)
         # On TensorFlow the event solver takes exactly the open pairs, a shape XLA cannot fix.
-        self.supports_jit = keras.backend.backend() != "tensorflow"
+        self.supports_jit = not spiketime.shapes_may_vary()
         for name, value in (("time_bits", time_bits), ("weight_bits", weight_bits)):
             if int(value) != value or not 0 <= int(value) <= 52:
                 raise ValueError(f"{name} must be an integer in [0, 52] (0 = off), got {value}")
@@ -365,7 +365,7 @@ class SpikingLayer(keras.layers.Layer):
         theta_flat = ops.reshape(theta, (-1,))
         n = self._n_neurons
 
-        sort = spiketime.sort_early_inputs if keras.backend.backend() == "tensorflow" else spiketime.sort_inputs
+        sort = spiketime.sort_early_inputs if spiketime.shapes_may_vary() else spiketime.sort_inputs
 
         def solve(index):
             e, j = sort(*self.receptive_fields(u, kernel, index))
@@ -461,7 +461,7 @@ class SpikingDense(SpikingLayer):
         covers only the earlier inputs (the informative ones, in the noise-free case).
         """
         n_in = int(kernel.shape[0])
-        dynamic = keras.backend.backend() == "tensorflow"
+        dynamic = spiketime.shapes_may_vary()
         j_sum = ops.sum(kernel, axis=0)
 
         def solve(index):

@@ -137,6 +137,15 @@ def sort_inputs(u, j, axis=-1):
     return ops.take_along_axis(u, order, axis=axis), ops.take_along_axis(j, order, axis=axis)
 
 
+def shapes_may_vary():
+    """Whether the backend's graphs take tensors whose shapes vary from call to call.
+
+    TensorFlow's (without XLA) do, which lets the event solver take exactly the open
+    pairs and sort only the informative inputs; JAX jits with static shapes.
+    """
+    return keras.backend.backend() == "tensorflow"
+
+
 def sort_early_inputs(u, j):
     """:func:`sort_inputs` for rows ``(P, R)`` where shapes may vary (TensorFlow graphs).
 
@@ -191,7 +200,7 @@ def solve_pairs(mask, values, solve, chunk, small_chunk=16, factor=8, static=Non
         exact one on TensorFlow, the static one elsewhere.
     """
     if static is None:
-        static = keras.backend.backend() != "tensorflow"
+        static = not shapes_may_vary()
     if not static:
         return _solve_selected(mask, values, solve, chunk)
     count = ops.sum(ops.cast(mask, "int32"))
