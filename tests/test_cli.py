@@ -3,31 +3,12 @@
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
-from conftest import FASHION_FC_WEIGHTS, REPO, needs_fashion
+from conftest import FASHION_FC_WEIGHTS, REPO, needs_fashion, results_of, run_module as run
 
 pytestmark = pytest.mark.slow
-
-
-def run(*args, ok=True):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
-    proc = subprocess.run([sys.executable, "-m", *args], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=600)
-    if ok and proc.returncode != 0:
-        raise AssertionError(f"{args} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return proc
-
-
-def results_of(proc):
-    last = proc.stdout.strip().splitlines()[-1]
-    assert last.startswith("results: "), last
-    path = last[len("results: "):]
-    with open(path if os.path.isabs(path) else os.path.join(REPO, path)) as fh:
-        return path, json.load(fh)
 
 
 REQUIRED = ["data_name", "data_source", "n_test", "accuracy_relu", "accuracy_snn", "agreement", "max_abs_error",
@@ -60,7 +41,7 @@ def test_phase1_then_phase2_on_fashion_mnist(tmp_path):
     path_noise, r_noise = results_of(run("snnmap.phase2", *common, "--noise", "0.2", "--trial", "1"))
     assert path_noise != path
     assert r_noise["settings"]["noise"] == 0.2 and r_noise["settings"]["trial"] == 1
-    with open(os.path.join(REPO, path)) as fh:
+    with open(path) as fh:
         assert json.load(fh)["settings"]["noise"] == 0.0
 
 
@@ -101,7 +82,7 @@ def test_sharded_phase2_merges_to_the_unsharded_run(tmp_path):
         path, r = results_of(run("snnmap.phase2", *common, "--zeta", "0", "--part", str(part), "--num_parts", "3"))
         assert r["part"]["part"] == part and f"part {part} of 3" in r["data_description"]
         paths.append(path)
-    assert sum(json.load(open(os.path.join(REPO, p)))["n_test"] for p in paths) == 700
+    assert sum(json.load(open(p))["n_test"] for p in paths) == 700
     merged_path = str(tmp_path / "merged.json")
     proc = run("snnmap.phase2", "--merge", "--merged_path", merged_path, *reversed(paths))
     assert proc.stdout.strip().splitlines()[-1] == f"results: {merged_path}"

@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import FASHION_FC_WEIGHTS, REPO, needs_fashion
+from conftest import FASHION_FC_WEIGHTS, REPO, needs_fashion, results_of, run_module as run
 
 from snnmap import sweep
 from snnmap.sweep import SweepError, parse_grid
@@ -175,24 +175,6 @@ def test_run_sweep_api_resumes_and_tabulates(tiny, tmp_path):
 
 
 # --------------------------------------------------------------------------- command (Fashion-MNIST)
-
-def run(*args, ok=True):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
-    proc = subprocess.run([sys.executable, "-m", *args], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=600)
-    if ok and proc.returncode != 0:
-        raise AssertionError(f"{args} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return proc
-
-
-def results_of(proc):
-    last = proc.stdout.strip().splitlines()[-1]
-    assert last.startswith("results: "), last
-    path = last[len("results: "):]
-    path = path if os.path.isabs(path) else os.path.join(REPO, path)
-    with open(path) as fh:
-        return path, json.load(fh)
-
 
 def counts(proc):
     m = re.search(r"evaluations: (\d+) in all; reused (\d+), computed (\d+), missing (\d+)", proc.stdout)
