@@ -28,9 +28,10 @@ check, warm-up calls, then ``--rounds`` round-robin rounds over all variants of 
 (``--only``), VmHWM after a reset through ``/proc/self/clear_refs`` (see bench/README.md).
 
 Per spiking layer the bench also reports the fraction of neurons that MAPPING §3's
-one-block certificate leaves open on the benchmark images, whether the layer then switches
-to the 8-block bounds (``snnmap.layers.BLOCK_FRACTION``), how many neurons those leave to the
-event solver, and an eager, one-call time breakdown of the layer's parts.
+one-interval certificate leaves open on the benchmark images, whether the layer then refines
+it with the grid bound (``snnmap.layers.GRID_BLOCKS`` intervals, when more than
+``BLOCK_FRACTION`` are open), how many neurons are left to the event solver, and an eager,
+one-call time breakdown of the layer's parts.
 
 Usage::
 
@@ -261,20 +262,12 @@ def check_agreement(pre, variants, inputs, dtypes):
     return result, first_call
 
 
-def arrival_figures(u, t_in, blocks):
-    """How a layer's input arrivals (local times ``u``, one row per image) split into blocks.
-
-    ``at_last``: fraction of the inputs that arrive together with the image's LAST arrival
-    (activation 0, or padding).  ``block_boundaries``: distinct values among the ``blocks``
-    boundaries that ``SpikingLayer.open_neurons`` picks (quantiles of ALL arrival times),
-    averaged over the images: fewer than ``blocks`` means that blocks collapse.
-    """
-    flat = np.sort(u.reshape(len(u), -1), axis=1)
-    size = flat.shape[1]
-    picks = [min(size - 1, -(-(g + 1) * size // blocks) - 1) for g in range(blocks)]
-    taus = np.maximum(flat[:, picks], -t_in)
-    return {"inputs_at_last_arrival": float(np.mean(flat >= flat[:, -1:])),
-            "block_boundaries": float(np.mean([len(np.unique(row)) for row in taus]))}
+def arrival_figures(u):
+    """``inputs_at_last_arrival``: fraction of a layer's inputs (local times ``u``, one row per
+    image) that arrive together with the image's LAST arrival (activation 0, or padding); the
+    grid bound's points are quantiles of the others."""
+    flat = u.reshape(len(u), -1)
+    return {"inputs_at_last_arrival": float(np.mean(flat >= flat.max(axis=1, keepdims=True)))}
 
 
 def _timed(fn):
@@ -290,9 +283,10 @@ def layer_figures(snn, spikes, repeat=1):
     """Per spiking layer: open fractions and an eager time breakdown (best of ``repeat``).
 
     ``open_1block``: fraction of (image, neuron) pairs that MAPPING §3's certificate
-    (``open_neurons(..., 1)``, ``tau`` = last arrival) leaves open.  ``block_bounds``: whether
-    the layer's ``solver="auto"`` switches to the 8-block bounds on this batch (more than
-    ``BLOCK_FRACTION`` open).  ``to_solver``: fraction handed to the event solver.
+    (``open_neurons(..., 1)``, ``tau`` = last arrival) leaves open.  ``grid_bound``: whether
+    the layer's ``solver="auto"`` refines it with the ``GRID_BLOCKS``-interval bound on this
+    batch (more than ``BLOCK_FRACTION`` open).  ``to_solver``: fraction handed to the event
+    solver; ``solver_changed``: fraction whose spike time it changed (crossed before the last input).
     """
     import keras
     from keras import ops
@@ -313,23 +307,22 @@ def layer_figures(snn, spikes, repeat=1):
         row = {"layer": layer.name, "type": type(layer).__name__, "output_layer": layer.output_layer,
                "neurons": n, "fan_in": int(np.prod(layer.kernel.shape[:-1]))}
         if not layer.output_layer:
-            row.update(arrival_figures(np.asarray(layer.arrange_inputs(t - win.t_min)), t_in, sl.EXACT_BLOCKS))
+            row.update(arrival_figures(np.asarray(layer.local_inputs(t))))
         best = {}
 
         def keep(key, seconds):
             best[key] = min(best.get(key, float("inf")), seconds)
 
         for _ in range(repeat):
-            u, s_ = _timed(lambda: layer.arrange_inputs(t - win.t_min))
+            u, s_ = _timed(lambda: layer.local_inputs(t))
             _, s_ = _timed(lambda: layer.synapse(u, layer.kernel))
             keep("synapse_s", s_)
             _, s_ = _timed(lambda: layer(t))
             keep("layer_call_s", s_)
             if layer.output_layer:
                 continue
-            s, s_ = _timed(lambda: spiketime.closed_form(layer.alpha, layer.fan_in_sum(layer.kernel),
-                                                         layer.synapse(u, layer.kernel), layer.threshold,
-                                                         t_in, win.length))
+            s, s_ = _timed(lambda: spiketime.closed_form(layer.slope, layer.offset, layer.synapse(u, layer.kernel),
+                                                         win.length + layer.time_shift))
             keep("closed_form_s", s_)
             open1, s_ = _timed(lambda: layer.open_neurons(u, layer.kernel, layer.alpha, layer.threshold, t_in, 1))
             keep("certificate_s", s_)
@@ -337,8 +330,9 @@ def layer_figures(snn, spikes, repeat=1):
             switch = n_open1 > int(sl.BLOCK_FRACTION * n) * batch
             open_ = open1
             if switch:
-                open_, s_ = _timed(lambda: layer.block_open(u, layer.kernel, layer.alpha, layer.threshold, t_in))
-                keep("block_bounds_s", s_)
+                open_, s_ = _timed(lambda: ops.logical_and(open1, layer.block_open(
+                    u, layer.kernel, layer.alpha, layer.threshold, t_in, sl.GRID_BLOCKS)))
+                keep("grid_bound_s", s_)
             n_solver = int(np.sum(ops.convert_to_numpy(open_)))
             exact, s_ = _timed(lambda: layer.solve_open(u, layer.kernel, layer.alpha, layer.threshold, t_in,
                                                         win.length, s, open_))
@@ -347,13 +341,13 @@ def layer_figures(snn, spikes, repeat=1):
             exact, closed = ops.convert_to_numpy(exact), ops.convert_to_numpy(s)
             tol = 64 * float(np.finfo(exact.dtype).eps) * max(1.0, win.length + t_in)
             n_needed = int(np.sum(np.abs(exact - closed) > tol))
-            row.update(open_1block=n_open1 / (n * batch), block_bounds=bool(switch),
+            row.update(open_1block=n_open1 / (n * batch), grid_bound=bool(switch),
                        to_solver=n_solver / (n * batch), n_to_solver=n_solver,
                        solver_changed=n_needed / (n * batch), n_solver_changed=n_needed)
         row.update(best)
         rows.append(row)
     return {"rows": rows, "batch": batch, "repeat": repeat, "block_fraction": sl.BLOCK_FRACTION,
-            "exact_blocks": sl.EXACT_BLOCKS,
+            "grid_blocks": sl.GRID_BLOCKS,
             "note": "eager calls outside tf.function, best of `repeat`; indicative only"}
 
 
@@ -536,34 +530,34 @@ def report_text(res):
                          f"(max |logit| {a['max_abs_logit']:.3g}, smallest top-2 gap {a['min_top2_margin_relu']:.2e})")
         for dt, fig in r["layers"].items():
             lines.append(f"  per spiking layer ({dt}, batch {fig['batch']}): last = inputs arriving with the image's last "
-                         f"arrival; bnds = distinct boundaries among the {fig['exact_blocks']} block")
-            lines.append("  boundaries (quantiles of all arrivals); open = (image, neuron) pairs the one-block certificate "
-                         "leaves open; blocks = switched to the")
-            lines.append(f"  {fig['exact_blocks']}-block bounds (open > {fig['block_fraction']:g}); solver = pairs left to the "
-                         "event solver; needed = pairs whose spike time the solver changed;")
+                         "arrival; open = (image, neuron) pairs the")
+            lines.append(f"  one-interval certificate leaves open; grid = refined by the {fig['grid_blocks']}-interval grid "
+                         f"bound (open > {fig['block_fraction']:g}); solver = pairs left to the")
+            lines.append("  event solver; needed = pairs whose spike time the solver changed (crossings before the last "
+                         "input);")
             lines.append(f"  times: eager, one call{' (best of 2)' if fig['repeat'] > 1 else ''}, ms")
-            lh = (f"    {'layer':<16}{'neurons':>9}{'fan-in':>7}{'last %':>7}{'bnds':>5}{'open %':>7}{'blocks':>7}"
-                  f"{'solver %':>9}{'needed %':>9}{'synapse':>9}{'closed':>9}{'cert':>9}{'blocks':>9}"
+            lh = (f"    {'layer':<16}{'neurons':>9}{'fan-in':>7}{'last %':>7}{'open %':>7}{'grid':>7}"
+                  f"{'solver %':>9}{'needed %':>9}{'synapse':>9}{'closed':>9}{'cert':>9}{'grid':>9}"
                   f"{'solver':>9}{'layer':>9}")
             lines.append(lh)
             for row in fig["rows"]:
                 if row["output_layer"]:
-                    lines.append(f"    {row['layer']:<16}{row['neurons']:>9}{row['fan_in']:>7}{'(output)':>46}"
+                    lines.append(f"    {row['layer']:<16}{row['neurons']:>9}{row['fan_in']:>7}{'(output)':>41}"
                                  f"{_ms(row.get('synapse_s')):>9}{'':>36}{_ms(row.get('layer_call_s')):>9}")
                     continue
                 lines.append(f"    {row['layer']:<16}{row['neurons']:>9}{row['fan_in']:>7}"
-                             f"{100 * row['inputs_at_last_arrival']:>7.1f}{row['block_boundaries']:>5.1f}"
-                             f"{100 * row['open_1block']:>7.1f}{'yes' if row['block_bounds'] else 'no':>7}"
+                             f"{100 * row['inputs_at_last_arrival']:>7.1f}"
+                             f"{100 * row['open_1block']:>7.1f}{'yes' if row['grid_bound'] else 'no':>7}"
                              f"{100 * row['to_solver']:>9.3f}{100 * row['solver_changed']:>9.3f}"
                              f"{_ms(row.get('synapse_s')):>9}"
                              f"{_ms(row.get('closed_form_s')):>9}{_ms(row.get('certificate_s')):>9}"
-                             f"{_ms(row.get('block_bounds_s')):>9}{_ms(row.get('event_solver_s')):>9}"
+                             f"{_ms(row.get('grid_bound_s')):>9}{_ms(row.get('event_solver_s')):>9}"
                              f"{_ms(row.get('layer_call_s')):>9}")
             tot = {k: sum(row.get(k) or 0.0 for row in fig["rows"])
-                   for k in ("synapse_s", "closed_form_s", "certificate_s", "block_bounds_s", "event_solver_s",
+                   for k in ("synapse_s", "closed_form_s", "certificate_s", "grid_bound_s", "event_solver_s",
                              "layer_call_s")}
-            lines.append(f"    {'sum':<16}{'':>62}{_ms(tot['synapse_s']):>9}{_ms(tot['closed_form_s']):>9}"
-                         f"{_ms(tot['certificate_s']):>9}{_ms(tot['block_bounds_s']):>9}"
+            lines.append(f"    {'sum':<16}{'':>57}{_ms(tot['synapse_s']):>9}{_ms(tot['closed_form_s']):>9}"
+                         f"{_ms(tot['certificate_s']):>9}{_ms(tot['grid_bound_s']):>9}"
                          f"{_ms(tot['event_solver_s']):>9}{_ms(tot['layer_call_s']):>9}")
     lines.append("")
     lines.append("peak MiB = growth of the peak resident set (VmHWM) over the RSS before the call, warm call(s), one "

@@ -27,7 +27,7 @@ def layer_seed(seed: int, index: int) -> int:
 
 def to_snn(pre: Preprocessed, zeta=mapping.DEFAULT_ZETA, noise=0.0, alpha_noise=0.0, seed=0,
            dtype="float64", solver="auto", time_bits=0, weight_bits=0, w_min=None, w_max=None,
-           x_quantile=1.0):
+           x_quantile=1.0, local_times=True):
     """The spiking twin of a preprocessed ReLU network.
 
     Parameters
@@ -55,6 +55,13 @@ def to_snn(pre: Preprocessed, zeta=mapping.DEFAULT_ZETA, noise=0.0, alpha_noise=
     x_quantile : float
         ``X_n`` from this quantile of the calibration images' largest activations
         instead of their maximum (1 = the maximum); see :meth:`Preprocessed.window_scales`.
+    local_times : bool
+        Hidden layers pass spike times measured from the END of their output window,
+        ``t - t_max(n)`` (= minus the activation they code, in ``[-B_n, 0]``), instead of
+        global times, which reach hundreds of ``tau_c`` in deep networks; float32 needs
+        this to keep the ReLU network's precision.  The model's input (from
+        :func:`encode`) and output (the logits) are the same either way;
+        :meth:`SpikingLayer.global_times` converts a layer's values to global times.
 
     Returns
     -------
@@ -70,6 +77,7 @@ def to_snn(pre: Preprocessed, zeta=mapping.DEFAULT_ZETA, noise=0.0, alpha_noise=
     hidden = 0
     common = dict(zeta=zeta, noise=noise, dtype=dtype, solver=solver, time_bits=time_bits,
                   weight_bits=weight_bits, w_min=w_min, w_max=w_max)
+    origin = 0.0  # the frame of the spike times x holds: encode() gives global times
     for layer in relu.layers:
         if isinstance(layer, keras.layers.InputLayer):
             continue
@@ -78,18 +86,19 @@ def to_snn(pre: Preprocessed, zeta=mapping.DEFAULT_ZETA, noise=0.0, alpha_noise=
             w, b = (np.asarray(keras.ops.convert_to_numpy(v), np.float64) for v in (layer.kernel, layer.bias))
             win = windows[hidden] if is_hidden else windows[-1]
             kwargs = dict(t_min_prev=win.t_min_prev, t_min=win.t_min, seed=layer_seed(seed, hidden),
-                          name=layer.name, **common)
+                          name=layer.name, input_origin=origin, **common)
             if is_hidden:
                 kwargs.update(X_n=x_n[hidden], alpha_noise=alpha_noise)
             else:
                 kwargs.update(output_layer=True)
-            if isinstance(layer, keras.layers.Dense):
-                spiking = SpikingDense(layer.units, **kwargs)
-            else:
-                spiking = SpikingConv2D(layer.filters, layer.kernel_size, strides=layer.strides,
-                                        padding=layer.padding, **kwargs)
+            if local_times and is_hidden:
+                kwargs.update(output_origin=win.t_max)
+            spiking = (SpikingDense(layer.units, **kwargs) if isinstance(layer, keras.layers.Dense) else
+                       SpikingConv2D(layer.filters, layer.kernel_size, strides=layer.strides,
+                                     padding=layer.padding, **kwargs))
             x = spiking(x)
             spiking.set_relu_params(w, b)
+            origin = spiking.output_origin
             hidden += int(is_hidden)
         elif isinstance(layer, keras.layers.MaxPooling2D):
             signs = getattr(layer, "signs", None)
@@ -98,7 +107,8 @@ def to_snn(pre: Preprocessed, zeta=mapping.DEFAULT_ZETA, noise=0.0, alpha_noise=
         elif isinstance(layer, keras.layers.ZeroPadding2D):
             # Padded positions code 0: they spike at the end of their window, which is the
             # start of the window of the spiking layer that reads them.
-            x = SpikeTimePadding2D(layer.padding, t_pad=windows[hidden].t_min, name=layer.name, dtype=dtype)(x)
+            x = SpikeTimePadding2D(layer.padding, t_pad=windows[hidden].t_min - origin, name=layer.name,
+                                   dtype=dtype)(x)
         elif isinstance(layer, (keras.layers.Flatten, keras.layers.Reshape)):
             config = dict(layer.get_config(), dtype=dtype)
             x = type(layer).from_config(config)(x)

@@ -156,7 +156,7 @@ def accumulate(snn, x, y=None, relu_model=None, reference_predictions=None, inpu
             totals["agree"] += int(np.sum(pred == compare_to))
             totals["compared"] += b
         for k, layer in enumerate(layers):
-            t_in, t_out = t_batch[2 * k], t_batch[2 * k + 1]
+            t_in, t_out = layer.global_times(t_batch[2 * k], t_batch[2 * k + 1])
             rec = totals["layers"][layer.name]
             win = layer.window
             # Synaptic events of informative input spikes (before the end of their window).

@@ -29,12 +29,15 @@ DEFAULT_SOLVER_ELEMENTS = 1 << 20
 
 SOLVERS = ("auto", "exact", "scan")
 
-#: Event-time blocks per image of ``solver="exact"`` (see :meth:`SpikingLayer.open_neurons`).
+#: Intervals of the grid bound of ``solver="exact"`` (see :meth:`SpikingLayer.open_neurons`).
 EXACT_BLOCKS = 8
 
-#: ``solver="auto"`` switches to the block bounds when more than this fraction of a batch's
-#: neurons are left open by the one-block certificate.
+#: ``solver="auto"`` refines the one-interval certificate with a grid of GRID_BLOCKS
+#: intervals when more than this fraction of a batch's neurons are left open by it.
 BLOCK_FRACTION = 0.05
+
+#: Intervals of the refined certificate of ``solver="auto"`` (see :meth:`SpikingLayer.open_neurons`).
+GRID_BLOCKS = 4
 
 
 class SpikingLayer(keras.layers.Layer):
@@ -68,10 +71,11 @@ class SpikingLayer(keras.layers.Layer):
         Seed of both noises.
     solver : {"auto", "exact", "scan"}
         All three give the exact spike times of the dynamics.  ``"auto"``: closed form
-        where MAPPING §3's certificate holds, event-driven solver for the rest.
-        ``"exact"``: every neuron goes through the event-driven solver: its potential
-        at 8 event-time block boundaries per image plus a bound inside each block, and
-        the events scanned one by one wherever the bound cannot exclude a crossing.
+        where MAPPING §3's certificate holds (refined by a grid bound of
+        ``GRID_BLOCKS`` intervals when many neurons are left open), event-driven solver
+        for the rest.  ``"exact"``: every neuron goes through the grid bound with
+        ``EXACT_BLOCKS`` intervals per image, and its events are scanned one by one
+        wherever the bound cannot exclude a crossing before its last input.
         ``"scan"``: every neuron's events scanned one by one (the plain algorithm; for
         checks and benchmarks).
     solver_elements : int
@@ -87,6 +91,13 @@ class SpikingLayer(keras.layers.Layer):
     w_min, w_max : float, optional
         The weight range of ``weight_bits``; default ``[-m, m]`` with ``m`` the layer's
         largest absolute weight.
+    input_origin, output_origin : float
+        The global times that input and output value 0 stand for: the layer reads
+        ``t - input_origin`` and returns ``t - output_origin`` (the output layer returns
+        logits, which have no origin).  Default 0: global times.  :func:`snnmap.to_snn`
+        sets ``output_origin = t_max(n)`` and ``input_origin = t_min(n)`` (the previous
+        layer's ``t_max``): values then are ``-x``, minus the activations they code, small
+        whatever the depth, and float32 keeps the relative precision of the ReLU network.
     dtype : str
         Defaults to ``"float64"``; ``"float32"`` is allowed.
     """
@@ -107,6 +118,8 @@ class SpikingLayer(keras.layers.Layer):
         weight_bits: int = 0,
         w_min=None,
         w_max=None,
+        input_origin: float = 0.0,
+        output_origin: float = 0.0,
         dtype=None,
         **kwargs,
     ):
@@ -141,6 +154,8 @@ class SpikingLayer(keras.layers.Layer):
         self.seed = int(seed)
         self.solver = solver
         self.solver_elements = int(solver_elements)
+        self.input_origin = float(input_origin)
+        self.output_origin = float(output_origin)
         self._noise_seed = keras.random.SeedGenerator(self.seed) if self.noise > 0 else None
 
     # -- windows -------------------------------------------------------------------
@@ -154,6 +169,22 @@ class SpikingLayer(keras.layers.Layer):
     @property
     def t_max(self) -> float:
         return self.window.t_max
+
+    @property
+    def time_shift(self) -> float:
+        """Output value minus local time ``s``: ``t_min(n) - output_origin``."""
+        return self.t_min - self.output_origin
+
+    def global_times(self, inputs, outputs):
+        """``(inputs, outputs)`` of this layer as float64 global times (outputs of the output
+        layer, the logits, are returned as they are)."""
+        t_in = np.asarray(inputs, np.float64) + self.input_origin
+        return t_in, np.asarray(outputs, np.float64) + (0.0 if self.output_layer else self.output_origin)
+
+    def local_inputs(self, t):
+        """``u = t - t_min(n)``, the local input times of MAPPING §2 as the synapse operator
+        reads them (:meth:`arrange_inputs`), from inputs ``t`` in this layer's frame."""
+        return self.arrange_inputs(t - (self.window.t_min - self.input_origin))
 
     # -- what subclasses provide ------------------------------------------------------
     def arrange_inputs(self, u):
@@ -204,6 +235,10 @@ class SpikingLayer(keras.layers.Layer):
                 initializer=lambda shape, dtype=None: ops.convert_to_tensor(alpha0, dtype=dtype),
                 trainable=False,
             )
+            # Derived by set_relu_params, in float64: a = alpha + sum_j J and the output value of
+            # the closed form's intercept, c + time_shift with c = (theta - alpha T_in) / a.
+            self.slope = self.add_weight(name="slope", shape=shape, initializer="ones", trainable=False)
+            self.offset = self.add_weight(name="offset", shape=shape, initializer="zeros", trainable=False)
         self._n_neurons = int(np.prod(shape))
         self._fan_in = int(np.prod(self.kernel_shape(input_shape)[:-1]))
         self.built = True
@@ -243,6 +278,12 @@ class SpikingLayer(keras.layers.Layer):
         if self.weight_bits:
             kernel = mapping.quantize_weights(kernel, self.weight_bits, self.w_min, self.w_max)
         self.kernel.assign(kernel)
+        if not self.output_layer:
+            alpha = np.asarray(ops.convert_to_numpy(self.alpha), np.float64)  # with its perturbation
+            j_sum = np.asarray(ops.convert_to_numpy(self.fan_in_sum(ops.convert_to_tensor(kernel))), np.float64)
+            slope, offset = spiketime.crossing_params(alpha, j_sum, theta, self.window.input_length)
+            self.slope.assign(ops.convert_to_numpy(slope))
+            self.offset.assign(ops.convert_to_numpy(offset) + self.time_shift)
 
     def _perturb(self, t):
         """Input spike times as the neurons receive them: jittered, then quantised."""
@@ -251,15 +292,16 @@ class SpikingLayer(keras.layers.Layer):
         if self.time_bits:
             window = self.window
             step = window.input_length / (2 ** self.time_bits - 1)
-            level = ops.clip(ops.round((t - window.t_min_prev) / step), 0, 2 ** self.time_bits - 1)
-            t = window.t_min_prev + level * step
+            start = window.t_min_prev - self.input_origin
+            level = ops.clip(ops.round((t - start) / step), 0, 2 ** self.time_bits - 1)
+            t = start + level * step
         return t
 
     def call(self, inputs):
         t = self._perturb(ops.cast(inputs, self.compute_dtype))
         window = self.window
         t_in = window.input_length
-        u = self.arrange_inputs(t - window.t_min)
+        u = self.local_inputs(t)
         if self.output_layer:
             # V(t_min(N)) = alpha T_in + sum_j W_ij max(0, t_min(N) - t_j).
             return self.synapse(ops.relu(-u), self.kernel) + self.alpha * t_in
@@ -273,7 +315,8 @@ class SpikingLayer(keras.layers.Layer):
             product, product_pos = both[..., :n_out], both[..., n_out:]
         else:
             product = self.synapse(u, kernel)
-        s = spiketime.closed_form(alpha, self.fan_in_sum(kernel), product, theta, t_in, b)
+        # Closed form directly in the output frame: no large shift after it (float32).
+        s = spiketime.closed_form(self.slope, self.offset, product, b + self.time_shift)
         if self.solver == "scan":
             s = self.scan_all(u, kernel, alpha, theta, t_in, b, s)
         else:
@@ -281,17 +324,19 @@ class SpikingLayer(keras.layers.Layer):
                 open_ = self.block_open(u, kernel, alpha, theta, t_in)
             else:
                 open_ = self.open_neurons(u, kernel, alpha, theta, t_in, 1, product_pos)
-                # Many open neurons (untrained weights, short windows): the block bounds
-                # cost a few synapse products but spare most event scans.
-                many = ops.sum(ops.cast(open_, "int32")) > int(BLOCK_FRACTION * self._n_neurons) * ops.shape(u)[0]
-                open_ = ops.cond(many, lambda: self.block_open(u, kernel, alpha, theta, t_in), lambda: open_)
+                if GRID_BLOCKS > 1:
+                    # The one-interval bound leaves some neurons open: a grid of GRID_BLOCKS
+                    # intervals costs GRID_BLOCKS - 1 synapse products but spares most event scans.
+                    many = ops.sum(ops.cast(open_, "int32")) > int(BLOCK_FRACTION * self._n_neurons) * ops.shape(u)[0]
+                    open_ = ops.cond(many, lambda: ops.logical_and(
+                        open_, self.block_open(u, kernel, alpha, theta, t_in, GRID_BLOCKS)), lambda: open_)
             s = self.solve_open(u, kernel, alpha, theta, t_in, b, s, open_)
-        return s + window.t_min
+        return s
 
     def block_open(self, u, kernel, alpha, theta, t_in, blocks=None):
         """:meth:`open_neurons` with ``blocks`` event-time blocks, a bounded number of images at a time."""
         blocks = blocks or EXACT_BLOCKS
-        per_image = 2 * blocks * (int(np.prod(u.shape[1:])) + self._n_neurons)
+        per_image = 2 * blocks * (int(np.prod(u.shape[1:])) + self._n_neurons)  # stacked inputs, [P, N] outputs
         rows = max(1, (4 * self.solver_elements) // per_image)
 
         def solve(index):
@@ -308,74 +353,93 @@ class SpikingLayer(keras.layers.Layer):
     def open_neurons(self, u, kernel, alpha, theta, t_in, blocks=1, product_pos=None):
         """Neurons that may reach theta before their last input: they need the event solver.
 
-        ``u`` are the local input times after :meth:`arrange_inputs`.
+        ``u`` are the local input times after :meth:`arrange_inputs`, ``tau`` the last
+        arrival of each image (at least ``-T_in``).  Write the potential on ``s >= -T_in``
+        as ``V(s) = alpha (s + T_in) + P(s) - N(s)`` with ``P(s) = sum_j J+_ij max(0, s - u_j)``
+        and ``N(s)`` the same with ``J-_ij = max(-J_ij, 0)``: both are non-decreasing.  On
+        the intervals of a grid ``-T_in = g_0 < g_1 < ... < g_G = tau``
 
-        The inputs of each image are split at ``blocks`` event times ``tau_g`` (quantiles of
-        its arrival times; ``tau_G`` is the last arrival).  The layer's own synapse operator
-        gives, for every neuron, the exact potential ``V(tau_g)`` and slope ``a_g`` after
-        each boundary, and within block g (inputs ``j`` with ``tau_{g-1} < u_j <= tau_g``)
+            V(s) <= max(alpha, 0) (g_k + T_in) + P(g_k) - N(g_{k-1}),     g_{k-1} <= s <= g_k
 
-            V(s) <= V(tau_{g-1}) + max(0, a_{g-1}) (tau_g - tau_{g-1}) + sum_j max(J_ij, 0) (tau_g - u_j)
+        (``N(g_0)`` replaced by its lower bound 0).  A neuron whose bound stays below theta on
+        every interval crosses after its last input, where the closed form is exact.
 
-        (the first block starts at ``-T_in`` with ``max(0, alpha) (tau_0 + T_in)``).  A
-        neuron whose bound stays below theta in every block crosses after its last input,
-        where the closed form is exact.  ``blocks=1`` is MAPPING §3's certificate with
-        ``tau`` the last arrival; it costs one extra synapse product, or none when the caller
-        passes ``product_pos``, the synapse product of ``u`` with ``max(J, 0)``.
+        ``blocks=1`` is MAPPING §3's certificate (``U(tau)``); it costs one extra synapse
+        product, or none when the caller passes ``product_pos``, the synapse product of ``u``
+        with ``max(J, 0)``.  With ``blocks=G > 1`` the inner grid points of every image are
+        the ``k/G`` quantiles of its inputs that arrive before ``tau`` (the informative ones:
+        in ReLU networks most inputs code 0 and all arrive at ``tau``), and ``P, N`` at the
+        ``G - 1`` inner points cost one synapse product with ``[J+, J-]`` each, in float32,
+        with ``P`` rounded up and ``N`` down by the worst-case relative error of a sum of
+        ``R`` non-negative float32 terms (twice it), so the bound stays a bound.
         """
-        neuron_axes = len(u.shape) - 1
+        axes = tuple(range(1, len(u.shape)))
+        tau = ops.maximum(ops.max(u, axis=axes, keepdims=True), -t_in)
+        j_pos = ops.relu(kernel)
+        if product_pos is None:
+            product_pos = self.synapse(u, j_pos)
+        # P(tau): every input has arrived by tau.
+        p_tau = tau * self.fan_in_sum(j_pos) - product_pos
+        lift = ops.relu(alpha)
         if blocks == 1:
-            axes = tuple(range(1, len(u.shape)))
-            tau = ops.maximum(ops.max(u, axis=axes, keepdims=True), -t_in)
-            j_pos = ops.relu(kernel)
-            if product_pos is None:
-                product_pos = self.synapse(u, j_pos)
-            bound = ops.relu(alpha) * (tau + t_in) + tau * self.fan_in_sum(j_pos) - product_pos
-            return bound >= theta
+            return lift * (tau + t_in) + p_tau >= theta
         batch = ops.shape(u)[0]
         flat = ops.reshape(u, (batch, -1))
         size = int(np.prod(u.shape[1:]))
-        picks = [min(size - 1, -(-(g + 1) * size // blocks) - 1) for g in range(blocks)]
-        tau = ops.maximum(ops.take(ops.sort(flat, axis=-1), picks, axis=1), -t_in)  # (B, G)
-        tau_in = ops.reshape(tau, (batch, blocks) + (1,) * neuron_axes)
-        u_b = ops.expand_dims(u, 1)
-        arrived = ops.cast(u_b <= tau_in, u.dtype)  # (B, G, ...) inputs in by tau_g
-        new = arrived - ops.concatenate([ops.zeros_like(arrived[:, :1]), arrived[:, :-1]], axis=1)
-
-        def synapse_stack(weights, j):
-            x = ops.concatenate([weights, weights * u_b], axis=1)
-            y = self.synapse(ops.reshape(x, (-1,) + tuple(u.shape[1:])), j)
-            y = ops.reshape(y, (batch, 2 * blocks) + tuple(y.shape[1:]))
-            return y[:, :blocks], y[:, blocks:]
-
-        a_in, c_in = synapse_stack(arrived, kernel)  # sum J, sum J u over arrived inputs
-        p_new, q_new = synapse_stack(new, ops.relu(kernel))  # same with J+, block inputs only
-        tau_n = ops.reshape(tau, (batch, blocks) + (1,) * len(theta.shape))
-        v = alpha * (tau_n + t_in) + tau_n * a_in - c_in
-        slope = alpha + a_in
-        rise = tau_n * p_new - q_new
-        first = ops.relu(alpha) * (tau_n[:, :1] + t_in) + rise[:, :1]
-        later = v[:, :-1] + ops.relu(slope[:, :-1]) * (tau_n[:, 1:] - tau_n[:, :-1]) + rise[:, 1:]
-        bound = ops.concatenate([first, later], axis=1)
-        return ops.any(bound >= ops.expand_dims(theta, 0)[:, None], axis=1)
+        tau_flat = ops.reshape(tau, (batch, 1))
+        # Informative arrivals first (ascending), then the ones at tau.
+        early = ops.sum(ops.cast(flat < tau_flat, "int32"), axis=-1, keepdims=True)
+        ordered = ops.sort(flat, axis=-1)
+        picks = [(early * g) // blocks for g in range(1, blocks)]
+        grid = ops.take_along_axis(ordered, ops.minimum(ops.concatenate(picks, axis=-1), size - 1), axis=-1)
+        grid = ops.clip(grid, -t_in, tau_flat)  # (B, G-1); no informative input: every point at tau
+        grid_t = ops.transpose(grid)  # (G-1, B): the stack below is point-major
+        g = ops.reshape(grid_t, (blocks - 1, batch) + (1,) * len(axes))
+        x = ops.relu(g - ops.expand_dims(u, 0))
+        # P and N sum non-negative terms, so float32 (several times faster than float64 on
+        # CPUs) gets them within a relative error gamma_R = (R + 2) u / (1 - (R + 2) u),
+        # u = 2**-24, for R terms in any order: rounding the bound UP keeps it a bound.
+        y = self.synapse(ops.cast(ops.reshape(x, (-1,) + tuple(u.shape[1:])), "float32"),
+                         ops.cast(ops.concatenate([j_pos, ops.relu(-kernel)], axis=-1), "float32"))
+        y = ops.cast(y, u.dtype)
+        n_out = kernel.shape[-1]
+        y = ops.reshape(y, (blocks - 1, batch) + tuple(y.shape[1:]))
+        terms = (self._fan_in + 2) * 2.0 ** -24
+        gamma = 2 * terms / (1 - terms)  # twice the worst case, for safety
+        p_g, n_g = y[..., :n_out] * (1 + gamma), y[..., n_out:] * (1 - gamma)
+        g_n = ops.reshape(grid_t, (blocks - 1, batch) + (1,) * len(theta.shape))
+        first = lift * (g_n[:1] + t_in) + p_g[:1]
+        middle = lift * (g_n[1:] + t_in) + p_g[1:] - n_g[:-1]
+        last = ops.expand_dims(lift * (tau + t_in) + p_tau, 0) - n_g[-1:]
+        bound = ops.concatenate([first, middle, last], axis=0)
+        return ops.any(bound >= theta, axis=0)
 
     def solve_open(self, u, kernel, alpha, theta, t_in, window, s, open_):
-        """Exact event-driven spike times for the neurons where ``open_`` holds, in chunks."""
+        """Exact event-driven spike times for the neurons where ``open_`` holds, in chunks.
+
+        ``s`` (closed-form values) and the result are output values (local time plus
+        :attr:`time_shift`); ``window`` is ``B`` in local time."""
         alpha_flat = ops.reshape(alpha, (-1,))
         theta_flat = ops.reshape(theta, (-1,))
         n = self._n_neurons
 
         sort = spiketime.sort_early_inputs if spiketime.shapes_may_vary() else spiketime.sort_inputs
 
+        s_flat = ops.reshape(s, (-1,))
+        shift = self.time_shift
+
         def solve(index):
             e, j = sort(*self.receptive_fields(u, kernel, index))
             neuron = index % n
-            return spiketime.first_crossing(
+            r = spiketime.first_crossing(
                 e, j, ops.take(alpha_flat, neuron), ops.take(theta_flat, neuron), t_in, window
             )
+            # A crossing after the last input is the closed form's, which is better
+            # conditioned (float32): most neurons left open were open by a loose bound.
+            return ops.where(r > ops.maximum(e[:, -1], -t_in), ops.take(s_flat, index), r + shift)
 
         chunk = max(1, self.solver_elements // max(1, self._fan_in))
-        flat = spiketime.solve_pairs(ops.reshape(open_, (-1,)), ops.reshape(s, (-1,)), solve, chunk)
+        flat = spiketime.solve_pairs(ops.reshape(open_, (-1,)), s_flat, solve, chunk)
         return ops.reshape(flat, ops.shape(s))
 
     def scan_all(self, u, kernel, alpha, theta, t_in, window, s):
@@ -402,6 +466,8 @@ class SpikingLayer(keras.layers.Layer):
             weight_bits=self.weight_bits,
             w_min=self.w_min,
             w_max=self.w_max,
+            input_origin=self.input_origin,
+            output_origin=self.output_origin,
         )
         return config
 
@@ -476,7 +542,7 @@ class SpikingDense(SpikingLayer):
             rest = j_sum - ops.sum(j, axis=1)
             e = ops.concatenate([us, last], axis=-1)[:, :, None]
             j = ops.concatenate([j, rest[:, None, :]], axis=1)
-            return spiketime.first_crossing(e, j, alpha, theta, t_in, window, axis=1)
+            return spiketime.first_crossing(e, j, alpha, theta, t_in, window, axis=1) + self.time_shift
 
         rows = max(1, (4 * self.solver_elements) // max(1, n_in * self.units))
         return spiketime.solve_pairs(ops.ones((ops.shape(s)[0],), "bool"), s, solve, rows, small_chunk=1)
@@ -645,7 +711,8 @@ class SpikeTimePadding2D(keras.layers.Layer):
     padding : ((int, int), (int, int))
         (top, bottom), (left, right), as in ``ZeroPadding2D``.
     t_pad : float
-        ``t_min`` of the consuming layer (the end of the window these spikes belong to).
+        ``t_min`` of the consuming layer (the end of the window these spikes belong to),
+        in the frame of the spike times it pads (0 when they are measured from it).
     """
 
     def __init__(self, padding, t_pad, dtype=None, **kwargs):

@@ -159,7 +159,7 @@ def _trace(layer, t_in_all, t_out_all, image, k, states_before, states_after):
     if noisy:
         _restore([layer], states_after)
     t_rec = keras.ops.take(t_rec, [image], axis=0)
-    u = layer.arrange_inputs(t_rec - t_min)
+    u = layer.local_inputs(t_rec)
     spikes = np.asarray(t_out_all[image], np.float64).ravel()
     neurons = pick_neurons(spikes, (t0, t_min, t_max), k)
     fields, weights = layer.receptive_fields(u, layer.kernel, keras.ops.convert_to_tensor(neurons, "int32"))
@@ -286,8 +286,8 @@ def take_snapshot(snn, x, input_range=(0.0, 1.0), relu_model=None, n_images=16, 
             snap[f"meta/{key}"] = np.asarray(getattr(first, key))
         for k, layer in enumerate(layers):
             win = layer.window
-            snap[f"t_in/{layer.name}"] = t_batch[2 * k]
-            snap[f"t_out/{layer.name}"] = t_batch[2 * k + 1]
+            snap[f"t_in/{layer.name}"], snap[f"t_out/{layer.name}"] = layer.global_times(t_batch[2 * k],
+                                                                                         t_batch[2 * k + 1])
             snap[f"window/{layer.name}"] = np.asarray([win.t_min_prev, win.t_min, win.t_max], np.float64)
             snap[f"output_layer/{layer.name}"] = np.asarray(bool(layer.output_layer))
         if relu_model is not None:
@@ -298,13 +298,13 @@ def take_snapshot(snn, x, input_range=(0.0, 1.0), relu_model=None, n_images=16, 
                                  "the SNN was built from")
             for k, layer in enumerate(layers):
                 oracle = _oracle(by_name[layer.name])
-                decoded = layer.window.t_min - np.asarray(t_batch[2 * k], np.float64)
+                decoded = layer.window.t_min - snap[f"t_in/{layer.name}"]
                 snap[f"y/{layer.name}"] = _np(oracle(decoded)).astype(np.float64)
         traced = _pick_layer(layers, trace_layer)
         if traced is not None:
             k = layers.index(traced)
-            snap.update(_trace(traced, t_batch[2 * k], t_batch[2 * k + 1], int(image), int(trace_neurons),
-                               states, after))
+            snap.update(_trace(traced, t_batch[2 * k], snap[f"t_out/{traced.name}"], int(image),
+                               int(trace_neurons), states, after))
     finally:
         _restore(layers, states)
     return snap

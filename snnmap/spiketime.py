@@ -15,7 +15,7 @@ Two ways to the same answer:
 
 * :func:`closed_form` - once every input has arrived (``s >= tau = max(0, max_j u_j)``)
   V is linear with slope ``a_i = alpha_i + sum_j J_ij``, so the crossing is
-  ``s* = (theta_i - alpha_i T_in + sum_j J_ij u_j) / a_i``.  It is the spike time whenever
+  ``s* = (theta_i - alpha_i T_in + sum_j J_ij u_j) / a_i = c_i + sum_j J_ij u_j / a_i``.  It is the spike time whenever
   V stays below theta before ``tau``; :func:`certified` checks a sufficient condition for
   that with one more product, using the upper bound
   ``U(s) = alpha (s + T_in) + sum_j max(J_ij, 0) max(0, s - u_j) >= V(s)``, which is
@@ -42,17 +42,31 @@ def upper_bound_margin(alpha, j_pos_sum, j_pos_dot_u, tau, t_in, theta):
     return theta - (alpha * (tau + t_in) + tau * j_pos_sum - j_pos_dot_u)
 
 
-def closed_form(alpha, j_sum, j_dot_u, theta, t_in, window):
-    """Local spike time of a neuron whose crossing comes after its last input.
+def crossing_params(alpha, j_sum, theta, t_in):
+    """Final slope and intercept of the potential, for :func:`closed_form`.
 
-    ``s = min(B, (theta - alpha T_in + sum_j J_ij u_j) / (alpha + sum_j J_ij))``; a neuron
-    whose final slope is not positive never reaches theta and fires at ``B``.
+    ``a_i = alpha_i + sum_j J_ij`` and ``c_i = (theta_i - alpha_i T_in) / a_i`` (0 where
+    ``a_i <= 0``).  Computed once, in float64, by the layers: ``theta_i`` and
+    ``alpha_i T_in`` are large and nearly cancel, which float32 cannot do in every call.
     """
     slope = alpha + j_sum
     positive = slope > 0
     safe = ops.where(positive, slope, ops.ones_like(slope))
-    s = (theta - alpha * t_in + j_dot_u) / safe
-    return ops.where(positive, ops.minimum(s, window), window)
+    return slope, ops.where(positive, (theta - alpha * t_in) / safe, ops.zeros_like(slope))
+
+
+def closed_form(slope, offset, j_dot_u, window):
+    """Local spike time of a neuron whose crossing comes after its last input.
+
+    ``s = min(B, c_i + sum_j J_ij u_j / a_i)`` with ``a_i, c_i`` from
+    :func:`crossing_params`, i.e. ``s = (theta_i - alpha_i T_in + sum_j J_ij u_j) / a_i``;
+    a neuron whose final slope is not positive never reaches theta and fires at ``B``.
+    """
+    positive = slope > 0
+    safe = ops.where(positive, slope, ops.ones_like(slope))
+    # The batched operand first: Keras 3.15's ops.add (TensorFlow) returns a wrong shape
+    # for add(x1, x2) when x1 has lower rank and a leading 1, e.g. (1, 1, 120) + (B, 1, 1, 120).
+    return ops.where(positive, ops.minimum(j_dot_u / safe + offset, window), window)
 
 
 def first_crossing(e, j, alpha, theta, t_in, window, axis=-1):

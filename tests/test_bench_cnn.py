@@ -81,8 +81,7 @@ def test_bench_cnn_quick_lenet5(tmp_path):
         for key in ("open_1block", "to_solver", "solver_changed", "inputs_at_last_arrival"):
             assert 0.0 <= r[key] <= 1.0, (r["layer"], key)
         assert r["n_solver_changed"] <= r["n_to_solver"]
-        assert 1.0 <= r["block_boundaries"] <= m["layers"]["float64"]["exact_blocks"]
-        assert isinstance(r["block_bounds"], bool)
+        assert isinstance(r["grid_bound"], bool)
 
 
 @pytest.mark.slow

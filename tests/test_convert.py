@@ -36,6 +36,8 @@ def test_relu_equivalence_on_real_fashion_mnist(fashion, fashion_pre):
     outputs = probe.predict_on_batch(snnmap.encode(x))
     for layer, t, relu in zip(layers[:-1], outputs[:-1], hidden_relu):
         assert t.dtype == np.float64
+        assert np.all(t <= 0) and np.all(t >= -layer.window.length)  # measured from t_max: minus the code
+        _, t = layer.global_times(t, t)
         assert np.all(t >= layer.window.t_min)  # no window violation on these data
         assert np.max(np.abs((layer.window.t_max - t) - relu)) <= 1e-9
     assert np.max(np.abs(outputs[-1] - logits_relu)) <= 1e-9
