@@ -30,7 +30,7 @@ check, warm-up calls, then ``--rounds`` round-robin rounds over all variants of 
 Per spiking layer the bench also reports the fraction of neurons that MAPPING §3's
 one-interval certificate leaves open on the benchmark images, whether the layer then refines
 it with the grid bound (``snnmap.layers.GRID_BLOCKS`` intervals, when more than
-``BLOCK_FRACTION`` are open), how many neurons are left to the event solver, and an eager,
+the open neurons' inputs exceed ``GRID_WORK`` per neuron), how many neurons are left to the event solver, and an eager,
 one-call time breakdown of the layer's parts.
 
 Usage::
@@ -285,7 +285,7 @@ def layer_figures(snn, spikes, repeat=1):
     ``open_1block``: fraction of (image, neuron) pairs that MAPPING §3's certificate
     (``open_neurons(..., 1)``, ``tau`` = last arrival) leaves open.  ``grid_bound``: whether
     the layer's ``solver="auto"`` refines it with the ``GRID_BLOCKS``-interval bound on this
-    batch (more than ``BLOCK_FRACTION`` open).  ``to_solver``: fraction handed to the event
+    batch (open neurons x fan-in > ``GRID_WORK`` x neurons x batch).  ``to_solver``: fraction handed to the event
     solver; ``solver_changed``: fraction whose spike time it changed (crossed before the last input).
     """
     import keras
@@ -327,7 +327,7 @@ def layer_figures(snn, spikes, repeat=1):
             open1, s_ = _timed(lambda: layer.open_neurons(u, layer.kernel, layer.alpha, layer.threshold, t_in, 1))
             keep("certificate_s", s_)
             n_open1 = int(np.sum(ops.convert_to_numpy(open1)))
-            switch = n_open1 > int(sl.BLOCK_FRACTION * n) * batch
+            switch = n_open1 * row["fan_in"] > sl.GRID_WORK * n * batch
             open_ = open1
             if switch:
                 open_, s_ = _timed(lambda: ops.logical_and(open1, layer.block_open(
@@ -346,7 +346,7 @@ def layer_figures(snn, spikes, repeat=1):
                        solver_changed=n_needed / (n * batch), n_solver_changed=n_needed)
         row.update(best)
         rows.append(row)
-    return {"rows": rows, "batch": batch, "repeat": repeat, "block_fraction": sl.BLOCK_FRACTION,
+    return {"rows": rows, "batch": batch, "repeat": repeat, "grid_work": sl.GRID_WORK,
             "grid_blocks": sl.GRID_BLOCKS,
             "note": "eager calls outside tf.function, best of `repeat`; indicative only"}
 
@@ -532,7 +532,7 @@ def report_text(res):
             lines.append(f"  per spiking layer ({dt}, batch {fig['batch']}): last = inputs arriving with the image's last "
                          "arrival; open = (image, neuron) pairs the")
             lines.append(f"  one-interval certificate leaves open; grid = refined by the {fig['grid_blocks']}-interval grid "
-                         f"bound (open > {fig['block_fraction']:g}); solver = pairs left to the")
+                         f"bound (open x fan-in > {fig['grid_work']:g} x neurons); solver = pairs left to the")
             lines.append("  event solver; needed = pairs whose spike time the solver changed (crossings before the last "
                          "input);")
             lines.append(f"  times: eager, one call{' (best of 2)' if fig['repeat'] > 1 else ''}, ms")

@@ -33,11 +33,16 @@ SOLVERS = ("auto", "exact", "scan")
 EXACT_BLOCKS = 8
 
 #: ``solver="auto"`` refines the one-interval certificate with a grid of GRID_BLOCKS
-#: intervals when more than this fraction of a batch's neurons are left open by it.
-BLOCK_FRACTION = 0.05
+#: intervals when the neurons it leaves open have more than GRID_WORK inputs per neuron of
+#: the batch (open neurons x fan-in > GRID_WORK x neurons x batch): then the event solver
+#: would cost more than the grid's synapse products.
+GRID_WORK = 1.0
 
 #: Intervals of the refined certificate of ``solver="auto"`` (see :meth:`SpikingLayer.open_neurons`).
 GRID_BLOCKS = 4
+
+#: The grid bound's points are quantiles of about this many inputs per image (a strided sample).
+GRID_SAMPLE = 2048
 
 
 class SpikingLayer(keras.layers.Layer):
@@ -239,6 +244,15 @@ class SpikingLayer(keras.layers.Layer):
             # the closed form's intercept, c + time_shift with c = (theta - alpha T_in) / a.
             self.slope = self.add_weight(name="slope", shape=shape, initializer="ones", trainable=False)
             self.offset = self.add_weight(name="offset", shape=shape, initializer="zeros", trainable=False)
+            # Kernels derived by set_relu_params once instead of in every call (for deep layers
+            # with small batches, kernel-sized passes would cost more than the synapse products),
+            # in float32 for the bounds: J+ for the certificate, [J+, J-] for the grid bound.
+            k_shape = self.kernel_shape(input_shape)
+            wide = tuple(k_shape[:-1]) + (2 * k_shape[-1],)
+            self.kernel_pos = self.add_weight(name="kernel_pos", shape=k_shape, initializer="zeros",
+                                              trainable=False, dtype="float32")
+            self.kernel_split = self.add_weight(name="kernel_split", shape=wide, initializer="zeros",
+                                                trainable=False, dtype="float32")
         self._n_neurons = int(np.prod(shape))
         self._fan_in = int(np.prod(self.kernel_shape(input_shape)[:-1]))
         self.built = True
@@ -284,6 +298,9 @@ class SpikingLayer(keras.layers.Layer):
             slope, offset = spiketime.crossing_params(alpha, j_sum, theta, self.window.input_length)
             self.slope.assign(ops.convert_to_numpy(slope))
             self.offset.assign(ops.convert_to_numpy(offset) + self.time_shift)
+            j_pos, j_neg = np.maximum(kernel, 0.0), np.maximum(-kernel, 0.0)
+            self.kernel_pos.assign(j_pos.astype(np.float32))
+            self.kernel_split.assign(np.concatenate([j_pos, j_neg], axis=-1).astype(np.float32))
 
     def _perturb(self, t):
         """Input spike times as the neurons receive them: jittered, then quantised."""
@@ -308,13 +325,7 @@ class SpikingLayer(keras.layers.Layer):
 
         kernel, alpha, theta = self.kernel, self.alpha, self.threshold
         b = window.length
-        if self.solver == "auto":
-            # One synapse product with [J, max(J, 0)] serves the closed form and the certificate.
-            n_out = kernel.shape[-1]
-            both = self.synapse(u, ops.concatenate([kernel, ops.relu(kernel)], axis=-1))
-            product, product_pos = both[..., :n_out], both[..., n_out:]
-        else:
-            product = self.synapse(u, kernel)
+        product = self.synapse(u, kernel)
         # Closed form directly in the output frame: no large shift after it (float32).
         s = spiketime.closed_form(self.slope, self.offset, product, b + self.time_shift)
         if self.solver == "scan":
@@ -323,11 +334,13 @@ class SpikingLayer(keras.layers.Layer):
             if self.solver == "exact":
                 open_ = self.block_open(u, kernel, alpha, theta, t_in)
             else:
-                open_ = self.open_neurons(u, kernel, alpha, theta, t_in, 1, product_pos)
+                open_ = self.open_neurons(u, kernel, alpha, theta, t_in, 1)
                 if GRID_BLOCKS > 1:
                     # The one-interval bound leaves some neurons open: a grid of GRID_BLOCKS
-                    # intervals costs GRID_BLOCKS - 1 synapse products but spares most event scans.
-                    many = ops.sum(ops.cast(open_, "int32")) > int(BLOCK_FRACTION * self._n_neurons) * ops.shape(u)[0]
+                    # intervals costs GRID_BLOCKS - 1 float32 synapse products but spares most
+                    # event scans, once those would read more inputs than the batch has neurons.
+                    work = ops.sum(ops.cast(open_, "float32")) * float(self._fan_in)
+                    many = work > GRID_WORK * float(self._n_neurons) * ops.cast(ops.shape(u)[0], "float32")
                     open_ = ops.cond(many, lambda: ops.logical_and(
                         open_, self.block_open(u, kernel, alpha, theta, t_in, GRID_BLOCKS)), lambda: open_)
             s = self.solve_open(u, kernel, alpha, theta, t_in, b, s, open_)
@@ -350,7 +363,7 @@ class SpikingLayer(keras.layers.Layer):
                                       small_chunk=1)
         return flags > 0.5
 
-    def open_neurons(self, u, kernel, alpha, theta, t_in, blocks=1, product_pos=None):
+    def open_neurons(self, u, kernel, alpha, theta, t_in, blocks=1):
         """Neurons that may reach theta before their last input: they need the event solver.
 
         ``u`` are the local input times after :meth:`arrange_inputs`, ``tau`` the last
@@ -364,28 +377,39 @@ class SpikingLayer(keras.layers.Layer):
         (``N(g_0)`` replaced by its lower bound 0).  A neuron whose bound stays below theta on
         every interval crosses after its last input, where the closed form is exact.
 
-        ``blocks=1`` is MAPPING §3's certificate (``U(tau)``); it costs one extra synapse
-        product, or none when the caller passes ``product_pos``, the synapse product of ``u``
-        with ``max(J, 0)``.  With ``blocks=G > 1`` the inner grid points of every image are
-        the ``k/G`` quantiles of its inputs that arrive before ``tau`` (the informative ones:
-        in ReLU networks most inputs code 0 and all arrive at ``tau``), and ``P, N`` at the
-        ``G - 1`` inner points cost one synapse product with ``[J+, J-]`` each, in float32,
-        with ``P`` rounded up and ``N`` down by the worst-case relative error of a sum of
-        ``R`` non-negative float32 terms (twice it), so the bound stays a bound.
+        ``blocks=1`` is MAPPING §3's certificate (``U(tau)``); it costs one synapse product
+        with ``J+``.  With ``blocks=G > 1`` the inner grid points of every image are the
+        ``k/G`` quantiles of its inputs that arrive before ``tau`` (the informative ones: in
+        ReLU networks most inputs code 0 and all arrive at ``tau``; taken from an evenly
+        strided sample of about :data:`GRID_SAMPLE` inputs), and ``P, N`` at the
+        ``G - 1`` inner points cost one synapse product with ``[J+, J-]`` each.  These
+        products are taken in float32 (several times faster than float64 on CPUs), with ``P``
+        rounded up and ``N`` down by twice the worst-case relative error of a sum of ``R``
+        non-negative float32 terms, ``gamma_R = (R + 2) u / (1 - (R + 2) u)``, ``u = 2**-24``,
+        in any summation order: the bound stays a bound.  ``kernel`` must be the layer's
+        kernel (the float32 ``J+`` and ``[J+, J-]`` are derived from it by :meth:`set_relu_params`).
         """
         axes = tuple(range(1, len(u.shape)))
         tau = ops.maximum(ops.max(u, axis=axes, keepdims=True), -t_in)
-        j_pos = ops.relu(kernel)
-        if product_pos is None:
-            product_pos = self.synapse(u, j_pos)
-        # P(tau): every input has arrived by tau.
-        p_tau = tau * self.fan_in_sum(j_pos) - product_pos
+        n_out = kernel.shape[-1]
+        terms = (self._fan_in + 2) * 2.0 ** -24
+        gamma = 2 * terms / (1 - terms)
+
+        def nonnegative_sum(x, kernel32):
+            return ops.cast(self.synapse(ops.cast(x, "float32"), kernel32), u.dtype)
+
+        # P(tau), rounded up: every input has arrived by tau.
+        p_tau = nonnegative_sum(ops.relu(tau - u), self.kernel_pos) * (1 + gamma)
         lift = ops.relu(alpha)
         if blocks == 1:
             return lift * (tau + t_in) + p_tau >= theta
         batch = ops.shape(u)[0]
-        flat = ops.reshape(u, (batch, -1))
         size = int(np.prod(u.shape[1:]))
+        # Any grid gives a bound: quantiles of an evenly strided sample of the inputs are
+        # as good and spare sorting them all.
+        stride = max(1, size // GRID_SAMPLE)
+        flat = ops.reshape(u, (batch, -1))[:, ::stride]
+        size = -(-size // stride)
         tau_flat = ops.reshape(tau, (batch, 1))
         # Informative arrivals first (ascending), then the ones at tau.
         early = ops.sum(ops.cast(flat < tau_flat, "int32"), axis=-1, keepdims=True)
@@ -396,16 +420,8 @@ class SpikingLayer(keras.layers.Layer):
         grid_t = ops.transpose(grid)  # (G-1, B): the stack below is point-major
         g = ops.reshape(grid_t, (blocks - 1, batch) + (1,) * len(axes))
         x = ops.relu(g - ops.expand_dims(u, 0))
-        # P and N sum non-negative terms, so float32 (several times faster than float64 on
-        # CPUs) gets them within a relative error gamma_R = (R + 2) u / (1 - (R + 2) u),
-        # u = 2**-24, for R terms in any order: rounding the bound UP keeps it a bound.
-        y = self.synapse(ops.cast(ops.reshape(x, (-1,) + tuple(u.shape[1:])), "float32"),
-                         ops.cast(ops.concatenate([j_pos, ops.relu(-kernel)], axis=-1), "float32"))
-        y = ops.cast(y, u.dtype)
-        n_out = kernel.shape[-1]
+        y = nonnegative_sum(ops.reshape(x, (-1,) + tuple(u.shape[1:])), self.kernel_split)
         y = ops.reshape(y, (blocks - 1, batch) + tuple(y.shape[1:]))
-        terms = (self._fan_in + 2) * 2.0 ** -24
-        gamma = 2 * terms / (1 - terms)  # twice the worst case, for safety
         p_g, n_g = y[..., :n_out] * (1 + gamma), y[..., n_out:] * (1 - gamma)
         g_n = ops.reshape(grid_t, (blocks - 1, batch) + (1,) * len(theta.shape))
         first = lift * (g_n[:1] + t_in) + p_g[:1]
@@ -515,7 +531,7 @@ class SpikingDense(SpikingLayer):
 
     def receptive_fields(self, u, kernel, index):
         sample = index // self.units
-        return ops.take(u, sample, axis=0), ops.take(ops.transpose(kernel), index % self.units, axis=0)
+        return ops.take(u, sample, axis=0), ops.transpose(ops.take(kernel, index % self.units, axis=1))
 
     def scan_all(self, u, kernel, alpha, theta, t_in, window, s):
         """Every neuron of a sample shares its inputs: sort them once per sample.
@@ -660,8 +676,9 @@ class SpikingConv2D(SpikingLayer):
         y, x = pos // out_w, pos % out_w
         base = ((sample * hp + y * self.strides[0]) * wp + x * self.strides[1]) * c_in
         fields = ops.take(flat, base[:, None] + ops.convert_to_tensor(self._offsets)[None, :])
-        weights = ops.transpose(ops.reshape(kernel, (-1, self.filters)))
-        return fields, ops.take(weights, rest % self.filters, axis=0)
+        # Columns of the (R, filters) kernel: no kernel-sized transpose for a few pairs.
+        weights = ops.take(ops.reshape(kernel, (-1, self.filters)), rest % self.filters, axis=1)
+        return fields, ops.transpose(weights)
 
     def get_config(self):
         config = super().get_config()

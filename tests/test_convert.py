@@ -120,3 +120,37 @@ def test_encode():
     np.testing.assert_array_equal(snnmap.encode([-3.0, 3.0], (-3, 3)), [1.0, 0.0])
     with pytest.raises(ValueError):
         snnmap.encode([0.0], (1.0, 1.0))
+
+
+def test_float32_keeps_precision_in_a_deep_network():
+    """14 hidden layers whose spike times reach t ~ 700: measured from t_max(n) (the
+    default), float32 keeps errors near the ReLU network's own float32 rounding; global
+    times lose two orders of magnitude.  float64 is exact either way, and the two frames
+    give the same global spike times."""
+    rng = np.random.default_rng(0)
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((20,))
+    h = inputs
+    for _ in range(14):
+        h = keras.layers.Dense(64, activation="relu", kernel_initializer="he_normal")(h)
+    model = keras.Model(inputs, keras.layers.Dense(5)(h))
+    x_calib, x = rng.uniform(0, 40, (500, 20)), rng.uniform(0, 40, (200, 20))
+    pre = snnmap.preprocess(model, x_calib, input_range=(0, 40), verbose=0)
+    errors = {}
+    for local in (True, False):
+        r = snnmap.evaluate(snnmap.to_snn(pre, dtype="float32", local_times=local), x, relu_model=pre.model,
+                            input_range=(0, 40), verbose=0)
+        assert r["latency"] > 500 and r["agreement"] == 1.0
+        errors[local] = r["max_abs_error_end_to_end"]
+    assert errors[True] < 2e-4 and errors[True] < errors[False] / 20
+    t = snnmap.encode(x, (0, 40))
+    runs = {}
+    for local in (True, False):
+        snn = snnmap.to_snn(pre, local_times=local)
+        layers = spiking_layers(snn)
+        out = keras.Model(snn.inputs, [l.output for l in layers]).predict_on_batch(t)
+        runs[local] = [l.global_times(o, o)[1] for l, o in zip(layers, out)]
+    for a, b in zip(*runs.values()):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-9)
+    r = snnmap.evaluate(snnmap.to_snn(pre), x, relu_model=pre.model, input_range=(0, 40), verbose=0)
+    assert r["max_abs_error_end_to_end"] <= 1e-9
