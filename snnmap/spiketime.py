@@ -62,6 +62,7 @@ def closed_form(slope, offset, j_dot_u, window):
     :func:`crossing_params`, i.e. ``s = (theta_i - alpha_i T_in + sum_j J_ij u_j) / a_i``;
     a neuron whose final slope is not positive never reaches theta and fires at ``B``.
     """
+    slope, offset = ops.convert_to_tensor(slope), ops.convert_to_tensor(offset)  # JAX: not Keras variables
     positive = slope > 0
     safe = ops.where(positive, slope, ops.ones_like(slope))
     # The batched operand first: Keras 3.15's ops.add (TensorFlow) returns a wrong shape
