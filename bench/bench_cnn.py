@@ -321,7 +321,7 @@ def layer_figures(snn, spikes, repeat=1):
             keep("layer_call_s", s_)
             if layer.output_layer:
                 continue
-            s, s_ = _timed(lambda: spiketime.closed_form(layer.slope, layer.offset, layer.synapse(u, layer.kernel),
+            s, s_ = _timed(lambda: spiketime.closed_form(layer.inv_slope, layer.offset, layer.synapse(u, layer.kernel),
                                                          win.length + layer.time_shift))
             keep("closed_form_s", s_)
             open1, s_ = _timed(lambda: layer.open_neurons(u, layer.kernel, layer.alpha, layer.threshold, t_in, 1))

@@ -240,9 +240,10 @@ class SpikingLayer(keras.layers.Layer):
                 initializer=lambda shape, dtype=None: ops.convert_to_tensor(alpha0, dtype=dtype),
                 trainable=False,
             )
-            # Derived by set_relu_params, in float64: a = alpha + sum_j J and the output value of
-            # the closed form's intercept, c + time_shift with c = (theta - alpha T_in) / a.
-            self.slope = self.add_weight(name="slope", shape=shape, initializer="ones", trainable=False)
+            # Derived by set_relu_params, in float64 (spiketime.crossing_params): 1 / a with
+            # a = alpha + sum_j J, and the closed form's intercept c = (theta - alpha T_in) / a
+            # as an output value, c + time_shift (0 and B + time_shift where a <= 0).
+            self.inv_slope = self.add_weight(name="inv_slope", shape=shape, initializer="ones", trainable=False)
             self.offset = self.add_weight(name="offset", shape=shape, initializer="zeros", trainable=False)
             # Kernels derived by set_relu_params once instead of in every call (for deep layers
             # with small batches, kernel-sized passes would cost more than the synapse products),
@@ -295,8 +296,9 @@ class SpikingLayer(keras.layers.Layer):
         if not self.output_layer:
             alpha = np.asarray(ops.convert_to_numpy(self.alpha), np.float64)  # with its perturbation
             j_sum = np.asarray(ops.convert_to_numpy(self.fan_in_sum(ops.convert_to_tensor(kernel))), np.float64)
-            slope, offset = spiketime.crossing_params(alpha, j_sum, theta, self.window.input_length)
-            self.slope.assign(ops.convert_to_numpy(slope))
+            inv_slope, offset = spiketime.crossing_params(alpha, j_sum, theta, self.window.input_length,
+                                                          self.window.length)
+            self.inv_slope.assign(ops.convert_to_numpy(inv_slope))
             self.offset.assign(ops.convert_to_numpy(offset) + self.time_shift)
             j_pos, j_neg = np.maximum(kernel, 0.0), np.maximum(-kernel, 0.0)
             self.kernel_pos.assign(j_pos.astype(np.float32))
@@ -327,7 +329,7 @@ class SpikingLayer(keras.layers.Layer):
         b = window.length
         product = self.synapse(u, kernel)
         # Closed form directly in the output frame: no large shift after it (float32).
-        s = spiketime.closed_form(self.slope, self.offset, product, b + self.time_shift)
+        s = spiketime.closed_form(self.inv_slope, self.offset, product, b + self.time_shift)
         if self.solver == "scan":
             s = self.scan_all(u, kernel, alpha, theta, t_in, b, s)
         else:

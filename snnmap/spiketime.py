@@ -42,32 +42,32 @@ def upper_bound_margin(alpha, j_pos_sum, j_pos_dot_u, tau, t_in, theta):
     return theta - (alpha * (tau + t_in) + tau * j_pos_sum - j_pos_dot_u)
 
 
-def crossing_params(alpha, j_sum, theta, t_in):
-    """Final slope and intercept of the potential, for :func:`closed_form`.
+def crossing_params(alpha, j_sum, theta, t_in, window):
+    """Inverse final slope and intercept of the potential, for :func:`closed_form`.
 
-    ``a_i = alpha_i + sum_j J_ij`` and ``c_i = (theta_i - alpha_i T_in) / a_i`` (0 where
-    ``a_i <= 0``).  Computed once, in float64, by the layers: ``theta_i`` and
-    ``alpha_i T_in`` are large and nearly cancel, which float32 cannot do in every call.
+    With ``a_i = alpha_i + sum_j J_ij``: ``1 / a_i`` and ``c_i = (theta_i - alpha_i T_in) / a_i``
+    where ``a_i > 0``; ``0`` and ``B`` (the neuron never reaches theta after its last input)
+    elsewhere.  Computed once, in float64, by the layers: ``theta_i`` and ``alpha_i T_in``
+    are large and nearly cancel, which float32 cannot do in every call.
     """
     slope = alpha + j_sum
     positive = slope > 0
     safe = ops.where(positive, slope, ops.ones_like(slope))
-    return slope, ops.where(positive, (theta - alpha * t_in) / safe, ops.zeros_like(slope))
+    return (ops.where(positive, 1.0 / safe, ops.zeros_like(slope)),
+            ops.where(positive, (theta - alpha * t_in) / safe, window + ops.zeros_like(slope)))
 
 
-def closed_form(slope, offset, j_dot_u, window):
+def closed_form(inv_slope, offset, j_dot_u, window):
     """Local spike time of a neuron whose crossing comes after its last input.
 
-    ``s = min(B, c_i + sum_j J_ij u_j / a_i)`` with ``a_i, c_i`` from
+    ``s = min(B, c_i + sum_j J_ij u_j / a_i)`` with ``1 / a_i, c_i`` from
     :func:`crossing_params`, i.e. ``s = (theta_i - alpha_i T_in + sum_j J_ij u_j) / a_i``;
     a neuron whose final slope is not positive never reaches theta and fires at ``B``.
     """
-    slope, offset = ops.convert_to_tensor(slope), ops.convert_to_tensor(offset)  # JAX: not Keras variables
-    positive = slope > 0
-    safe = ops.where(positive, slope, ops.ones_like(slope))
+    inv_slope, offset = ops.convert_to_tensor(inv_slope), ops.convert_to_tensor(offset)  # JAX: not Keras variables
     # The batched operand first: Keras 3.15's ops.add (TensorFlow) returns a wrong shape
     # for add(x1, x2) when x1 has lower rank and a leading 1, e.g. (1, 1, 120) + (B, 1, 1, 120).
-    return ops.where(positive, ops.minimum(j_dot_u / safe + offset, window), window)
+    return ops.minimum(j_dot_u * inv_slope + offset, window)
 
 
 def first_crossing(e, j, alpha, theta, t_in, window, axis=-1):

@@ -144,8 +144,8 @@ def test_closed_form_agrees_when_no_early_crossing():
     # Certified when theta exceeds the (increasing) potential at the last input.
     tau = u.max(axis=1)
     margin = np_(spiketime.upper_bound_margin(alpha, j.sum(1), (j * u).sum(1), tau, t_in, theta))
-    slope, offset = spiketime.crossing_params(alpha, j.sum(1), theta, t_in)
-    cf = np_(spiketime.closed_form(slope, offset, (j * u).sum(1), window))
+    inv_slope, offset = spiketime.crossing_params(alpha, j.sum(1), theta, t_in, window)
+    cf = np_(spiketime.closed_form(inv_slope, offset, (j * u).sum(1), window))
     ref = np.array([simulate_sample(u[i], j[i][:, None], theta[i:i + 1], alpha[i:i + 1], -t_in, window)[0]
                     for i in range(n)])
     ok = margin > 0
