@@ -311,7 +311,7 @@ def check_agreement(pre, variants, inputs, tol):
             model = variants[name][1]
             hidden = [layer for layer in model.layers
                       if isinstance(layer, snnmap.SpikingDense) and not layer.output_layer]
-            probes[name] = keras.Model(model.inputs, [layer.output for layer in hidden])
+            probes[name] = (keras.Model(model.inputs, [layer.output for layer in hidden]), hidden)
     result = {"tolerance": tol, "by_batch": {}}
     first_call = {}
     passed = True
@@ -328,10 +328,12 @@ def check_agreement(pre, variants, inputs, tol):
         for i, a in enumerate(spiking):
             for b in spiking[i + 1:]:
                 logit_diff[f"{a}-{b}"] = float(np.max(np.abs(out[a] - out[b])))
-        for name, probe in probes.items():
+        for name, (probe, hidden) in probes.items():
             times = probe.predict_on_batch(inp["spikes"])
             times = times if isinstance(times, (list, tuple)) else [times]
-            hidden_diff[f"reference-{name}"] = float(max(np.max(np.abs(np.asarray(t) - r))
+            # to_snn's layers return t - t_max(n); the reference, global times.
+            times = [layer.global_times(t, t)[1] for layer, t in zip(hidden, times)]
+            hidden_diff[f"reference-{name}"] = float(max(np.max(np.abs(t - r))
                                                          for t, r in zip(times, ref_times)))
         argmax_equal = {name: bool(np.array_equal(np.argmax(out[name], axis=1), relu_arg))
                         for name in spiking}
