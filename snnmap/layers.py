@@ -336,7 +336,8 @@ class SpikingLayer(keras.layers.Layer):
             if self.solver == "exact":
                 open_ = self.block_open(u, kernel, alpha, theta, t_in)
             else:
-                open_ = self.open_neurons(u, kernel, alpha, theta, t_in, 1)
+                one = self.one_interval_bound(u, alpha, t_in)
+                open_ = one >= theta
                 if GRID_BLOCKS > 1:
                     # The one-interval bound leaves some neurons open: a grid of GRID_BLOCKS
                     # intervals costs GRID_BLOCKS - 1 float32 synapse products but spares most
@@ -344,18 +345,19 @@ class SpikingLayer(keras.layers.Layer):
                     work = ops.sum(ops.cast(open_, "float32")) * float(self._fan_in)
                     many = work > GRID_WORK * float(self._n_neurons) * ops.cast(ops.shape(u)[0], "float32")
                     open_ = ops.cond(many, lambda: ops.logical_and(
-                        open_, self.block_open(u, kernel, alpha, theta, t_in, GRID_BLOCKS)), lambda: open_)
+                        open_, self.block_open(u, kernel, alpha, theta, t_in, GRID_BLOCKS, one)), lambda: open_)
             s = self.solve_open(u, kernel, alpha, theta, t_in, b, s, open_)
         return s
 
-    def block_open(self, u, kernel, alpha, theta, t_in, blocks=None):
-        """:meth:`open_neurons` with ``blocks`` event-time blocks, a bounded number of images at a time."""
+    def block_open(self, u, kernel, alpha, theta, t_in, blocks=None, one=None):
+        """:meth:`open_neurons` with ``blocks`` intervals, a bounded number of images at a time."""
         blocks = blocks or EXACT_BLOCKS
         per_image = 2 * blocks * (int(np.prod(u.shape[1:])) + self._n_neurons)  # stacked inputs, [P, N] outputs
         rows = max(1, (4 * self.solver_elements) // per_image)
 
         def solve(index):
-            return ops.cast(self.open_neurons(ops.take(u, index, axis=0), kernel, alpha, theta, t_in, blocks),
+            part = None if one is None else ops.take(one, index, axis=0)
+            return ops.cast(self.open_neurons(ops.take(u, index, axis=0), kernel, alpha, theta, t_in, blocks, part),
                             u.dtype)
 
         shape = (ops.shape(u)[0],) + tuple(alpha.shape)
@@ -365,7 +367,22 @@ class SpikingLayer(keras.layers.Layer):
                                       small_chunk=1)
         return flags > 0.5
 
-    def open_neurons(self, u, kernel, alpha, theta, t_in, blocks=1):
+    def one_interval_bound(self, u, alpha, t_in):
+        """MAPPING §3's ``U(tau) = max(alpha, 0) (tau + T_in) + P(tau)`` (``tau`` the last
+        arrival, at least ``-T_in``), with ``P(tau)`` from the float32 ``J+`` rounded up
+        (see :meth:`open_neurons`)."""
+        tau = ops.maximum(ops.max(u, axis=tuple(range(1, len(u.shape))), keepdims=True), -t_in)
+        return ops.relu(alpha) * (tau + t_in) + self._nonnegative_sum(ops.relu(tau - u), self.kernel_pos, u.dtype)[0]
+
+    def _nonnegative_sum(self, x, kernel32, dtype):
+        """Synapse product of non-negative ``x`` with a non-negative float32 kernel, in float32:
+        ``(upper, lower)`` bounds of the exact value, in ``dtype``."""
+        terms = (self._fan_in + 2) * 2.0 ** -24
+        gamma = 2 * terms / (1 - terms)
+        y = ops.cast(self.synapse(ops.cast(x, "float32"), kernel32), dtype)
+        return y * (1 + gamma), y * (1 - gamma)
+
+    def open_neurons(self, u, kernel, alpha, theta, t_in, blocks=1, one=None):
         """Neurons that may reach theta before their last input: they need the event solver.
 
         ``u`` are the local input times after :meth:`arrange_inputs`, ``tau`` the last
@@ -390,21 +407,16 @@ class SpikingLayer(keras.layers.Layer):
         non-negative float32 terms, ``gamma_R = (R + 2) u / (1 - (R + 2) u)``, ``u = 2**-24``,
         in any summation order: the bound stays a bound.  ``kernel`` must be the layer's
         kernel (the float32 ``J+`` and ``[J+, J-]`` are derived from it by :meth:`set_relu_params`).
+        ``one``: :meth:`one_interval_bound` of ``u`` if the caller has it already.
         """
         axes = tuple(range(1, len(u.shape)))
         tau = ops.maximum(ops.max(u, axis=axes, keepdims=True), -t_in)
         n_out = kernel.shape[-1]
-        terms = (self._fan_in + 2) * 2.0 ** -24
-        gamma = 2 * terms / (1 - terms)
-
-        def nonnegative_sum(x, kernel32):
-            return ops.cast(self.synapse(ops.cast(x, "float32"), kernel32), u.dtype)
-
-        # P(tau), rounded up: every input has arrived by tau.
-        p_tau = nonnegative_sum(ops.relu(tau - u), self.kernel_pos) * (1 + gamma)
-        lift = ops.relu(alpha)
+        if one is None:
+            one = self.one_interval_bound(u, alpha, t_in)
         if blocks == 1:
-            return lift * (tau + t_in) + p_tau >= theta
+            return one >= theta
+        lift = ops.relu(alpha)
         batch = ops.shape(u)[0]
         size = int(np.prod(u.shape[1:]))
         # Any grid gives a bound: quantiles of an evenly strided sample of the inputs are
@@ -422,13 +434,13 @@ class SpikingLayer(keras.layers.Layer):
         grid_t = ops.transpose(grid)  # (G-1, B): the stack below is point-major
         g = ops.reshape(grid_t, (blocks - 1, batch) + (1,) * len(axes))
         x = ops.relu(g - ops.expand_dims(u, 0))
-        y = nonnegative_sum(ops.reshape(x, (-1,) + tuple(u.shape[1:])), self.kernel_split)
-        y = ops.reshape(y, (blocks - 1, batch) + tuple(y.shape[1:]))
-        p_g, n_g = y[..., :n_out] * (1 + gamma), y[..., n_out:] * (1 - gamma)
+        upper, lower = self._nonnegative_sum(ops.reshape(x, (-1,) + tuple(u.shape[1:])), self.kernel_split, u.dtype)
+        stack = (blocks - 1, batch) + tuple(upper.shape[1:])
+        p_g, n_g = ops.reshape(upper, stack)[..., :n_out], ops.reshape(lower, stack)[..., n_out:]
         g_n = ops.reshape(grid_t, (blocks - 1, batch) + (1,) * len(theta.shape))
         first = lift * (g_n[:1] + t_in) + p_g[:1]
         middle = lift * (g_n[1:] + t_in) + p_g[1:] - n_g[:-1]
-        last = ops.expand_dims(lift * (tau + t_in) + p_tau, 0) - n_g[-1:]
+        last = ops.expand_dims(one, 0) - n_g[-1:]
         bound = ops.concatenate([first, middle, last], axis=0)
         return ops.any(bound >= theta, axis=0)
 
