@@ -32,14 +32,16 @@ SOLVERS = ("auto", "exact", "scan")
 #: Intervals of the grid bound of ``solver="exact"`` (see :meth:`SpikingLayer.open_neurons`).
 EXACT_BLOCKS = 8
 
-#: ``solver="auto"`` refines the one-interval certificate with a grid of GRID_BLOCKS
-#: intervals when the neurons it leaves open have more than GRID_WORK inputs per neuron of
+#: ``solver="auto"`` refines the one-interval certificate with grid bounds (GRID_BLOCKS)
+#: while the neurons it leaves open have more than GRID_WORK inputs per neuron of
 #: the batch (open neurons x fan-in > GRID_WORK x neurons x batch): then the event solver
 #: would cost more than the grid's synapse products.
 GRID_WORK = 1.0
 
-#: Intervals of the refined certificate of ``solver="auto"`` (see :meth:`SpikingLayer.open_neurons`).
-GRID_BLOCKS = 4
+#: Intervals of the refined certificates of ``solver="auto"``, tried in turn while the
+#: neurons left open are still that many (see :meth:`SpikingLayer.open_neurons`): two
+#: intervals settle trained networks; networks with random weights need more.
+GRID_BLOCKS = (2, 4, 8)
 
 #: The grid bound's points are quantiles of about this many inputs per image (a strided sample).
 GRID_SAMPLE = 2048
@@ -76,8 +78,8 @@ class SpikingLayer(keras.layers.Layer):
         Seed of both noises.
     solver : {"auto", "exact", "scan"}
         All three give the exact spike times of the dynamics.  ``"auto"``: closed form
-        where MAPPING §3's certificate holds (refined by a grid bound of
-        ``GRID_BLOCKS`` intervals when many neurons are left open), event-driven solver
+        where MAPPING §3's certificate holds (refined by grid bounds of 2, 4, then 8
+        intervals, ``GRID_BLOCKS``, while many neurons are left open), event-driven solver
         for the rest.  ``"exact"``: every neuron goes through the grid bound with
         ``EXACT_BLOCKS`` intervals per image, and its events are scanned one by one
         wherever the bound cannot exclude a crossing before its last input.
@@ -247,13 +249,12 @@ class SpikingLayer(keras.layers.Layer):
             self.offset = self.add_weight(name="offset", shape=shape, initializer="zeros", trainable=False)
             # Kernels derived by set_relu_params once instead of in every call (for deep layers
             # with small batches, kernel-sized passes would cost more than the synapse products),
-            # in float32 for the bounds: J+ for the certificate, [J+, J-] for the grid bound.
+            # in float32 for the bounds: J+ for the certificate, J+ and J- for the grid bound.
             k_shape = self.kernel_shape(input_shape)
-            wide = tuple(k_shape[:-1]) + (2 * k_shape[-1],)
             self.kernel_pos = self.add_weight(name="kernel_pos", shape=k_shape, initializer="zeros",
                                               trainable=False, dtype="float32")
-            self.kernel_split = self.add_weight(name="kernel_split", shape=wide, initializer="zeros",
-                                                trainable=False, dtype="float32")
+            self.kernel_neg = self.add_weight(name="kernel_neg", shape=k_shape, initializer="zeros",
+                                              trainable=False, dtype="float32")
         self._n_neurons = int(np.prod(shape))
         self._fan_in = int(np.prod(self.kernel_shape(input_shape)[:-1]))
         self.built = True
@@ -302,7 +303,7 @@ class SpikingLayer(keras.layers.Layer):
             self.offset.assign(ops.convert_to_numpy(offset) + self.time_shift)
             j_pos, j_neg = np.maximum(kernel, 0.0), np.maximum(-kernel, 0.0)
             self.kernel_pos.assign(j_pos.astype(np.float32))
-            self.kernel_split.assign(np.concatenate([j_pos, j_neg], axis=-1).astype(np.float32))
+            self.kernel_neg.assign(j_neg.astype(np.float32))
 
     def _perturb(self, t):
         """Input spike times as the neurons receive them: jittered, then quantised."""
@@ -338,21 +339,24 @@ class SpikingLayer(keras.layers.Layer):
             else:
                 one = self.one_interval_bound(u, alpha, t_in)
                 open_ = one >= theta
-                if GRID_BLOCKS > 1:
-                    # The one-interval bound leaves some neurons open: a grid of GRID_BLOCKS
-                    # intervals costs GRID_BLOCKS - 1 float32 synapse products but spares most
-                    # event scans, once those would read more inputs than the batch has neurons.
-                    work = ops.sum(ops.cast(open_, "float32")) * float(self._fan_in)
-                    many = work > GRID_WORK * float(self._n_neurons) * ops.cast(ops.shape(u)[0], "float32")
-                    open_ = ops.cond(many, lambda: ops.logical_and(
-                        open_, self.block_open(u, kernel, alpha, theta, t_in, GRID_BLOCKS, one)), lambda: open_)
+                for blocks in GRID_BLOCKS:
+                    open_ = self._refine(open_, u, kernel, alpha, theta, t_in, blocks, one)
             s = self.solve_open(u, kernel, alpha, theta, t_in, b, s, open_)
         return s
+
+    def _refine(self, open_, u, kernel, alpha, theta, t_in, blocks, one):
+        """``open_`` and the ``blocks``-interval bound, if the event solver would otherwise
+        read more inputs than the batch has neurons (times GRID_WORK).  A grid of G intervals
+        costs 3G - 1 float32 synapse products (G - 1 with J+, 2G with J-)."""
+        work = ops.sum(ops.cast(open_, "float32")) * float(self._fan_in)
+        many = work > GRID_WORK * float(self._n_neurons) * ops.cast(ops.shape(u)[0], "float32")
+        return ops.cond(many, lambda: ops.logical_and(
+            open_, self.block_open(u, kernel, alpha, theta, t_in, blocks, one)), lambda: open_)
 
     def block_open(self, u, kernel, alpha, theta, t_in, blocks=None, one=None):
         """:meth:`open_neurons` with ``blocks`` intervals, a bounded number of images at a time."""
         blocks = blocks or EXACT_BLOCKS
-        per_image = 2 * blocks * (int(np.prod(u.shape[1:])) + self._n_neurons)  # stacked inputs, [P, N] outputs
+        per_image = 3 * blocks * (int(np.prod(u.shape[1:])) + self._n_neurons)  # stacked inputs and outputs
         rows = max(1, (4 * self.solver_elements) // per_image)
 
         def solve(index):
@@ -388,37 +392,53 @@ class SpikingLayer(keras.layers.Layer):
         ``u`` are the local input times after :meth:`arrange_inputs`, ``tau`` the last
         arrival of each image (at least ``-T_in``).  Write the potential on ``s >= -T_in``
         as ``V(s) = alpha (s + T_in) + P(s) - N(s)`` with ``P(s) = sum_j J+_ij max(0, s - u_j)``
-        and ``N(s)`` the same with ``J-_ij = max(-J_ij, 0)``: both are non-decreasing.  On
-        the intervals of a grid ``-T_in = g_0 < g_1 < ... < g_G = tau``
+        and ``N(s)`` the same with ``J-_ij = max(-J_ij, 0)``: both are non-decreasing and
+        convex.  A neuron whose upper bound of V stays below theta on ``[-T_in, tau]``
+        crosses after its last input, where the closed form is exact.
 
-            V(s) <= max(alpha, 0) (g_k + T_in) + P(g_k) - N(g_{k-1}),     g_{k-1} <= s <= g_k
+        ``blocks=1`` is MAPPING §3's certificate ``U(tau) = max(alpha, 0) (tau + T_in) +
+        P(tau)``; it costs one synapse product with ``J+``.
 
-        (``N(g_0)`` replaced by its lower bound 0).  A neuron whose bound stays below theta on
-        every interval crosses after its last input, where the closed form is exact.
+        ``blocks=G > 1`` cuts ``[-T_in, tau]`` at a grid ``g_0 = -T_in < g_1 < ... < g_G =
+        tau`` (the inner points are the ``k/G`` quantiles of each image's inputs that arrive
+        before ``tau``, the informative ones: in ReLU networks most inputs code 0 and all
+        arrive at ``tau``; taken from an evenly strided sample of about :data:`GRID_SAMPLE`
+        inputs).  On ``[g_{k-1}, g_k]`` convexity gives ``P`` below its chord and ``N``
+        above its tangents at both ends, with slopes ``A(g) = sum_j J-_ij [u_j < g]``:
 
-        ``blocks=1`` is MAPPING §3's certificate (``U(tau)``); it costs one synapse product
-        with ``J+``.  With ``blocks=G > 1`` the inner grid points of every image are the
-        ``k/G`` quantiles of its inputs that arrive before ``tau`` (the informative ones: in
-        ReLU networks most inputs code 0 and all arrive at ``tau``; taken from an evenly
-        strided sample of about :data:`GRID_SAMPLE` inputs), and ``P, N`` at the
-        ``G - 1`` inner points cost one synapse product with ``[J+, J-]`` each.  These
-        products are taken in float32 (several times faster than float64 on CPUs), with ``P``
-        rounded up and ``N`` down by twice the worst-case relative error of a sum of ``R``
-        non-negative float32 terms, ``gamma_R = (R + 2) u / (1 - (R + 2) u)``, ``u = 2**-24``,
-        in any summation order: the bound stays a bound.  ``kernel`` must be the layer's
-        kernel (the float32 ``J+`` and ``[J+, J-]`` are derived from it by :meth:`set_relu_params`).
-        ``one``: :meth:`one_interval_bound` of ``u`` if the caller has it already.
+            V(s) <= alpha (s + T_in) + chord_P(s)
+                    - max(N(g_{k-1}) + A(g_{k-1}) (s - g_{k-1}),  N(g_k) - A(g_k) (g_k - s)),
+
+        a concave piecewise-linear function whose maximum lies at an end of the interval
+        or where the two tangents cross.  ``P`` is needed at the inner points (one product
+        with ``J+`` each), ``N`` and ``A`` at the inner points and at ``tau`` (one product
+        with ``J-`` each); ``P(tau)`` comes from ``one``, ``N(-T_in), A(-T_in)`` are
+        replaced by their lower bound 0 and ``P(-T_in)`` is 0 unless an input arrives before
+        ``-T_in`` (then ``P(g_1)`` bounds it).  Unlike the certificate, the bound follows
+        inhibition as it arrives, so it also certifies neurons with large excitatory and
+        inhibitory sums that cancel (common in networks with random weights).
+
+        All products are taken in float32 (several times faster than float64 on CPUs),
+        rounded outward (``P`` up, ``N`` down, each ``A`` the way its tangent needs) by twice
+        the worst-case relative error of a sum of ``R`` non-negative float32 terms,
+        ``gamma_R = (R + 2) u / (1 - (R + 2) u)``, ``u = 2**-24``, in any summation order;
+        the elementwise arithmetic after them gets a margin of 16 units of roundoff of the
+        layer's dtype on the magnitudes involved: the bound stays a bound.  ``kernel`` must
+        be the layer's kernel (the float32 ``J+`` and ``J-`` are derived from it by
+        :meth:`set_relu_params`).  ``one``: :meth:`one_interval_bound` of ``u`` if the
+        caller has it already.
         """
         axes = tuple(range(1, len(u.shape)))
         tau = ops.maximum(ops.max(u, axis=axes, keepdims=True), -t_in)
-        n_out = kernel.shape[-1]
         if one is None:
             one = self.one_interval_bound(u, alpha, t_in)
         if blocks == 1:
             return one >= theta
         lift = ops.relu(alpha)
         batch = ops.shape(u)[0]
-        size = int(np.prod(u.shape[1:]))
+        in_shape = tuple(u.shape[1:])
+        size = int(np.prod(in_shape))
+        m = blocks - 1
         # Any grid gives a bound: quantiles of an evenly strided sample of the inputs are
         # as good and spare sorting them all.
         stride = max(1, size // GRID_SAMPLE)
@@ -431,18 +451,41 @@ class SpikingLayer(keras.layers.Layer):
         picks = [(early * g) // blocks for g in range(1, blocks)]
         grid = ops.take_along_axis(ordered, ops.minimum(ops.concatenate(picks, axis=-1), size - 1), axis=-1)
         grid = ops.clip(grid, -t_in, tau_flat)  # (B, G-1); no informative input: every point at tau
-        grid_t = ops.transpose(grid)  # (G-1, B): the stack below is point-major
-        g = ops.reshape(grid_t, (blocks - 1, batch) + (1,) * len(axes))
-        x = ops.relu(g - ops.expand_dims(u, 0))
-        upper, lower = self._nonnegative_sum(ops.reshape(x, (-1,) + tuple(u.shape[1:])), self.kernel_split, u.dtype)
-        stack = (blocks - 1, batch) + tuple(upper.shape[1:])
-        p_g, n_g = ops.reshape(upper, stack)[..., :n_out], ops.reshape(lower, stack)[..., n_out:]
-        g_n = ops.reshape(grid_t, (blocks - 1, batch) + (1,) * len(theta.shape))
-        first = lift * (g_n[:1] + t_in) + p_g[:1]
-        middle = lift * (g_n[1:] + t_in) + p_g[1:] - n_g[:-1]
-        last = ops.expand_dims(one, 0) - n_g[-1:]
-        bound = ops.concatenate([first, middle, last], axis=0)
-        return ops.any(bound >= theta, axis=0)
+        g = ops.reshape(ops.transpose(grid), (m, batch) + (1,) * len(axes))  # point-major stacks
+        ramps = ops.relu(g - ops.expand_dims(u, 0))
+        steps = ops.cast(ops.expand_dims(u, 0) < g, u.dtype)
+        ends = ops.stack([ops.relu(tau - u), ops.cast(u < tau, u.dtype)])
+        stacked = lambda x: ops.reshape(x, (-1,) + in_shape)  # noqa: E731
+        p_in = ops.reshape(self._nonnegative_sum(stacked(ramps), self.kernel_pos, u.dtype)[0],
+                           (m, batch) + tuple(one.shape[1:]))
+        n_up, n_lo = (ops.reshape(v, (2 * m + 2, batch) + tuple(one.shape[1:])) for v in self._nonnegative_sum(
+            stacked(ops.concatenate([ramps, steps, ends], axis=0)), self.kernel_neg, u.dtype))
+        zero = ops.zeros_like(p_in[:1])
+        # P, N at g_0..g_G; A for tangents to the right of g_0..g_{G-1} (lower) and to the
+        # left of g_1..g_G (upper).
+        p_tau = one - lift * (tau + t_in)
+        before = ops.min(u, axis=axes, keepdims=True) < -t_in
+        p_pts = ops.concatenate([ops.where(before, p_in[:1], zero), p_in, ops.expand_dims(p_tau, 0)], axis=0)
+        n_pts = ops.concatenate([zero, n_lo[:m], n_lo[2 * m:2 * m + 1]], axis=0)
+        a_right = ops.concatenate([zero, n_lo[m:2 * m]], axis=0)
+        a_left = ops.concatenate([n_up[m:2 * m], n_up[2 * m + 1:]], axis=0)
+        pts = ops.concatenate([ops.full((1, batch) + (1,) * len(axes), -t_in, u.dtype), g,
+                               ops.expand_dims(tau, 0)], axis=0)
+        lo, hi = pts[:-1], pts[1:]
+        width = hi - lo
+        line_lo = alpha * (lo + t_in) + p_pts[:-1]
+        line_hi = alpha * (hi + t_in) + p_pts[1:]
+        # h1: the tangent at the left end; h2: the tangent at the right end.
+        h1_lo, h1_hi = line_lo - n_pts[:-1], line_hi - n_pts[:-1] - a_right * width
+        h2_lo, h2_hi = line_lo - n_pts[1:] + a_left * width, line_hi - n_pts[1:]
+        d_lo, d_hi = h1_lo - h2_lo, h1_hi - h2_hi
+        crossing = (d_lo < 0) != (d_hi < 0)
+        share = d_lo / ops.where(crossing, d_lo - d_hi, ops.ones_like(d_lo))
+        top = ops.maximum(ops.minimum(h1_lo, h2_lo), ops.minimum(h1_hi, h2_hi))
+        top = ops.where(crossing, ops.maximum(top, h1_lo + share * (h1_hi - h1_lo)), top)
+        scale = ops.abs(alpha) * (tau + t_in) + p_tau + n_lo[2 * m] + ops.abs(theta)
+        slack = 16.0 * float(np.finfo(keras.backend.standardize_dtype(u.dtype)).eps) * scale
+        return ops.any(top >= theta - slack, axis=0)
 
     def solve_open(self, u, kernel, alpha, theta, t_in, window, s, open_):
         """Exact event-driven spike times for the neurons where ``open_`` holds, in chunks.

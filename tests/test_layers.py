@@ -594,6 +594,57 @@ def test_grid_bound_is_sound_and_tighter(blocks):
         assert open_grid < open_one
 
 
+def _assert_grid_sound(layer, t, blocks):
+    """Every pair the oracle sees cross before the sample's last input stays open."""
+    t = np.asarray(t, np.float64)
+    early = oracle_times(layer, t) < t.max(axis=1, keepdims=True) - 1e-9
+    grid = open_mask(layer, t, blocks)
+    assert np.all(grid[early]), f"{int(np.sum(early & ~grid))} early crossings certified with {blocks} intervals"
+    return early, grid
+
+
+@pytest.mark.parametrize("blocks", [2, 4, 8])
+@pytest.mark.parametrize("case", ["before_start", "jitter", "negative_alpha"])
+def test_grid_bound_sound_with_noise(case, blocks):
+    """The grid bound stays a bound when inputs arrive before integration starts (its
+    ``P(-T_in) > 0`` case), when they are jittered both ways and when alpha < 0."""
+    rng = np.random.default_rng(90 + blocks)
+    w, b, x, X_n = mixed_case(91, batch=40, n_early_neurons=6)
+    kwargs = {"alpha_noise": 1.5, "seed": 2} if case == "negative_alpha" else {}
+    layer = make_layer(w, b, X_n, zeta=0.1, **kwargs)
+    t = 1.0 - x
+    if case == "before_start":
+        t = np.where(rng.random(t.shape) < 0.3, t - rng.uniform(0.05, 0.5, t.shape), t)
+        assert np.any(t < 0.0)
+    elif case == "jitter":
+        t = t + rng.normal(0.0, 0.3, t.shape)
+    else:
+        assert np.any(layer.alpha.numpy() < 0)
+    early, _ = _assert_grid_sound(layer, t, blocks)
+    assert early.any()
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_grid_bound_follows_cancelling_inhibition(dtype):
+    """Large excitatory and inhibitory weights that cancel (as in networks with random
+    weights): the one-interval certificate, which ignores inhibition, leaves most neurons
+    open; two intervals with chords and tangents certify nearly all of them, and every
+    crossing before the last input (oracle) stays open."""
+    rng = np.random.default_rng(95)
+    n_in, n_out, batch = 200, 40, 30
+    w = rng.normal(0.0, 1.0, (n_in, n_out))
+    w -= (w.sum(axis=0) - rng.uniform(-1.0, 0.9, n_out)) / n_in  # sums in [-1, 0.9]
+    b = rng.normal(0.0, 0.5, n_out)
+    x = np.where(rng.random((batch, n_in)) < 0.5, 0.0, rng.uniform(0.0, 1.0, (batch, n_in)))
+    layer = make_layer(w, b, float(np.max(x @ w + b)), zeta=0.1, dtype=dtype)
+    t = 1.0 - x
+    early, grid = _assert_grid_sound(layer, t, 2)
+    one = open_mask(layer, t, 1)
+    assert one.mean() > 0.5
+    assert grid.sum() <= max(2 * early.sum(), 0.05 * one.sum())
+    np.testing.assert_allclose(run(layer, t), oracle_times(layer, t), rtol=0, atol=TOL if dtype == "float64" else 1e-4)
+
+
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_tiny_batch_with_open_neuron(solver):
     """Fewer than 16 (sample, neuron) pairs in all, one of them open."""
