@@ -330,8 +330,13 @@ def layer_figures(snn, spikes, repeat=1):
             open1 = one >= layer.threshold
             n_open1 = int(np.sum(ops.convert_to_numpy(open1)))
             open_, stages, grid_s = open1, [], 0.0
-            for blocks in sl.GRID_BLOCKS:  # the layer's cascade (SpikingLayer._refine)
-                if int(np.sum(ops.convert_to_numpy(open_))) * row["fan_in"] <= sl.GRID_WORK * n * batch:
+            for stage, blocks in enumerate(sl.GRID_BLOCKS):  # the layer's cascade (SpikingLayer._refine)
+                n_open = int(np.sum(ops.convert_to_numpy(open_)))
+                if n_open * row["fan_in"] <= sl.GRID_WORK * n * batch:
+                    break
+                if stage == 0 and n_open > sl.GRID_SKIP_FIRST * n * batch:
+                    continue
+                if stage > 0 and n_open <= sl.GRID_LATER * n * batch:
                     break
                 open_, s_ = _timed(lambda b=blocks, o=open_: ops.logical_and(o, layer.block_open(
                     u, layer.kernel, layer.alpha, layer.threshold, t_in, b, one)))
