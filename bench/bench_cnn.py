@@ -35,7 +35,7 @@ one-call time breakdown of the layer's parts.
 
 Usage::
 
-    python bench/bench_cnn.py                              # full run (~15 min on 2 busy cores)
+    python bench/bench_cnn.py                              # full run (~9 min on 2 cores)
     python bench/bench_cnn.py --quick --models lenet5      # smoke test
     python bench/bench_cnn.py --models vgg16_224 --dtypes float32 --batch_size 1
 """
