@@ -283,7 +283,7 @@ def layer_figures(snn, spikes, repeat=1):
     """Per spiking layer: open fractions and an eager time breakdown (best of ``repeat``).
 
     ``open_1block``: fraction of (image, neuron) pairs that MAPPING §3's certificate
-    (``open_neurons(..., 1)``, ``tau`` = last arrival) leaves open.  ``grid_bound``: whether
+    (``one_interval_bound``, ``tau`` = last arrival) leaves open.  ``grid_bound``: whether
     the layer's ``solver="auto"`` refines it with grid bounds on this batch, ``grid_stages``
     the numbers of intervals it tries in turn (``GRID_BLOCKS``, each while open neurons x
     fan-in > ``GRID_WORK`` x neurons x batch).  ``to_solver``: fraction handed to the event
