@@ -330,11 +330,12 @@ def layer_figures(snn, spikes, repeat=1):
             open1 = one >= layer.threshold
             n_open1 = int(np.sum(ops.convert_to_numpy(open1)))
             open_, stages, grid_s = open1, [], 0.0
-            for stage, blocks in enumerate(sl.GRID_BLOCKS):  # the layer's cascade (SpikingLayer._refine)
+            cascade = sl.GRID_BLOCKS if row["fan_in"] * n >= sl.GRID_LATER_WORK else sl.GRID_BLOCKS[:1]
+            for stage, blocks in enumerate(cascade):  # the layer's cascade (SpikingLayer._refine)
                 n_open = int(np.sum(ops.convert_to_numpy(open_)))
                 if n_open * row["fan_in"] <= sl.GRID_WORK * n * batch:
                     break
-                if stage == 0 and n_open > sl.GRID_SKIP_FIRST * n * batch:
+                if stage == 0 and len(cascade) > 1 and n_open > sl.GRID_SKIP_FIRST * n * batch:
                     continue
                 if stage > 0 and n_open <= sl.GRID_LATER * n * batch:
                     break

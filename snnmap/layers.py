@@ -51,6 +51,11 @@ GRID_SKIP_FIRST = 0.25
 #: below it the event solver costs less than 2G more products (measured on the 16-layer VGG).
 GRID_LATER = 0.01
 
+#: Layers with fewer multiply-adds per image (fan-in x neurons) than this use only the first of
+#: GRID_BLOCKS: the event solver is cheap for them, and every stage adds to the compiled graph
+#: (tracing time, notably under JAX).
+GRID_LATER_WORK = 1 << 22
+
 #: Grids of at most this many intervals also take ``A(g) = sum_j J-_ij [u_j < g]`` at their
 #: inner points (exact tangent slopes, one more product each) instead of secants only.
 STEP_BLOCKS = 2
@@ -351,22 +356,24 @@ class SpikingLayer(keras.layers.Layer):
             else:
                 one = self.one_interval_bound(u, alpha, t_in)
                 open_ = one >= theta
-                for stage, blocks in enumerate(GRID_BLOCKS):
-                    open_ = self._refine(open_, u, kernel, alpha, theta, t_in, blocks, one, first=stage == 0)
+                stages = GRID_BLOCKS if self._fan_in * self._n_neurons >= GRID_LATER_WORK else GRID_BLOCKS[:1]
+                for stage, blocks in enumerate(stages):
+                    role = None if len(stages) == 1 else ("first" if stage == 0 else "later")
+                    open_ = self._refine(open_, u, kernel, alpha, theta, t_in, blocks, one, role)
             s = self.solve_open(u, kernel, alpha, theta, t_in, b, s, open_)
         return s
 
-    def _refine(self, open_, u, kernel, alpha, theta, t_in, blocks, one, first=False):
+    def _refine(self, open_, u, kernel, alpha, theta, t_in, blocks, one, role=None):
         """``open_`` and the ``blocks``-interval bound, if the event solver would otherwise
-        read more inputs than the batch has neurons (times GRID_WORK) and, for the ``first``
-        stage, no more than GRID_SKIP_FIRST of them are open, for later ones more than GRID_LATER.  A grid of G intervals costs 2G
-        float32 synapse products."""
+        read more inputs than the batch has neurons (times GRID_WORK) and, in a cascade, for
+        its ``"first"`` stage no more than GRID_SKIP_FIRST of them are open, for ``"later"``
+        ones more than GRID_LATER.  A grid of G intervals costs 2G float32 synapse products."""
         n_open = ops.sum(ops.cast(open_, "float32"))
         pairs = float(self._n_neurons) * ops.cast(ops.shape(u)[0], "float32")
         many = n_open * float(self._fan_in) > GRID_WORK * pairs
-        if first:
+        if role == "first":
             many = ops.logical_and(many, n_open <= GRID_SKIP_FIRST * pairs)
-        else:
+        elif role == "later":
             many = ops.logical_and(many, n_open > GRID_LATER * pairs)
         return ops.cond(many, lambda: ops.logical_and(
             open_, self.block_open(u, kernel, alpha, theta, t_in, blocks, one)), lambda: open_)
