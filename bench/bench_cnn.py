@@ -97,10 +97,21 @@ def to_224(x):
     return p + (q - p) * x
 
 
-def build_network(name, vgg16_weights=VGG16_WEIGHTS):
-    """The ReLU network of model ``name`` and a description of its weights."""
+def trained_cache(n_images, epochs):
+    """Where the bench keeps the vgg16_28 it trained (bench/results/, not tracked)."""
+    return os.path.join(ROOT, "bench", "results", f"vgg16_28_{n_images}x{epochs}_seed{RANDOM_SEED}.weights.h5")
+
+
+def build_network(name, vgg16_weights=VGG16_WEIGHTS, vgg16_train=0, vgg16_epochs=2, ds=None):
+    """The ReLU network of model ``name`` and a description of its weights.
+
+    ``vgg16_28`` loads ``vgg16_weights`` if the file exists; otherwise it is trained for
+    ``vgg16_epochs`` epochs on the first ``vgg16_train`` training images of ``ds`` (seed 0;
+    the recipe of ``phase1 --flagfile flags/fashionmnist_vgg16.txt --epochs 2 --train_samples
+    12000``), once: later runs load it from :func:`trained_cache`.  With ``vgg16_train`` 0 it
+    keeps its random initial weights."""
     import keras
-    from snnmap import zoo
+    from snnmap import storage, zoo
 
     if name == "lenet5":
         model = zoo.lenet5()
@@ -110,13 +121,32 @@ def build_network(name, vgg16_weights=VGG16_WEIGHTS):
     if name == "vgg16_28":
         keras.utils.set_random_seed(RANDOM_SEED)
         model = zoo.build(True, 16, (28, 28, 1), 10)
+        info = {"architecture": "VGG16 for 28x28 (zoo.build(True, 16, (28, 28, 1), 10))"}
         if os.path.exists(vgg16_weights):
             model.load_weights(vgg16_weights)
-            return model, {"architecture": "VGG16 for 28x28 (zoo.build(True, 16, (28, 28, 1), 10))",
-                           "weights": common.rel(vgg16_weights), "weights_source": "loaded"}
-        return model, {"architecture": "VGG16 for 28x28 (zoo.build(True, 16, (28, 28, 1), 10))",
-                       "weights": None, "weights_source": f"random (glorot) weights, seed {RANDOM_SEED}",
-                       "note": f"{common.rel(vgg16_weights)} not found"}
+            return model, {**info, "weights": common.rel(vgg16_weights), "weights_source": "loaded"}
+        info["note"] = f"{common.rel(vgg16_weights)} not found"
+        if not vgg16_train:
+            return model, {**info, "weights": None, "weights_source": f"random (glorot) weights, seed {RANDOM_SEED}"}
+        n = min(int(vgg16_train), ds.n_train)
+        recipe = (f"{vgg16_epochs} epoch(s) on the first {n:,} training images of {ds.name}, batch 128, "
+                  f"seed {RANDOM_SEED}")
+        cache = trained_cache(n, vgg16_epochs)
+        if os.path.exists(cache):
+            model.load_weights(cache)
+            return model, {**info, "weights": common.rel(cache),
+                           "weights_source": f"trained by an earlier run of this bench: {recipe}"}
+        print(f"[vgg16_28] {info['note']}: training {recipe} (saved to {common.rel(cache)} for later runs) ...",
+              flush=True)
+        t0 = time.perf_counter()
+        history = zoo.train(model, ds.x_train[:n], ds.y_train[:n], epochs=vgg16_epochs, verbose=0, seed=RANDOM_SEED)
+        plain = zoo.build(True, 16, (28, 28, 1), 10)  # weights only, no optimizer state
+        plain.set_weights(model.get_weights())
+        os.makedirs(os.path.dirname(cache), exist_ok=True)
+        storage.atomic_save_weights(plain, cache)
+        return model, {**info, "weights": common.rel(cache),
+                       "weights_source": (f"trained in this run: {recipe} (training accuracy "
+                                          f"{history.history['accuracy'][-1]:.3f}, {time.perf_counter() - t0:.0f} s)")}
     if name == "vgg16_224":
         keras.utils.set_random_seed(RANDOM_SEED)
         model = zoo.vgg16_imagenet()
@@ -147,8 +177,8 @@ def full_setup(name, args):
 
     ds = snnmap.datasets.load("FashionMNIST")
     x, xc, input_range, data = model_data(name, ds, args.batch_size_of[name], args.calib_of[name])
+    model, info = build_network(name, args.vgg16_weights, args.vgg16_train, args.vgg16_epochs, ds)
     del ds
-    model, info = build_network(name, args.vgg16_weights)
     t0 = time.perf_counter()
     pre = snnmap.preprocess(model, xc, input_range=input_range, batch_size=64 if name != "vgg16_224" else 8,
                             verbose=0)
@@ -271,11 +301,13 @@ def arrival_figures(u):
 
 
 def _timed(fn):
+    import keras
     from keras import ops
 
     t0 = time.perf_counter()
     out = fn()
-    ops.convert_to_numpy(out)  # make sure the result exists
+    for part in keras.tree.flatten(out):
+        ops.convert_to_numpy(part)  # make sure the result exists
     return out, time.perf_counter() - t0
 
 
@@ -283,7 +315,9 @@ def layer_figures(snn, spikes, repeat=1):
     """Per spiking layer: open fractions and an eager time breakdown (best of ``repeat``).
 
     ``open_1block``: fraction of (image, neuron) pairs that MAPPING §3's certificate
-    (``one_interval_bound``, ``tau`` = last arrival) leaves open.  ``grid_bound``: whether
+    (``certificate``, ``tau`` = last arrival) leaves open; ``open_free``: the fraction the
+    free one-interval chord/tangent bound (``open_neurons`` with one interval, no product)
+    still leaves open.  ``grid_bound``: whether
     the layer's ``solver="auto"`` refines it with grid bounds on this batch, ``grid_stages``
     the numbers of intervals it tries in turn (``GRID_BLOCKS``, each while open neurons x
     fan-in > ``GRID_WORK`` x neurons x batch).  ``to_solver``: fraction handed to the event
@@ -322,27 +356,30 @@ def layer_figures(snn, spikes, repeat=1):
             keep("layer_call_s", s_)
             if layer.output_layer:
                 continue
-            s, s_ = _timed(lambda: spiketime.closed_form(layer.inv_slope, layer.offset, layer.synapse(u, layer.kernel),
+            product, s_ = _timed(lambda: layer.synapse(u, layer.kernel))
+            s, s2 = _timed(lambda: spiketime.closed_form(layer.inv_slope, layer.offset, product,
                                                          win.length + layer.time_shift))
-            keep("closed_form_s", s_)
-            one, s_ = _timed(lambda: layer.one_interval_bound(u, layer.alpha, t_in))
-            keep("certificate_s", s_)
-            open1 = one >= layer.threshold
+            keep("closed_form_s", s_ + s2)
+            ends, s_ = _timed(lambda: layer.last_arrival_terms(u, t_in, product))
+            open1, s2 = _timed(lambda: layer.certificate(ends, t_in) >= layer.threshold)
+            keep("certificate_s", s_ + s2)
             n_open1 = int(np.sum(ops.convert_to_numpy(open1)))
-            open_, stages, grid_s = open1, [], 0.0
+            open_, s_ = _timed(lambda: layer._refine_free(open1, u, ends, layer.threshold, t_in))  # noqa: SLF001
+            keep("free_s", s_)
+            n_free = int(np.sum(ops.convert_to_numpy(open_)))
+            stages, grid_s, prior = [], 0.0, None
             cascade = sl.GRID_BLOCKS if row["fan_in"] * n >= sl.GRID_LATER_WORK else sl.GRID_BLOCKS[:1]
-            for stage, blocks in enumerate(cascade):  # the layer's cascade (SpikingLayer._refine)
+            for stage, blocks in enumerate(cascade):  # the layer's own cascade (SpikingLayer.call)
                 n_open = int(np.sum(ops.convert_to_numpy(open_)))
-                if n_open * row["fan_in"] <= sl.GRID_WORK * n * batch:
-                    break
-                if stage == 0 and len(cascade) > 1 and n_open > sl.GRID_SKIP_FIRST * n * batch:
-                    continue
-                if stage > 0 and n_open <= sl.GRID_LATER * n * batch:
-                    break
-                open_, s_ = _timed(lambda b=blocks, o=open_: ops.logical_and(o, layer.block_open(
-                    u, layer.kernel, layer.alpha, layer.threshold, t_in, b, one)))
-                stages.append(blocks)
-                grid_s += s_
+                runs = n_open * row["fan_in"] > sl.GRID_WORK * n * batch and (
+                    stage == 0 or n_open > sl.GRID_LATER * n * batch)
+                last = stage == len(cascade) - 1
+                out, s_ = _timed(lambda b=blocks, o=open_, p=prior, st=stage, k=not last: layer._refine(  # noqa: SLF001
+                    o, u, ends, layer.threshold, t_in, b, "later" if st else None, p, keep=k))
+                open_, prior = (out, None) if last else out
+                if runs:
+                    stages.append(blocks)
+                    grid_s += s_
             switch = bool(stages)
             if switch:
                 keep("grid_bound_s", grid_s)
@@ -354,7 +391,8 @@ def layer_figures(snn, spikes, repeat=1):
             exact, closed = ops.convert_to_numpy(exact), ops.convert_to_numpy(s)
             tol = 64 * float(np.finfo(exact.dtype).eps) * max(1.0, win.length + t_in)
             n_needed = int(np.sum(np.abs(exact - closed) > tol))
-            row.update(open_1block=n_open1 / (n * batch), grid_bound=switch, grid_stages=stages,
+            row.update(open_1block=n_open1 / (n * batch), open_free=n_free / (n * batch), grid_bound=switch,
+                       grid_stages=stages,
                        to_solver=n_solver / (n * batch), n_to_solver=n_solver,
                        solver_changed=n_needed / (n * batch), n_solver_changed=n_needed)
         row.update(best)
@@ -507,7 +545,7 @@ def report_text(res):
         d, m = r["data"], r["model"]
         lines.append("")
         lines.append(f"--- {name}: {m['architecture']} ---")
-        weights = m["weights"] if m["weights"] else m["weights_source"]
+        weights = m["weights_source"] + (f": {m['weights']}" if m["weights"] else "")
         lines.append(f"weights  : {weights}" + (f" ({m['note']})" if m.get("note") else ""))
         lines.append(f"data     : {d['description']}")
         lines.append(f"           benchmark inputs = {d['split']} images #0..#{d['n_images'] - 1} "
@@ -544,34 +582,37 @@ def report_text(res):
         for dt, fig in r["layers"].items():
             lines.append(f"  per spiking layer ({dt}, batch {fig['batch']}): last = inputs arriving with the image's last "
                          "arrival; open = (image, neuron) pairs the")
-            lines.append(f"  one-interval certificate leaves open; grid = intervals of the grid bounds applied in turn (of "
+            lines.append(f"  one-interval certificate leaves open; free = still open after the free one-interval bound; grid = "
+                         f"intervals of the grid bounds applied in turn (of "
                          f"{fig['grid_blocks']}, each while open x fan-in > {fig['grid_work']:g} x neurons); solver = pairs "
                          "left to the")
             lines.append("  event solver; needed = pairs whose spike time the solver changed (crossings before the last "
                          "input);")
             lines.append(f"  times: eager, one call{' (best of 2)' if fig['repeat'] > 1 else ''}, ms")
-            lh = (f"    {'layer':<16}{'neurons':>9}{'fan-in':>7}{'last %':>7}{'open %':>7}{'grid':>7}"
-                  f"{'solver %':>9}{'needed %':>9}{'synapse':>9}{'closed':>9}{'cert':>9}{'grid':>9}"
+            lh = (f"    {'layer':<16}{'neurons':>9}{'fan-in':>7}{'last %':>7}{'open %':>7}{'free %':>7}{'grid':>7}"
+                  f"{'solver %':>9}{'needed %':>9}{'synapse':>9}{'closed':>9}{'cert':>9}{'free':>9}{'grid':>9}"
                   f"{'solver':>9}{'layer':>9}")
             lines.append(lh)
             for row in fig["rows"]:
                 if row["output_layer"]:
-                    lines.append(f"    {row['layer']:<16}{row['neurons']:>9}{row['fan_in']:>7}{'(output)':>41}"
-                                 f"{_ms(row.get('synapse_s')):>9}{'':>36}{_ms(row.get('layer_call_s')):>9}")
+                    lines.append(f"    {row['layer']:<16}{row['neurons']:>9}{row['fan_in']:>7}{'(output)':>48}"
+                                 f"{_ms(row.get('synapse_s')):>9}{'':>45}{_ms(row.get('layer_call_s')):>9}")
                     continue
                 lines.append(f"    {row['layer']:<16}{row['neurons']:>9}{row['fan_in']:>7}"
                              f"{100 * row['inputs_at_last_arrival']:>7.1f}"
-                             f"{100 * row['open_1block']:>7.1f}{'+'.join(map(str, row.get('grid_stages', []))) or 'no':>7}"
+                             f"{100 * row['open_1block']:>7.1f}{100 * row['open_free']:>7.2f}"
+                             f"{'+'.join(map(str, row.get('grid_stages', []))) or 'no':>7}"
                              f"{100 * row['to_solver']:>9.3f}{100 * row['solver_changed']:>9.3f}"
                              f"{_ms(row.get('synapse_s')):>9}"
                              f"{_ms(row.get('closed_form_s')):>9}{_ms(row.get('certificate_s')):>9}"
-                             f"{_ms(row.get('grid_bound_s')):>9}{_ms(row.get('event_solver_s')):>9}"
+                             f"{_ms(row.get('free_s')):>9}{_ms(row.get('grid_bound_s')):>9}"
+                             f"{_ms(row.get('event_solver_s')):>9}"
                              f"{_ms(row.get('layer_call_s')):>9}")
             tot = {k: sum(row.get(k) or 0.0 for row in fig["rows"])
-                   for k in ("synapse_s", "closed_form_s", "certificate_s", "grid_bound_s", "event_solver_s",
-                             "layer_call_s")}
-            lines.append(f"    {'sum':<16}{'':>57}{_ms(tot['synapse_s']):>9}{_ms(tot['closed_form_s']):>9}"
-                         f"{_ms(tot['certificate_s']):>9}{_ms(tot['grid_bound_s']):>9}"
+                   for k in ("synapse_s", "closed_form_s", "certificate_s", "free_s", "grid_bound_s",
+                             "event_solver_s", "layer_call_s")}
+            lines.append(f"    {'sum':<16}{'':>64}{_ms(tot['synapse_s']):>9}{_ms(tot['closed_form_s']):>9}"
+                         f"{_ms(tot['certificate_s']):>9}{_ms(tot['free_s']):>9}{_ms(tot['grid_bound_s']):>9}"
                          f"{_ms(tot['event_solver_s']):>9}{_ms(tot['layer_call_s']):>9}")
     lines.append("")
     lines.append("peak MiB = growth of the peak resident set (VmHWM) over the RSS before the call, warm call(s), one "
@@ -616,7 +657,12 @@ def parse_args(argv=None):
     p.add_argument("--no_memory", action="store_true", help="skip the peak-memory subprocesses")
     p.add_argument("--no_layers", action="store_true", help="skip the per-layer open fractions and breakdown")
     p.add_argument("--vgg16_weights", default=VGG16_WEIGHTS,
-                   help=f"weights of vgg16_28 (default {common.rel(VGG16_WEIGHTS)}; random if absent)")
+                   help=f"weights of vgg16_28 (default {common.rel(VGG16_WEIGHTS)}, written by phase 1 with "
+                        "flags/fashionmnist_vgg16.txt; if absent see --vgg16_train)")
+    p.add_argument("--vgg16_train", type=int, default=None,
+                   help="without those weights, train vgg16_28 here on this many training images (default 12000; "
+                        "--quick: 0), once: later runs reuse it from bench/results/; 0 = random weights")
+    p.add_argument("--vgg16_epochs", type=int, default=2, help="epochs of that training (default 2)")
     p.add_argument("--json", default=DEFAULT_JSON, help=f"output JSON (default {common.rel(DEFAULT_JSON)})")
     p.add_argument("--setup_dir", default=None, help=argparse.SUPPRESS)  # internal: --only subprocesses
     args = p.parse_args(argv)
@@ -638,6 +684,12 @@ def parse_args(argv=None):
                       for m in args.models}
     args.warmup_of = {m: pick("warmup", m) for m in args.models}
     args.calib_of = {m: pick("calib", m) for m in args.models}
+    if args.vgg16_train is None:
+        args.vgg16_train = 0 if args.quick else 12000
+    elif args.vgg16_train < 0:
+        p.error("--vgg16_train must be >= 0")
+    if args.vgg16_epochs < 1:
+        p.error("--vgg16_epochs must be >= 1")
     return args
 
 

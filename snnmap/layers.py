@@ -17,6 +17,7 @@ The parameters are those of MAPPING §3, stored as weights:
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -40,28 +41,41 @@ GRID_WORK = 1.0
 
 #: Intervals of the refined certificates of ``solver="auto"``, tried in turn while the
 #: neurons left open are still that many (see :meth:`SpikingLayer.open_neurons`): two
-#: intervals settle trained networks; networks with random weights need more.
+#: intervals settle trained networks; networks with random weights need more.  Each grid
+#: doubles the one before and reuses its products: 2, 4 and 8 intervals cost 2, 6 and 14
+#: products in all.
 GRID_BLOCKS = (2, 4, 8)
-
-#: The first of GRID_BLOCKS is skipped when the certificate leaves more than this fraction of
-#: the batch's neurons open: then it rarely settles them (measured on VGG16 with random weights).
-GRID_SKIP_FIRST = 0.25
 
 #: The later ones run only while more than this fraction of the batch's neurons is still open:
 #: below it the event solver costs less than 2G more products (measured on the 16-layer VGG).
-GRID_LATER = 0.01
+GRID_LATER = 0.002
+
+#: Layers with at least this many neurons evaluate the grid bound's arithmetic as one fused
+#: computation where the backend offers it (:func:`snnmap.spiketime.fused`); smaller ones
+#: are not worth a compilation.
+FUSE_NEURONS = 4096
+
+#: The free one-interval refinement runs on the open neurons (gathered) when they are at most
+#: this fraction of the batch's neurons; beyond it the grid bounds (which imply it) take over.
+FREE_OPEN = 0.1
 
 #: Layers with fewer multiply-adds per image (fan-in x neurons) than this use only the first of
 #: GRID_BLOCKS: the event solver is cheap for them, and every stage adds to the compiled graph
 #: (tracing time, notably under JAX).
-GRID_LATER_WORK = 1 << 22
-
-#: Grids of at most this many intervals also take ``A(g) = sum_j J-_ij [u_j < g]`` at their
-#: inner points (exact tangent slopes, one more product each) instead of secants only.
-STEP_BLOCKS = 2
+GRID_LATER_WORK = 1 << 20
 
 #: The grid bound's points are quantiles of about this many inputs per image (a strided sample).
 GRID_SAMPLE = 2048
+
+
+class LastArrival(NamedTuple):
+    """Per-call tensors the bounds start from (:meth:`SpikingLayer.last_arrival_terms`);
+    every field has the batch axis first."""
+
+    tau: object  #: last arrival per image, at least ``-T_in``, shape ``(batch, 1, ...)``
+    p_sum: object  #: ``sum_j J+_ij (tau - u_j)`` in float32 (MAPPING §3's certificate)
+    product: object  #: ``sum_j J_ij u_j``, the closed form's product
+    before: object  #: whether an input of the image arrives before ``-T_in``, ``(batch, 1, ...)``
 
 
 class SpikingLayer(keras.layers.Layer):
@@ -272,6 +286,10 @@ class SpikingLayer(keras.layers.Layer):
                                               trainable=False, dtype="float32")
             self.kernel_neg = self.add_weight(name="kernel_neg", shape=k_shape, initializer="zeros",
                                               trainable=False, dtype="float32")
+            # Per neuron (last axis of the neuron shape): sum_j J, and for the bounds sum_j J-,
+            # max_j J-, ||J-||_2 and sum_j |J| (rounded up where they bound).
+            self.kernel_stats = self.add_weight(name="kernel_stats", shape=(5, k_shape[-1]), initializer="zeros",
+                                                trainable=False)
         self._n_neurons = int(np.prod(shape))
         self._fan_in = int(np.prod(self.kernel_shape(input_shape)[:-1]))
         self.built = True
@@ -321,6 +339,7 @@ class SpikingLayer(keras.layers.Layer):
             j_pos, j_neg = np.maximum(kernel, 0.0), np.maximum(-kernel, 0.0)
             self.kernel_pos.assign(j_pos.astype(np.float32))
             self.kernel_neg.assign(j_neg.astype(np.float32))
+            self.kernel_stats.assign(kernel_stats(kernel, self.compute_dtype))
 
     def _perturb(self, t):
         """Input spike times as the neurons receive them: jittered, then quantised."""
@@ -349,69 +368,189 @@ class SpikingLayer(keras.layers.Layer):
         # Closed form directly in the output frame: no large shift after it (float32).
         s = spiketime.closed_form(self.inv_slope, self.offset, product, b + self.time_shift)
         if self.solver == "scan":
-            s = self.scan_all(u, kernel, alpha, theta, t_in, b, s)
+            return self.scan_all(u, kernel, alpha, theta, t_in, b, s)
+        ends = self.last_arrival_terms(u, t_in, product)
+        if self.solver == "exact":
+            open_ = self.block_open(u, ends, theta, t_in, EXACT_BLOCKS)
         else:
-            if self.solver == "exact":
-                open_ = self.block_open(u, kernel, alpha, theta, t_in)
-            else:
-                one = self.one_interval_bound(u, alpha, t_in)
-                open_ = one >= theta
-                stages = GRID_BLOCKS if self._fan_in * self._n_neurons >= GRID_LATER_WORK else GRID_BLOCKS[:1]
-                for stage, blocks in enumerate(stages):
-                    role = None if len(stages) == 1 else ("first" if stage == 0 else "later")
-                    open_ = self._refine(open_, u, kernel, alpha, theta, t_in, blocks, one, role)
-            s = self.solve_open(u, kernel, alpha, theta, t_in, b, s, open_)
-        return s
+            open_ = self.certificate(ends, t_in) >= theta
+            open_ = self._refine_free(open_, u, ends, theta, t_in)
+            stages = GRID_BLOCKS if self._fan_in * self._n_neurons >= GRID_LATER_WORK else GRID_BLOCKS[:1]
+            prior = None
+            for stage, blocks in enumerate(stages):
+                last = stage == len(stages) - 1
+                open_ = self._refine(open_, u, ends, theta, t_in, blocks, "later" if stage else None, prior,
+                                     keep=not last)
+                if not last:
+                    open_, prior = open_
+        return self.solve_open(u, kernel, alpha, theta, t_in, b, s, open_)
 
-    def _refine(self, open_, u, kernel, alpha, theta, t_in, blocks, one, role=None):
+    def _refine_free(self, open_, u, ends, theta, t_in):
+        """``open_`` and the one-interval bound of :meth:`open_neurons` (no product), for the
+        open neurons only (gathered), when they are at most FREE_OPEN of the batch's neurons;
+        more open neurons go to the grid bounds, which imply it."""
+        pairs = float(self._n_neurons) * ops.cast(ops.shape(u)[0], "float32")
+        n_open = ops.sum(ops.cast(open_, "float32"))
+        return ops.cond(n_open > FREE_OPEN * pairs, lambda: open_,
+                        lambda: self._free_open_pairs(open_, u, ends, theta, t_in))
+
+    def _free_open_pairs(self, open_, u, ends, theta, t_in):
+        """The one-interval bound of :meth:`open_neurons` for the (image, neuron) pairs where
+        ``open_`` holds, from their gathered terms; the others stay closed."""
+        n, channels = self._n_neurons, int(self.alpha.shape[-1])
+        count = ops.reshape(self.receptive_count(ops.cast(u < ends.tau, "float32")), (-1,))
+        flat = lambda x: ops.reshape(x, (-1,))  # noqa: E731
+        p_sum, product = flat(ends.p_sum), flat(ends.product)
+        tau, before = flat(ends.tau), flat(ends.before)
+        alpha, theta_f = flat(self.alpha), flat(theta)
+        stats = ops.convert_to_tensor(self.kernel_stats)
+        dtype = u.dtype
+
+        def solve(index):
+            image, neuron = index // n, index % n
+            terms = self._tau_bounds(ops.take(tau, image), ops.take(p_sum, index), ops.take(product, index),
+                                     ops.take(count, index // channels), ops.take(alpha, neuron),
+                                     ops.take(stats, neuron % channels, axis=1), t_in)
+            return ops.cast(self._grid_top(None, terms, ops.take(before, image), ops.take(alpha, neuron),
+                                           ops.take(theta_f, neuron), t_in), dtype)
+
+        chunk = max(1, self.solver_elements // 16)
+        mask = flat(open_)
+        return ops.reshape(spiketime.solve_pairs(mask, ops.cast(mask, dtype), solve, chunk) > 0.5, ops.shape(open_))
+
+    def _refine(self, open_, u, ends, theta, t_in, blocks, role=None, prior=None, keep=False):
         """``open_`` and the ``blocks``-interval bound, if the event solver would otherwise
-        read more inputs than the batch has neurons (times GRID_WORK) and, in a cascade, for
-        its ``"first"`` stage no more than GRID_SKIP_FIRST of them are open, for ``"later"``
-        ones more than GRID_LATER.  A grid of G intervals costs 2G float32 synapse products."""
+        read more inputs than the batch has neurons (times GRID_WORK) and, for a ``"later"``
+        stage of a cascade, more than GRID_LATER of them are open.  A grid of G intervals
+        costs 2(G - 1) float32 synapse products, fewer where ``prior`` holds the products of
+        the stage before (``(ran, values)``, see :meth:`block_open`).
+
+        Returns ``open_``, or with ``keep`` ``(open_, (ran, values))`` for the next stage."""
         n_open = ops.sum(ops.cast(open_, "float32"))
         pairs = float(self._n_neurons) * ops.cast(ops.shape(u)[0], "float32")
         many = n_open * float(self._fan_in) > GRID_WORK * pairs
-        if role == "first":
-            many = ops.logical_and(many, n_open <= GRID_SKIP_FIRST * pairs)
-        elif role == "later":
+        if role == "later":
             many = ops.logical_and(many, n_open > GRID_LATER * pairs)
-        return ops.cond(many, lambda: ops.logical_and(
-            open_, self.block_open(u, kernel, alpha, theta, t_in, blocks, one)), lambda: open_)
+        m = blocks - 1
+        if prior is None:
+            run = lambda: self.block_open(u, ends, theta, t_in, blocks, keep=keep)  # noqa: E731
+        else:
+            ran, values = prior
+            run = lambda: ops.cond(ran, lambda: self.block_open(u, ends, theta, t_in, blocks, values, keep),  # noqa: E731
+                                   lambda: self.block_open(u, ends, theta, t_in, blocks, keep=keep))
+        if not keep:
+            return ops.cond(many, lambda: ops.logical_and(open_, run()), lambda: open_)
+        shape = (ops.shape(u)[0], 3 * m) + tuple(self.alpha.shape)
 
-    def block_open(self, u, kernel, alpha, theta, t_in, blocks=None, one=None):
-        """:meth:`open_neurons` with ``blocks`` intervals, a bounded number of images at a time."""
-        blocks = blocks or EXACT_BLOCKS
+        def refine():
+            mask, values = run()
+            return ops.logical_and(open_, mask), values, ops.convert_to_tensor(True)
+
+        open_, values, ran = ops.cond(many, refine, lambda: (open_, ops.zeros(shape, "float32"),
+                                                             ops.convert_to_tensor(False)))
+        return open_, (ran, values)
+
+    def block_open(self, u, ends, theta, t_in, blocks, prior=None, keep=False):
+        """:meth:`open_neurons` with ``blocks`` intervals, a bounded number of images at a time.
+
+        ``prior``: the products kept by a grid of ``blocks / 2`` intervals (its inner points
+        are every other point of this one), reused instead of computed again; ``keep``:
+        also return this grid's products, ``(batch, 3 (blocks - 1)) + neuron_shape``
+        (``P`` up, ``N`` down, ``N`` up at each inner point), for the next stage."""
+        m = blocks - 1
         per_image = 3 * blocks * (int(np.prod(u.shape[1:])) + self._n_neurons)  # stacked inputs and outputs
         rows = max(1, (4 * self.solver_elements) // per_image)
 
         def solve(index):
-            part = None if one is None else ops.take(one, index, axis=0)
-            return ops.cast(self.open_neurons(ops.take(u, index, axis=0), kernel, alpha, theta, t_in, blocks, part),
-                            u.dtype)
+            part = LastArrival(*(ops.take(v, index, axis=0) for v in ends))
+            before = None if prior is None else ops.take(prior, index, axis=0)
+            mask, inner = self.open_neurons(ops.take(u, index, axis=0), self.kernel, self.alpha, theta, t_in,
+                                            blocks, part, prior=before, keep=True)
+            out = [ops.expand_dims(ops.cast(mask, "float32"), 1)]
+            if keep:
+                out.append(inner)
+            return ops.concatenate(out, axis=1)
 
-        shape = (ops.shape(u)[0],) + tuple(alpha.shape)
+        batch = ops.shape(u)[0]
+        shape = (batch, 1 + (3 * m if keep else 0)) + tuple(self.alpha.shape)
         if u.shape[0] is not None:
             rows = min(rows, int(u.shape[0]))
-        flags = spiketime.solve_pairs(ops.ones((shape[0],), "bool"), ops.zeros(shape, u.dtype), solve, rows,
-                                      small_chunk=1)
-        return flags > 0.5
+        values = spiketime.solve_pairs(ops.ones((batch,), "bool"), ops.zeros(shape, "float32"), solve, rows,
+                                       small_chunk=1)
+        mask = values[:, 0] > 0.5
+        return (mask, values[:, 1:]) if keep else mask
 
-    def one_interval_bound(self, u, alpha, t_in):
-        """MAPPING §3's ``U(tau) = max(alpha, 0) (tau + T_in) + P(tau)`` (``tau`` the last
-        arrival, at least ``-T_in``), with ``P(tau)`` from the float32 ``J+`` rounded up
-        (see :meth:`open_neurons`)."""
-        tau = ops.maximum(ops.max(u, axis=tuple(range(1, len(u.shape))), keepdims=True), -t_in)
-        return ops.relu(alpha) * (tau + t_in) + self._nonnegative_sum(ops.relu(tau - u), self.kernel_pos, u.dtype)[0]
+    def _nonnegative_bounds(self, y, dtype):
+        """``(upper, lower)`` bounds, in ``dtype``, of the exact synapse product of a
+        non-negative input with a non-negative kernel whose float32 value is ``y``: twice the
+        worst-case relative error of a float32 sum of ``R`` such terms, in any order."""
+        terms = (self._fan_in + 2) * 2.0 ** -24
+        gamma = 2 * terms / (1 - terms)
+        y = ops.cast(y, dtype)
+        return y * (1 + gamma), y * (1 - gamma)
 
     def _nonnegative_sum(self, x, kernel32, dtype):
         """Synapse product of non-negative ``x`` with a non-negative float32 kernel, in float32:
         ``(upper, lower)`` bounds of the exact value, in ``dtype``."""
-        terms = (self._fan_in + 2) * 2.0 ** -24
-        gamma = 2 * terms / (1 - terms)
-        y = ops.cast(self.synapse(ops.cast(x, "float32"), kernel32), dtype)
-        return y * (1 + gamma), y * (1 - gamma)
+        return self._nonnegative_bounds(self.synapse(ops.cast(x, "float32"), kernel32), dtype)
 
-    def open_neurons(self, u, kernel, alpha, theta, t_in, blocks=1, one=None):
+    def receptive_count(self, mask):
+        """``sum_j mask_j`` over the inputs of the neurons at each position: shape ``(batch,)
+        + neuron_shape[:-1] + (1,)``; ``mask`` has the shape of :meth:`arrange_inputs`' output."""
+        raise NotImplementedError
+
+    def last_arrival_terms(self, u, t_in, product=None):
+        """The per-call tensors every bound of :meth:`open_neurons` starts from.
+
+        ``u`` are the local input times after :meth:`arrange_inputs`; ``tau`` is the last
+        arrival of each image (at least ``-T_in``); ``p_sum`` the float32 product
+        ``sum_j J+_ij (tau - u_j)`` (MAPPING §3's certificate); ``product`` the closed
+        form's own ``sum_j J_ij u_j`` (computed here if not given).  See :meth:`_tau_bounds`.
+        """
+        axes = tuple(range(1, len(u.shape)))
+        tau = ops.maximum(ops.max(u, axis=axes, keepdims=True), -t_in)
+        if product is None:
+            product = self.synapse(u, self.kernel)
+        p_sum = self.synapse(ops.cast(ops.relu(tau - u), "float32"), self.kernel_pos)
+        before = ops.min(u, axis=axes, keepdims=True) < -t_in
+        return LastArrival(tau, p_sum, product, before)
+
+    def certificate(self, ends, t_in):
+        """MAPPING §3's ``U(tau) = max(alpha, 0) (tau + T_in) + P(tau) >= V(s)`` for ``s <= tau``,
+        ``P(tau)`` rounded up."""
+        return ops.relu(self.alpha) * (ends.tau + t_in) + self._nonnegative_bounds(ends.p_sum, ends.tau.dtype)[0]
+
+    def _tau_bounds(self, tau, p_sum, product, count, alpha, stats, t_in):
+        """Bounds at the last arrival ``tau`` (elementwise; dense tensors or gathered pairs).
+
+        With ``V(s) = alpha (s + T_in) + P(s) - N(s)`` (see :meth:`open_neurons`):
+
+        * ``P(tau)`` from ``p_sum``, rounded outward;
+        * ``V(tau) = alpha (tau + T_in) + tau sum_j J_ij - product``, no product of its own,
+          with a bound on the rounding of ``product``: ``gamma_R sum_j |J_ij u_j| <= gamma_R
+          (P + N + |tau| sum_j |J_ij|)``, and ``N <= |alpha| (tau + T_in) + P + |V|``;
+        * hence ``N(tau) = alpha (tau + T_in) + P(tau) - V(tau)`` on both sides, for free;
+        * ``cap >= N'(s) = sum_{u_j < s} J-_ij`` for every ``s < tau``: only the ``n = count``
+          inputs of the neuron that arrive before ``tau`` count, so ``cap = min(sum_j J-_ij,
+          n max_j J-_ij, sqrt(n) ||J-_i||_2)`` (the last by Cauchy-Schwarz).
+
+        ``stats`` are the rows of ``kernel_stats``.  Returns ``(p_up, n_lo, n_up, cap, tau)``.
+        """
+        dtype = tau.dtype
+        p_up, p_lo = self._nonnegative_bounds(p_sum, dtype)
+        j_sum, neg_sum, neg_max, neg_norm, abs_sum = (stats[k] for k in range(5))
+        rise = alpha * (tau + t_in)
+        v_tau = rise + tau * j_sum - product
+        terms = (self._fan_in + 4) * float(np.finfo(np.dtype(self.compute_dtype)).eps) / 2
+        gamma = 2 * terms / (1 - terms)
+        err = gamma * (2 * p_up + ops.abs(rise) + ops.abs(v_tau) + ops.abs(tau) * abs_sum + ops.abs(product))
+        n_up = rise + p_up - (v_tau - err)
+        n_lo = ops.relu(rise + p_lo - (v_tau + err))
+        cap = ops.minimum(ops.minimum(neg_sum, neg_max * ops.cast(count, dtype)),
+                          neg_norm * ops.sqrt(ops.cast(count, dtype))) * (1 + 2.0 ** -20)
+        return p_up, n_lo, n_up, cap, tau
+
+    def open_neurons(self, u, kernel, alpha, theta, t_in, blocks=1, ends=None, prior=None, keep=False):
         """Neurons that may reach theta before their last input: they need the event solver.
 
         ``u`` are the local input times after :meth:`arrange_inputs`, ``tau`` the last
@@ -421,105 +560,151 @@ class SpikingLayer(keras.layers.Layer):
         convex.  A neuron whose upper bound of V stays below theta on ``[-T_in, tau]``
         crosses after its last input, where the closed form is exact.
 
-        ``blocks=1`` is MAPPING §3's certificate ``U(tau) = max(alpha, 0) (tau + T_in) +
-        P(tau)``; it costs one synapse product with ``J+``.
-
-        ``blocks=G > 1`` cuts ``[-T_in, tau]`` at a grid ``g_0 = -T_in < g_1 < ... < g_G =
-        tau`` (the inner points are the ``k/G`` quantiles of each image's inputs that arrive
-        before ``tau``, the informative ones: in ReLU networks most inputs code 0 and all
-        arrive at ``tau``; taken from an evenly strided sample of about :data:`GRID_SAMPLE`
-        inputs).  On ``[g_{k-1}, g_k]`` convexity gives ``P`` below its chord and ``N``
-        above its tangents at both ends:
+        The bound cuts ``[-T_in, tau]`` at a grid ``g_0 = -T_in < g_1 < ... < g_G = tau``
+        (``G = blocks``; the inner points are the ``k/G`` quantiles of each image's inputs
+        that arrive before ``tau``, the informative ones: in ReLU networks most inputs code 0
+        and all arrive at ``tau``; taken from an evenly strided sample of about
+        :data:`GRID_SAMPLE` inputs).  On ``[g_{k-1}, g_k]`` convexity gives ``P`` below its
+        chord and ``N`` above its tangents at both ends:
 
             V(s) <= alpha (s + T_in) + chord_P(s)
                     - max(N(g_{k-1}) + c_{k-1} (s - g_{k-1}),  N(g_k) - d_k (g_k - s)),
 
         for any slopes ``c_{k-1} <= N'(g_{k-1}+)`` and ``d_k >= N'(g_k-)``: the secant of the
-        interval before ``g_{k-1}`` and the smaller of the secant after ``g_k`` and ``A(tau)
-        = sum_j J-_ij [u_j < tau]`` (``N'`` never exceeds it before ``tau``).  The bound is
-        concave and piecewise linear, largest where the two tangents cross (or at an end).
-        It needs ``P`` at the inner points (one product with ``J+`` each) and ``N`` at the
-        inner points and at ``tau`` plus ``A(tau)`` (one product with ``J-`` each): ``2G``
-        products.  Grids of at most :data:`STEP_BLOCKS`
-        intervals also take ``A`` at the inner points (``G - 1`` more products): with few
-        points, exact tangent slopes pay.  ``P(tau)`` comes from ``one``;
-        ``N(-T_in)`` is 0 and ``P(-T_in)`` too unless an input arrives before ``-T_in``
-        (then the values at ``g_1``
-        bound them).  Unlike the certificate, the bound follows inhibition as it arrives, so
-        it also certifies neurons whose large excitatory and inhibitory sums cancel (common
-        in networks with random weights).
+        interval before ``g_{k-1}`` (0 at ``g_0``) and the smaller of the secant after
+        ``g_k`` and ``cap`` (an upper bound of ``N'`` before ``tau``, see
+        :meth:`_tau_bounds`).  The bound is concave and piecewise linear, largest where the
+        two tangents cross (or at an end).  Everything at ``g_0`` and ``tau`` is known
+        without a product of its own (``P(tau)`` from MAPPING §3's certificate, ``N(tau)``
+        from the closed form's product), so ``blocks=1`` costs no synapse product and already
+        follows the inhibition that arrives before ``tau``; each inner point costs two
+        (``P`` with ``J+``, ``N`` with ``J-``), stacked into one product per kernel.  Unlike
+        MAPPING §3's certificate the bound certifies neurons whose large excitatory and
+        inhibitory sums cancel (common in networks with random weights).  ``P(g_0)``,
+        ``N(g_0)`` are 0 unless an input arrives before ``-T_in`` (then the values at
+        ``g_1`` bound them).
 
-        All products are taken in float32 (several times faster than float64 on CPUs),
-        rounded outward (``P`` up, ``N`` down or up as each use needs) by twice
-        the worst-case relative error of a sum of ``R`` non-negative float32 terms,
-        ``gamma_R = (R + 2) u / (1 - (R + 2) u)``, ``u = 2**-24``, in any summation order;
-        the arithmetic after them, in float32 whatever the layer's dtype, gets a margin of 64
-        units of float32 roundoff on the magnitudes involved: the bound stays a bound.  ``kernel`` must
-        be the layer's kernel (the float32 ``J+`` and ``J-`` are derived from it by
-        :meth:`set_relu_params`).  ``one``: :meth:`one_interval_bound` of ``u`` if the
-        caller has it already.
+        Products are taken in float32 (several times faster than float64 on CPUs), rounded
+        outward (``P`` up, ``N`` down or up as each use needs) by twice the worst-case
+        relative error of a sum of ``R`` non-negative float32 terms, ``gamma_R = (R + 2) u /
+        (1 - (R + 2) u)``, ``u = 2**-24``, in any summation order; the arithmetic after them,
+        in float32 whatever the layer's dtype, gets a margin of 64 units of float32 roundoff
+        on the magnitudes involved: the bound stays a bound.  ``kernel`` must be the layer's
+        kernel (the float32 ``J+``, ``J-`` and per-neuron constants are derived from it by
+        :meth:`set_relu_params`).  ``ends``: :meth:`last_arrival_terms` of ``u`` if the
+        caller has them already.  ``prior``, ``keep``: see :meth:`block_open` (with ``keep``
+        the result is ``(mask, products)``).
         """
-        axes = tuple(range(1, len(u.shape)))
-        tau = ops.maximum(ops.max(u, axis=axes, keepdims=True), -t_in)
-        if one is None:
-            one = self.one_interval_bound(u, alpha, t_in)
-        if blocks == 1:
-            return one >= theta
-        batch = ops.shape(u)[0]
-        in_shape = tuple(u.shape[1:])
-        size = int(np.prod(in_shape))
+        if ends is None:
+            ends = self.last_arrival_terms(u, t_in)
+        count = self.receptive_count(ops.cast(u < ends.tau, "float32"))
+        inner = None
         m = blocks - 1
-        # Any grid gives a bound: quantiles of an evenly strided sample of the inputs are
-        # as good and spare sorting them all.
-        stride = max(1, size // GRID_SAMPLE)
-        flat = ops.reshape(u, (batch, -1))[:, ::stride]
-        size = -(-size // stride)
-        tau_flat = ops.reshape(tau, (batch, 1))
-        # Informative arrivals first (ascending), then the ones at tau.
-        early = ops.sum(ops.cast(flat < tau_flat, "int32"), axis=-1, keepdims=True)
-        ordered = ops.sort(flat, axis=-1)
-        picks = [(early * g) // blocks for g in range(1, blocks)]
-        grid = ops.take_along_axis(ordered, ops.minimum(ops.concatenate(picks, axis=-1), size - 1), axis=-1)
-        grid = ops.clip(grid, -t_in, tau_flat)  # (B, G-1); no informative input: every point at tau
-        g = ops.reshape(ops.transpose(grid), (m, batch) + (1,) * len(axes))  # point-major stacks
-        ramps = ops.relu(g - ops.expand_dims(u, 0))
-        ends = [ops.relu(tau - u)[None], ops.cast(u < tau, u.dtype)[None]]
-        # With few points, exact tangent slopes at them are worth m more products.
-        steps = [ops.cast(ops.expand_dims(u, 0) < g, u.dtype)] if blocks <= STEP_BLOCKS else []
-        stacked = lambda x: ops.reshape(x, (-1,) + in_shape)  # noqa: E731
-        # From the products on, everything is float32 (the products are float32 anyway): half
-        # the memory traffic of float64; the slack below covers its rounding.
+        if m:
+            batch = ops.shape(u)[0]
+            in_shape = tuple(u.shape[1:])
+            size = int(np.prod(in_shape))
+            # Any grid gives a bound: quantiles of an evenly strided sample of the inputs are
+            # as good and spare sorting them all.
+            stride = max(1, size // GRID_SAMPLE)
+            flat = ops.reshape(u, (batch, -1))[:, ::stride]
+            size = -(-size // stride)
+            tau_flat = ops.reshape(ends.tau, (batch, 1))
+            # Informative arrivals first (ascending), then the ones at tau.
+            early = ops.sum(ops.cast(flat < tau_flat, "int32"), axis=-1, keepdims=True)
+            ordered = ops.sort(flat, axis=-1)
+            picks = [(early * g) // blocks for g in range(1, blocks)]
+            grid = ops.take_along_axis(ordered, ops.minimum(ops.concatenate(picks, axis=-1), size - 1), axis=-1)
+            grid = ops.clip(grid, -t_in, tau_flat)  # (B, G-1); no informative input: every point at tau
+            g = ops.reshape(ops.transpose(grid), (m, batch) + (1,) * len(in_shape))  # point-major stacks
+            # A prior grid's points are this one's even points (same picks): only the odd ones
+            # need products.
+            new = g if prior is None else g[0::2]
+            ramps = ops.reshape(ops.relu(new - ops.expand_dims(u, 0)), (-1,) + in_shape)
+            out_shape = (m if prior is None else (m + 1) // 2, batch) + tuple(ends.p_sum.shape[1:])
+            p_in = ops.reshape(self._nonnegative_sum(ramps, self.kernel_pos, "float32")[0], out_shape)
+            n_in_up, n_in_lo = (ops.reshape(v, out_shape) for v in self._nonnegative_sum(ramps, self.kernel_neg,
+                                                                                           "float32"))
+            if prior is not None:
+                # (batch, 3 m', ...) -> point-major P, N_lo, N_up at the m' = (m - 1) / 2 even points.
+                old = ops.reshape(ops.moveaxis(prior, 1, 0), (3, m // 2, batch) + tuple(ends.p_sum.shape[1:]))
+                p_in, n_in_lo, n_in_up = (self._interleave(v, old[k]) for k, v in enumerate((p_in, n_in_lo, n_in_up)))
+            inner = (g, p_in, n_in_lo, n_in_up)
+        evaluate = self._bound_open
+        if self._n_neurons >= FUSE_NEURONS:
+            evaluate = self._fused_bound
+        value = lambda v: v.value if isinstance(v, keras.Variable) else v  # noqa: E731  (tensors for tracing)
+        mask = evaluate(t_in, inner, ends.tau, ends.p_sum, ends.product, count, ends.before, value(alpha), value(theta))
+        if not keep:
+            return mask
+        if inner is None:
+            kept = ops.zeros((ops.shape(u)[0], 0) + tuple(self.alpha.shape), "float32")
+        else:
+            kept = ops.moveaxis(ops.concatenate(inner[1:], axis=0), 0, 1)
+        return mask, kept
+
+    @staticmethod
+    def _interleave(new, old):
+        """Point-major values at points 1, 3, 5, ... (``new``, one more) and 2, 4, ... (``old``)
+        of a grid, in the grid's order."""
+        k = int(old.shape[0])
+        parts = [piece for i in range(k) for piece in (new[i:i + 1], old[i:i + 1])]
+        return ops.concatenate(parts + [new[k:]], axis=0)
+
+    def _bound_open(self, t_in, inner, tau, p_sum, product, count, before, alpha, theta):
+        """:meth:`_tau_bounds` then :meth:`_grid_top` (what :attr:`_fused_bound` fuses)."""
+        terms = self._tau_bounds(tau, p_sum, product, count, alpha, ops.convert_to_tensor(self.kernel_stats), t_in)
+        return self._grid_top(inner, terms, before, alpha, theta, t_in)
+
+    @property
+    def _fused_bound(self):
+        fused = self.__dict__.get("_fused_bound_fn")
+        if fused is None:
+            fused = spiketime.fused(self._bound_open)
+            self.__dict__["_fused_bound_fn"] = fused
+        return fused
+
+    def _grid_top(self, inner, terms, before, alpha, theta, t_in):
+        """Whether the bound of :meth:`open_neurons` reaches ``theta - slack`` on some interval.
+
+        ``inner``: ``None`` (one interval) or ``(g, P_up, N_lo, N_up)`` at the inner points,
+        stacked on a leading point axis; ``terms``: :meth:`_tau_bounds`.  Elementwise, so it
+        serves dense tensors and gathered pairs alike; float32 from here on (the products are
+        float32 anyway: half the memory traffic of float64; the slack covers its rounding)."""
         f32 = "float32"
-        alpha, theta, tau = ops.cast(alpha, f32), ops.cast(theta, f32), ops.cast(tau, f32)
-        p_in = ops.reshape(self._nonnegative_sum(stacked(ramps), self.kernel_pos, f32)[0],
-                           (m, batch) + tuple(one.shape[1:]))
-        n_up, n_lo = (ops.reshape(v, (-1, batch) + tuple(one.shape[1:])) for v in self._nonnegative_sum(
-            stacked(ops.concatenate([ramps] + ends + steps, axis=0)), self.kernel_neg, f32))
-        zero = ops.zeros_like(p_in[:1])
+        p_tau, n_tau_lo, n_tau_up, cap, tau = (ops.cast(v, f32) for v in terms)
+        alpha, theta = ops.cast(alpha, f32), ops.cast(theta, f32)
+        lead = lambda x: ops.expand_dims(x, 0)  # noqa: E731
+        zero = ops.zeros_like(lead(p_tau))
+        if inner is None:
+            g, p_in, n_in_lo, n_in_up = ops.zeros_like(lead(tau))[:0], zero[:0], zero[:0], zero[:0]
+        else:
+            g, p_in, n_in_lo, n_in_up = inner
+            g = ops.cast(g, f32)
         # P (upper), N (lower and upper) at g_0..g_G.  Inputs before -T_in make P(g_0),
-        # N(g_0) > 0: P(g_1) and N(g_1) bound them from above.
-        p_tau = ops.cast(one, f32) - ops.relu(alpha) * (tau + t_in)
-        before = ops.min(u, axis=axes, keepdims=True) < -t_in
-        p_pts = ops.concatenate([ops.where(before, p_in[:1], zero), p_in, ops.expand_dims(p_tau, 0)], axis=0)
-        n_pts = ops.concatenate([zero, n_lo[:m], n_lo[m:m + 1]], axis=0)
-        n_pts_up = ops.concatenate([ops.where(before, n_up[:1], zero), n_up[:m], n_up[m:m + 1]], axis=0)
-        pts = ops.concatenate([ops.full((1, batch) + (1,) * len(axes), -t_in, f32), ops.cast(g, f32),
-                               ops.expand_dims(tau, 0)], axis=0)
+        # N(g_0) > 0: the values at g_1 bound them from above.
+        m = int(p_in.shape[0])
+        p_next = p_in[:1] if m else lead(p_tau)
+        n_next = n_in_up[:1] if m else lead(n_tau_up)
+        before = lead(before)
+        p_pts = ops.concatenate([ops.where(before, p_next, zero), p_in, lead(p_tau)], axis=0)
+        n_pts = ops.concatenate([zero, n_in_lo, lead(n_tau_lo)], axis=0)
+        n_pts_up = ops.concatenate([ops.where(before, n_next, zero), n_in_up, lead(n_tau_up)], axis=0)
+        pts = ops.concatenate([ops.full(ops.shape(lead(tau)), -t_in, f32), g, lead(tau)], axis=0)
         width = pts[1:] - pts[:-1]
         # Tangent slopes from secants (N is convex): the secant of [g_{k-1}, g_k] is at most
         # N'(g_k-) <= N'(g_k+) and at least N'(g_{k-1}+) >= N'(g_{k-1}-), so a lower secant
         # serves the tangent to the right of g_k and an upper one the tangent to the left of
-        # g_{k-1}; A(tau) = sum_j J-_ij [u_j < tau] >= N'(s) for every s < tau caps the latter.
-        a_tau = n_up[m + 1:m + 2]
+        # g_{k-1}; cap >= N'(s) for every s < tau caps the latter.
         positive = width > 0
         safe = ops.where(positive, width, ops.ones_like(width))
         sec_lo = ops.where(positive, ops.relu(n_pts[1:] - n_pts_up[:-1]) / safe, ops.zeros_like(width))
-        sec_up = ops.where(positive, (n_pts_up[1:] - n_pts[:-1]) / safe, a_tau + ops.zeros_like(width))
         c_left = ops.concatenate([zero, sec_lo[:-1]], axis=0)  # slope of the tangent at g_{k-1}
-        d_right = ops.minimum(ops.concatenate([sec_up[1:], a_tau], axis=0), a_tau)  # ... at g_k
-        if steps:  # A(g_k) = N'(g_k-) at the inner points, rounded the way each tangent needs
-            c_left = ops.maximum(c_left, ops.concatenate([zero, n_lo[m + 2:]], axis=0))
-            d_right = ops.minimum(d_right, ops.concatenate([n_up[m + 2:], a_tau], axis=0))
+        if m:
+            sec_up = ops.where(positive, (n_pts_up[1:] - n_pts[:-1]) / safe, cap + ops.zeros_like(width))
+            d_right = ops.minimum(ops.concatenate([sec_up[1:], lead(cap)], axis=0), cap)  # ... at g_k
+        else:
+            d_right = lead(cap)
         # On each interval the bound is min(h1(s), h2(s)), h1 from the tangent at g_{k-1} and
         # h2 from the one at g_k: h1 = V(g_{k-1}) <= h2 at g_{k-1}, h2 = V(g_k) <= h1 at g_k
         # (c <= secant <= d), so its maximum is where they cross, at the share e1 / (e1 + e2)
@@ -532,7 +717,7 @@ class SpikingLayer(keras.layers.Layer):
         share = e1 / ops.where(total > 0, total, ops.ones_like(total))
         cross = v_pts[:-1] + share * (v_pts[1:] - v_pts[:-1] + e2)
         top = ops.maximum(ops.maximum(v_pts[:-1], v_pts[1:]), cross)
-        scale = ops.abs(alpha) * (tau + t_in) + p_tau + n_up[m] + a_tau[0] * (tau + t_in) + ops.abs(theta)
+        scale = ops.abs(alpha) * (tau + t_in) + p_tau + n_tau_up + cap * (tau + t_in) + ops.abs(theta)
         slack = 64.0 * float(np.finfo(np.float32).eps) * scale
         return ops.any(top >= theta - slack, axis=0)
 
@@ -635,6 +820,9 @@ class SpikingDense(SpikingLayer):
     def fan_in_sum(self, kernel):
         return ops.sum(kernel, axis=0)
 
+    def receptive_count(self, mask):
+        return ops.sum(mask, axis=-1, keepdims=True)
+
     def receptive_fields(self, u, kernel, index):
         sample = index // self.units
         return ops.take(u, sample, axis=0), ops.transpose(ops.take(kernel, index % self.units, axis=1))
@@ -673,6 +861,18 @@ class SpikingDense(SpikingLayer):
         config = super().get_config()
         config["units"] = self.units
         return config
+
+
+def kernel_stats(kernel, dtype):
+    """Rows ``sum_j J_ij``, ``sum_j J-_ij``, ``max_j J-_ij``, ``||J-_i||_2`` and ``sum_j |J_ij|``
+    of a kernel whose last axis holds the neurons (channels); every row but the first
+    rounded up to ``dtype``, so that the bounds built on them stay bounds."""
+    k = np.asarray(kernel, np.float64).reshape(-1, np.shape(kernel)[-1])
+    neg = np.maximum(-k, 0.0)
+    bounds = np.stack([neg.sum(0), neg.max(0), np.sqrt((neg ** 2).sum(0)), np.abs(k).sum(0)]) * (1 + 1e-12)
+    low = bounds.astype(dtype)
+    up = np.where(low < bounds, np.nextafter(low, np.asarray(np.inf, dtype)), low)
+    return np.concatenate([k.sum(0).astype(dtype)[None], up], axis=0)
 
 
 def _pair(value, name):
@@ -770,6 +970,13 @@ class SpikingConv2D(SpikingLayer):
 
     def fan_in_sum(self, kernel):
         return ops.sum(kernel, axis=(0, 1, 2))
+
+    def receptive_count(self, mask):
+        # Summed over channels first: a box filter with the layer's own geometry then counts
+        # every receptive field at (C_in + kh kw) operations per position.
+        kh, kw = self.kernel_size
+        summed = ops.sum(mask, axis=-1, keepdims=True)
+        return ops.conv(summed, ops.ones((kh, kw, 1, 1), summed.dtype), strides=self.strides, padding="valid")
 
     def receptive_fields(self, u, kernel, index):
         hp, wp, c_in = self._padded

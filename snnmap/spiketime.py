@@ -146,6 +146,22 @@ def first_crossing(e, j, alpha, theta, t_in, window, axis=-1):
     return ops.minimum(s, window)
 
 
+def fused(fn):
+    """``fn`` evaluated as one compiled computation where the backend runs graphs op by op.
+
+    TensorFlow (without XLA) runs every elementwise operation as its own pass over memory;
+    a chain of them over millions of neurons costs more than the synapse products it
+    follows.  There ``fn`` is compiled with XLA (``jit_compile``; recompiled for each new
+    input shape).  JAX jits whole models already: ``fn`` is returned as it is.  ``fn`` must
+    be elementwise-heavy and take tensors (Python values are baked into the compilation).
+    """
+    if keras.backend.backend() != "tensorflow":
+        return fn
+    import tensorflow as tf  # only where it is the backend
+
+    return tf.function(fn, jit_compile=True, autograph=False)
+
+
 def sort_inputs(u, j, axis=-1):
     """``u`` and ``j`` reordered so that ``u`` ascends along ``axis``."""
     order = ops.argsort(u, axis=axis)

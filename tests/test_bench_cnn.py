@@ -78,8 +78,9 @@ def test_bench_cnn_quick_lenet5(tmp_path):
     for r in rows:
         if r["output_layer"]:
             continue
-        for key in ("open_1block", "to_solver", "solver_changed", "inputs_at_last_arrival"):
+        for key in ("open_1block", "open_free", "to_solver", "solver_changed", "inputs_at_last_arrival"):
             assert 0.0 <= r[key] <= 1.0, (r["layer"], key)
+        assert r["to_solver"] <= r["open_free"] <= r["open_1block"]  # each bound only closes neurons
         assert r["n_solver_changed"] <= r["n_to_solver"]
         assert isinstance(r["grid_bound"], bool)
 
@@ -116,3 +117,23 @@ def test_bench_phase1_quick(tmp_path):
             assert child["agreement"] == 1.0  # exact conversion of the shipped networks
         assert "growth_difference_mib" in p2 and set(p2["flat"]) >= {"value", "met"}
         assert set(res["targets"][name]) == {"phase1_over_relu", "phase2_flat"}
+
+
+def test_bench_cnn_vgg16_28_weights_options():
+    """Without the phase-1 weights, vgg16_28 is trained in the run (12,000 images, 2 epochs:
+    phase 1's recipe with --epochs 2 --train_samples 12000) and kept for later runs; --quick
+    keeps random weights; bad values are refused."""
+    sys.path.insert(0, os.path.join(REPO, "bench"))
+    try:
+        import bench_cnn
+    finally:
+        sys.path.pop(0)
+    args = bench_cnn.parse_args(["--models", "vgg16_28"])
+    assert (args.vgg16_train, args.vgg16_epochs) == (12000, 2)
+    assert bench_cnn.parse_args(["--quick"]).vgg16_train == 0
+    assert bench_cnn.parse_args(["--quick", "--vgg16_train", "500"]).vgg16_train == 500
+    cache = bench_cnn.trained_cache(12000, 2)
+    assert cache.startswith(os.path.join(REPO, "bench", "results")) and cache.endswith(".weights.h5")
+    for bad in (["--vgg16_train", "-1"], ["--vgg16_epochs", "0"]):
+        with pytest.raises(SystemExit):
+            bench_cnn.parse_args(bad)

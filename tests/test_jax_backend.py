@@ -10,14 +10,16 @@ import pytest
 
 from conftest import REPO
 
-FILES = ["tests/test_spiketime.py", "tests/test_layers.py", "tests/test_conv_layers.py", "tests/test_convert.py"]
+FILES = ["tests/test_spiketime.py", "tests/test_layers.py", "tests/test_conv_layers.py", "tests/test_bounds.py",
+         "tests/test_convert.py"]
 # JAX compiles every new shape, so the whole files would take tens of minutes: a selection
 # covering every code path (dense and conv layers against the oracle, violations (a)/(b),
-# readout, serialisation, predict in float64, the conversion-equivalence tests) runs instead.
+# readout, serialisation, predict in float64, the conversion-equivalence tests, the bounds and
+# their cascade) runs instead.
 SELECTION = ("not scan and (test_spiketime or test_convert or (random_layers_match_oracle and seed0) "
              "or (condition_b and 0-) or condition_a or output_layer_readout or model_matches or predict_keeps "
              "or few_open or (random_conv_layers_match_oracle and (g0- or g1-)) or same_padding_inputs "
-             "or conv_model_matches)")
+             "or conv_model_matches or (test_bounds and not fused))")
 
 
 @pytest.mark.slow

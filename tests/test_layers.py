@@ -99,6 +99,14 @@ def open_mask(layer, t, blocks):
     return np.asarray(keras.ops.convert_to_numpy(mask))
 
 
+def certificate_mask(layer, t):
+    """The pairs MAPPING §3's one-interval certificate ``U(tau) >= theta`` leaves open."""
+    u = layer.local_inputs(keras.ops.convert_to_tensor(np.asarray(t), layer.compute_dtype))
+    t_in = layer.window.input_length
+    cert = layer.certificate(layer.last_arrival_terms(u, t_in), t_in)
+    return np.asarray(keras.ops.convert_to_numpy(cert >= layer.threshold))
+
+
 def open_count(layer, t, blocks):
     """How many (sample, neuron) pairs the layer hands to the event-driven solver."""
     return int(np.sum(open_mask(layer, t, blocks)))
@@ -574,23 +582,23 @@ def test_no_open_neurons(solver, blocks):
     np.testing.assert_allclose(run(layer, t), oracle_times(layer, t), rtol=0, atol=TOL)
 
 
-@pytest.mark.parametrize("blocks", [2, 4, 8])
+@pytest.mark.parametrize("blocks", [1, 2, 4, 8])
 def test_grid_bound_is_sound_and_tighter(blocks):
     """Every neuron that the oracle sees cross before its sample's last input stays open
-    under the grid bound (float32 products rounded outward); the grid leaves open a
-    subset of what the one-interval certificate leaves open (with 4 or more intervals,
-    fewer in all)."""
+    under the grid bound (float32 products rounded outward; one interval: no product at
+    all); the grid leaves open a subset of what MAPPING §3's one-interval certificate
+    leaves open (with 4 or more intervals, fewer in all)."""
     open_grid = open_one = 0
     for seed in range(5):
         w, b, x, X_n = mixed_case(80 + seed, batch=40, n_early_neurons=5)
         layer = make_layer(w, b, X_n, zeta=0.1)
         t = 1.0 - x
         early = oracle_times(layer, t) < t.max(axis=1, keepdims=True) - 1e-9
-        grid, one = open_mask(layer, t, blocks), open_mask(layer, t, 1)
+        grid, one = open_mask(layer, t, blocks), certificate_mask(layer, t)
         assert early.any() and np.all(grid[early])
         assert not np.any(grid & ~one)
         open_grid, open_one = open_grid + grid.sum(), open_one + one.sum()
-    if blocks >= 4:  # two intervals do not help on these cases
+    if blocks >= 4:  # fewer intervals do not help on these cases
         assert open_grid < open_one
 
 
@@ -603,7 +611,7 @@ def _assert_grid_sound(layer, t, blocks):
     return early, grid
 
 
-@pytest.mark.parametrize("blocks", [2, 4, 8])
+@pytest.mark.parametrize("blocks", [1, 2, 4, 8])
 @pytest.mark.parametrize("case", ["before_start", "jitter", "negative_alpha"])
 def test_grid_bound_sound_with_noise(case, blocks):
     """The grid bound stays a bound when inputs arrive before integration starts (its
@@ -627,9 +635,9 @@ def test_grid_bound_sound_with_noise(case, blocks):
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_grid_bound_follows_cancelling_inhibition(dtype):
     """Large excitatory and inhibitory weights that cancel (as in networks with random
-    weights): the one-interval certificate, which ignores inhibition, leaves most neurons
-    open; two intervals with chords and tangents certify nearly all of them, and every
-    crossing before the last input (oracle) stays open."""
+    weights): MAPPING §3's certificate, which ignores inhibition, leaves most neurons
+    open; the free one-interval bound fewer; two intervals with chords and tangents certify
+    nearly all of them, and every crossing before the last input (oracle) stays open."""
     rng = np.random.default_rng(95)
     n_in, n_out, batch = 200, 40, 30
     w = rng.normal(0.0, 1.0, (n_in, n_out))
@@ -639,8 +647,10 @@ def test_grid_bound_follows_cancelling_inhibition(dtype):
     layer = make_layer(w, b, float(np.max(x @ w + b)), zeta=0.1, dtype=dtype)
     t = 1.0 - x
     early, grid = _assert_grid_sound(layer, t, 2)
-    one = open_mask(layer, t, 1)
+    _, free = _assert_grid_sound(layer, t, 1)
+    one = certificate_mask(layer, t)
     assert one.mean() > 0.5
+    assert free.sum() < one.sum()
     assert grid.sum() <= max(2 * early.sum(), 0.05 * one.sum())
     np.testing.assert_allclose(run(layer, t), oracle_times(layer, t), rtol=0, atol=TOL if dtype == "float64" else 1e-4)
 

@@ -1,0 +1,194 @@
+"""The bounds that decide which neurons the event solver must see (snnmap.layers).
+
+Each bound must stay a bound: every (sample, neuron) pair that the independent time-stepped
+oracle (tests/oracle.py) sees reach theta before the sample's last input must stay open.
+Besides soundness this file checks the pieces the bounds are built from against values
+computed here with NumPy: the per-neuron kernel constants, the receptive-field counts, the
+products a grid keeps for the next stage of the cascade; and that the paths that compute the
+same bound (gathered pairs or all neurons, fused or not, products reused or recomputed)
+agree.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from snnmap import layers as sl  # noqa: E402
+
+import test_conv_layers as tc  # noqa: E402
+import test_layers as td  # noqa: E402
+
+
+def local(layer, t):
+    return layer.local_inputs(keras.ops.convert_to_tensor(np.asarray(t), layer.compute_dtype))
+
+
+def mask_of(x):
+    return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+def early_pairs(layer, t, oracle):
+    """Pairs whose oracle spike time comes before the sample's last input (local ``tau``)."""
+    u = np.asarray(keras.ops.convert_to_numpy(local(layer, t)))
+    tau = np.maximum(u.reshape(len(u), -1).max(axis=1), -layer.window.input_length)
+    spikes = oracle - layer.window.t_min  # local times
+    return spikes < tau.reshape((-1,) + (1,) * (spikes.ndim - 1)) - 1e-9
+
+
+def dense_case(seed=81):
+    w, b, x, X_n = td.mixed_case(seed, batch=40, n_early_neurons=5)
+    layer = td.make_layer(w, b, X_n, zeta=0.1)
+    t = 1.0 - x
+    return layer, t, td.oracle_times(layer, t)
+
+
+def conv_case(index=0):
+    seed, hw, filters, k, s, padding = tc.EARLY[index]
+    w, b, x, _, X_n, zeta = tc.early_case(index)
+    layer = tc.make_conv(w, b, x.shape[1:], s, padding, X_n=X_n, zeta=zeta)
+    t = 1.0 - x
+    return layer, t, tc.layer_oracle(layer, t)
+
+
+CASES = {"dense": dense_case, "conv": conv_case}
+
+
+# --------------------------------------------------------------------------------------
+# the pieces
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("shape", [(30, 7), (3, 3, 4, 5)])
+def test_kernel_stats_rows(shape, dtype):
+    """sum J, sum J-, max J-, ||J-||_2, sum |J| per neuron (last axis); the bounding rows
+    never below their exact value when rounded to float32."""
+    rng = np.random.default_rng(3)
+    k = rng.normal(0.0, 1.0, shape)
+    stats = sl.kernel_stats(k, dtype)
+    flat = k.reshape(-1, shape[-1])
+    neg = np.maximum(-flat, 0.0)
+    exact = np.stack([flat.sum(0), neg.sum(0), neg.max(0), np.sqrt((neg ** 2).sum(0)), np.abs(flat).sum(0)])
+    assert stats.dtype == np.dtype(dtype) and stats.shape == (5, shape[-1])
+    rtol = 2e-12 if dtype == "float64" else 2e-7  # bounding rows are inflated by 1e-12
+    np.testing.assert_allclose(stats.astype(np.float64), exact, rtol=rtol)
+    assert np.all(stats[1:].astype(np.float64) >= exact[1:])
+
+
+@pytest.mark.parametrize("index", range(len(tc.GEOMETRIES)), ids=tc.GEOMETRY_IDS)
+def test_receptive_count_matches_fields(index):
+    """Informative inputs per receptive field: the layer's box filter against the fields
+    expanded by hand (padding counts as not informative: it arrives at tau)."""
+    seed, in_shape, filters, k, s, pad, t_min_prev, t_min = tc.GEOMETRIES[index]
+    rng = np.random.default_rng(seed)
+    w = tc.random_kernel(rng, tc.pair(k), in_shape[-1], filters)
+    layer = tc.make_conv(w, np.zeros(filters), in_shape, s, pad)
+    mask = (rng.random((3,) + in_shape) < 0.4).astype(np.float64)
+    count = mask_of(layer.receptive_count(layer.arrange_inputs(keras.ops.convert_to_tensor(mask, "float32"))))
+    fields = tc.receptive_fields(mask, tc.pair(k), tc.pair(s), pad, 0.0)  # (B, h, w, R)
+    np.testing.assert_array_equal(count[..., 0], fields.sum(axis=-1))
+
+
+# --------------------------------------------------------------------------------------
+# one bound, several paths
+# --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["dense", "conv"])
+def test_free_bound_gathered_equals_dense(kind):
+    """The free one-interval bound on gathered pairs (what the auto solver runs when few
+    neurons are open) equals the same bound on all neurons at once, and is sound."""
+    layer, t, oracle = CASES[kind]()
+    u = local(layer, t)
+    t_in = layer.window.input_length
+    ends = layer.last_arrival_terms(u, t_in)
+    dense = mask_of(layer.open_neurons(u, layer.kernel, layer.alpha, layer.threshold, t_in, 1, ends))
+    everything = keras.ops.ones_like(ends.product, dtype="bool")
+    gathered = mask_of(layer._free_open_pairs(everything, u, ends, layer.threshold, t_in))  # noqa: SLF001
+    np.testing.assert_array_equal(gathered, dense)
+    early = early_pairs(layer, t, oracle)
+    assert early.any() and np.all(dense[early])
+    cert = mask_of(layer.certificate(ends, t_in) >= layer.threshold)
+    assert not np.any(dense & ~cert) and dense.sum() < cert.sum()
+
+
+@pytest.mark.parametrize("blocks", [1, 2, 4])
+@pytest.mark.parametrize("kind", ["dense", "conv"])
+def test_fused_bound_is_sound(kind, blocks, monkeypatch):
+    """The bound's arithmetic compiled as one computation (spiketime.fused: XLA on
+    TensorFlow) stays a bound and agrees with the op-by-op evaluation but for pairs at the
+    edge of its rounding slack."""
+    layer, t, oracle = CASES[kind]()
+    u = local(layer, t)
+    t_in = layer.window.input_length
+    plain = mask_of(layer.open_neurons(u, layer.kernel, layer.alpha, layer.threshold, t_in, blocks))
+    monkeypatch.setattr(sl, "FUSE_NEURONS", 0)
+    fused = mask_of(layer.open_neurons(u, layer.kernel, layer.alpha, layer.threshold, t_in, blocks))
+    early = early_pairs(layer, t, oracle)
+    assert early.any() and np.all(fused[early])
+    assert np.sum(fused != plain) <= max(2, 0.01 * plain.size)
+
+
+def grid_points(u, t_in, blocks):
+    """The grid's inner points as MAPPING's quantile rule gives them, in NumPy (inputs
+    fewer than the sample size of the bound: no striding)."""
+    flat = u.reshape(len(u), -1)
+    assert flat.shape[1] <= sl.GRID_SAMPLE
+    tau = np.maximum(flat.max(axis=1), -t_in)
+    ordered = np.sort(flat, axis=1)
+    early = (flat < tau[:, None]).sum(axis=1)
+    picks = np.stack([(early * g) // blocks for g in range(1, blocks)], axis=1)
+    return np.clip(np.take_along_axis(ordered, np.minimum(picks, flat.shape[1] - 1), axis=1), -t_in, tau[:, None])
+
+
+@pytest.mark.parametrize("kind", ["dense", "conv"])
+def test_cascade_keeps_and_reuses_products(kind):
+    """A grid of 2 intervals keeps P (up) and N (down, up) at its inner point; the grid of
+    4 reuses them for its middle point and gives the same mask as computing all three
+    points; every kept value brackets P, N computed here at the same points in float64."""
+    layer, t, oracle = CASES[kind]()
+    u = local(layer, t)
+    t_in = layer.window.input_length
+    ends = layer.last_arrival_terms(u, t_in)
+    theta = layer.threshold
+    two, kept = layer.block_open(u, ends, theta, t_in, 2, keep=True)
+    four_reused, kept4 = layer.block_open(u, ends, theta, t_in, 4, prior=kept, keep=True)
+    four = layer.block_open(u, ends, theta, t_in, 4)
+    np.testing.assert_array_equal(mask_of(four_reused), mask_of(four))
+    early = early_pairs(layer, t, oracle)
+    assert early.any() and np.all(mask_of(four)[early]) and np.all(mask_of(two)[early])
+
+    # Kept products against P(g), N(g) computed here: points from the quantile rule,
+    # ramps max(0, g - u) through the kernel's positive / negative parts, in float64.
+    un = np.asarray(keras.ops.convert_to_numpy(u), np.float64)
+    kernel = np.asarray(layer.kernel.numpy(), np.float64)
+    points = grid_points(un, t_in, 4)  # (B, 3)
+    kept4 = np.asarray(keras.ops.convert_to_numpy(kept4), np.float64)  # (B, 9, ...)
+    for k in range(3):
+        ramps = np.maximum(points[:, k].reshape((-1,) + (1,) * (un.ndim - 1)) - un, 0.0)
+        for row, part in ((k, np.maximum(kernel, 0.0)), (3 + k, np.maximum(-kernel, 0.0)), (6 + k, None)):
+            exact = np.asarray(keras.ops.convert_to_numpy(layer.synapse(
+                keras.ops.convert_to_tensor(ramps), keras.ops.convert_to_tensor(
+                    part if part is not None else np.maximum(-kernel, 0.0)))), np.float64)
+            got = kept4[:, row]
+            if row < 3 or row >= 6:  # upper bounds: P up, N up
+                assert np.all(got >= exact * (1 - 1e-12) - 1e-12)
+            else:  # N down
+                assert np.all(got <= exact * (1 + 1e-12) + 1e-12)
+            np.testing.assert_allclose(got, exact, rtol=1e-3, atol=1e-9)
+
+
+@pytest.mark.parametrize("solver", ["auto"])
+@pytest.mark.parametrize("kind", ["dense", "conv"])
+def test_every_stage_forced_matches_oracle(kind, solver, monkeypatch):
+    """With every grid stage forced on (2, 4 and 8 intervals in turn, each reusing the
+    last one's products) the layer still gives the oracle's spike times."""
+    monkeypatch.setattr(sl, "GRID_WORK", 0.0)
+    monkeypatch.setattr(sl, "GRID_LATER", -1.0)
+    monkeypatch.setattr(sl, "GRID_LATER_WORK", 0)
+    monkeypatch.setattr(sl, "FREE_OPEN", 1.0)
+    layer, t, oracle = CASES[kind]()
+    np.testing.assert_allclose(np.asarray(keras.ops.convert_to_numpy(layer(keras.ops.convert_to_tensor(t)))),
+                               oracle, rtol=0, atol=td.TOL)
