@@ -13,8 +13,10 @@ Models (``--models``):
 * ``lenet5``    - ``zoo.lenet5()`` with the shipped Fashion-MNIST weights; calibration =
   the first 5,000 training images; float64.  Target SNN/ReLU <= 3.
 * ``vgg16_28``  - ``zoo.build(True, 16, (28, 28, 1), 10)`` with the Fashion-MNIST weights in
-  models/FashionMNIST/VGG16/ if present, else random (glorot, seed 0) weights; calibration =
-  the first 1,000 training images; float64.  Target SNN/ReLU <= 5.
+  models/FashionMNIST/VGG16/ if present (phase 1 writes them), else trained here with phase 1's
+  recipe (2 epochs on 12,000 training images, seed 0) once and kept in bench/results/ for later
+  runs (``--vgg16_train 0``: random weights); calibration = the first 1,000 training images;
+  float64.  Target SNN/ReLU <= 5.
 * ``vgg16_224`` - ``keras.applications.VGG16(weights=None)``: random weights, the real
   ImageNet structure at 224x224x3.  Inputs: Fashion-MNIST images resized to 224x224
   (nearest neighbour), replicated to 3 channels and mapped linearly onto the Caffe-like
@@ -28,14 +30,15 @@ check, warm-up calls, then ``--rounds`` round-robin rounds over all variants of 
 (``--only``), VmHWM after a reset through ``/proc/self/clear_refs`` (see bench/README.md).
 
 Per spiking layer the bench also reports the fraction of neurons that MAPPING §3's
-one-interval certificate leaves open on the benchmark images, whether the layer then refines
-it with grid bounds (``snnmap.layers.GRID_BLOCKS`` intervals in turn, while the open
-neurons' inputs exceed ``GRID_WORK`` per neuron), how many neurons are left to the event solver, and an eager,
-one-call time breakdown of the layer's parts.
+one-interval certificate leaves open on the benchmark images, the fraction the free
+one-interval chord/tangent bound still leaves open, which grid bounds the layer then applies
+(``snnmap.layers.GRID_BLOCKS`` intervals in turn, each reusing the products of the one
+before), how many neurons are left to the event solver, and an eager, one-call time breakdown
+of the layer's parts.
 
 Usage::
 
-    python bench/bench_cnn.py                              # full run (~9 min on 2 cores)
+    python bench/bench_cnn.py                              # full run (~12 min on 2 cores)
     python bench/bench_cnn.py --quick --models lenet5      # smoke test
     python bench/bench_cnn.py --models vgg16_224 --dtypes float32 --batch_size 1
 """
@@ -367,22 +370,21 @@ def layer_figures(snn, spikes, repeat=1):
             open_, s_ = _timed(lambda: layer._refine_free(open1, u, ends, layer.threshold, t_in))  # noqa: SLF001
             keep("free_s", s_)
             n_free = int(np.sum(ops.convert_to_numpy(open_)))
-            stages, grid_s, prior = [], 0.0, None
-            cascade = sl.GRID_BLOCKS if row["fan_in"] * n >= sl.GRID_LATER_WORK else sl.GRID_BLOCKS[:1]
-            for stage, blocks in enumerate(cascade):  # the layer's own cascade (SpikingLayer.call)
-                n_open = int(np.sum(ops.convert_to_numpy(open_)))
-                runs = n_open * row["fan_in"] > sl.GRID_WORK * n * batch and (
-                    stage == 0 or n_open > sl.GRID_LATER * n * batch)
-                last = stage == len(cascade) - 1
-                out, s_ = _timed(lambda b=blocks, o=open_, p=prior, st=stage, k=not last: layer._refine(  # noqa: SLF001
-                    o, u, ends, layer.threshold, t_in, b, "later" if st else None, p, keep=k))
-                open_, prior = (out, None) if last else out
-                if runs:
-                    stages.append(blocks)
-                    grid_s += s_
+            cascade = layer.grid_stages
+            free_open = open_
+            open_, s_ = _timed(lambda: layer.cascade_open(free_open, u, ends, layer.threshold, t_in, cascade))
+            # The stages the whole batch would run (the layer decides per chunk of images):
+            # each prefix of the cascade once, outside the timing.
+            stages, n_open = [], n_free
+            for k, blocks in enumerate(cascade):
+                if not sl.grid_needed(n_open, row["fan_in"], n * batch, later=k > 0):
+                    break
+                stages.append(blocks)
+                prefix = layer.cascade_open(free_open, u, ends, layer.threshold, t_in, cascade[:k + 1])
+                n_open = int(np.sum(ops.convert_to_numpy(prefix)))
             switch = bool(stages)
             if switch:
-                keep("grid_bound_s", grid_s)
+                keep("grid_bound_s", s_)
             n_solver = int(np.sum(ops.convert_to_numpy(open_)))
             exact, s_ = _timed(lambda: layer.solve_open(u, layer.kernel, layer.alpha, layer.threshold, t_in,
                                                         win.length, s, open_))

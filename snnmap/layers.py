@@ -375,15 +375,14 @@ class SpikingLayer(keras.layers.Layer):
         else:
             open_ = self.certificate(ends, t_in) >= theta
             open_ = self._refine_free(open_, u, ends, theta, t_in)
-            stages = GRID_BLOCKS if self._fan_in * self._n_neurons >= GRID_LATER_WORK else GRID_BLOCKS[:1]
-            prior = None
-            for stage, blocks in enumerate(stages):
-                last = stage == len(stages) - 1
-                open_ = self._refine(open_, u, ends, theta, t_in, blocks, "later" if stage else None, prior,
-                                     keep=not last)
-                if not last:
-                    open_, prior = open_
+            open_ = self.cascade_open(open_, u, ends, theta, t_in, self.grid_stages)
         return self.solve_open(u, kernel, alpha, theta, t_in, b, s, open_)
+
+    @property
+    def grid_stages(self):
+        """The grid sizes :meth:`cascade_open` tries in ``solver="auto"``: GRID_BLOCKS, or
+        only its first for layers under GRID_LATER_WORK multiply-adds per image."""
+        return GRID_BLOCKS if self._fan_in * self._n_neurons >= GRID_LATER_WORK else GRID_BLOCKS[:1]
 
     def _refine_free(self, open_, u, ends, theta, t_in):
         """``open_`` and the one-interval bound of :meth:`open_neurons` (no product), for the
@@ -418,37 +417,49 @@ class SpikingLayer(keras.layers.Layer):
         mask = flat(open_)
         return ops.reshape(spiketime.solve_pairs(mask, ops.cast(mask, dtype), solve, chunk) > 0.5, ops.shape(open_))
 
-    def _refine(self, open_, u, ends, theta, t_in, blocks, role=None, prior=None, keep=False):
-        """``open_`` and the ``blocks``-interval bound, if the event solver would otherwise
-        read more inputs than the batch has neurons (times GRID_WORK) and, for a ``"later"``
-        stage of a cascade, more than GRID_LATER of them are open.  A grid of G intervals
-        costs 2(G - 1) float32 synapse products, fewer where ``prior`` holds the products of
-        the stage before (``(ran, values)``, see :meth:`block_open`).
+    def cascade_open(self, open_, u, ends, theta, t_in, stages):
+        """``open_`` refined by the grid bounds of :meth:`open_neurons` with ``stages[0]``,
+        ``stages[1]``, ... intervals, a bounded number of images at a time.
 
-        Returns ``open_``, or with ``keep`` ``(open_, (ran, values))`` for the next stage."""
-        n_open = ops.sum(ops.cast(open_, "float32"))
-        pairs = float(self._n_neurons) * ops.cast(ops.shape(u)[0], "float32")
-        many = n_open * float(self._fan_in) > GRID_WORK * pairs
-        if role == "later":
-            many = ops.logical_and(many, n_open > GRID_LATER * pairs)
-        m = blocks - 1
-        if prior is None:
-            run = lambda: self.block_open(u, ends, theta, t_in, blocks, keep=keep)  # noqa: E731
-        else:
-            ran, values = prior
-            run = lambda: ops.cond(ran, lambda: self.block_open(u, ends, theta, t_in, blocks, values, keep),  # noqa: E731
-                                   lambda: self.block_open(u, ends, theta, t_in, blocks, keep=keep))
-        if not keep:
-            return ops.cond(many, lambda: ops.logical_and(open_, run()), lambda: open_)
-        shape = (ops.shape(u)[0], 3 * m) + tuple(self.alpha.shape)
+        On each chunk of images the first stage runs if the event solver would otherwise
+        read more inputs than the chunk has neurons (times GRID_WORK), and each later one
+        while that still holds and more than GRID_LATER of the chunk's neurons are open
+        (:func:`grid_needed`).  A stage whose grid doubles the one before reuses its
+        products (its points are every other point of this one): 2, 4 and 8 intervals cost
+        2, 6 and 14 float32 synapse products in all.  The products live inside the chunk
+        only: between stages nothing larger than the chunk's mask is carried."""
+        stages = tuple(int(b) for b in stages)
+        n = self._n_neurons
+        per_image = 3 * max(stages) * (int(np.prod(u.shape[1:])) + n)  # stacked inputs and outputs
+        rows = max(1, (4 * self.solver_elements) // per_image)
+        if u.shape[0] is not None:
+            rows = min(rows, int(u.shape[0]))
+        axes = tuple(range(1, len(open_.shape)))
 
-        def refine():
-            mask, values = run()
-            return ops.logical_and(open_, mask), values, ops.convert_to_tensor(True)
+        def solve(index):
+            part = LastArrival(*(ops.take(v, index, axis=0) for v in ends))
+            sub = ops.take(u, index, axis=0)
+            pairs = float(n) * ops.cast(ops.shape(index)[0], "float32")
 
-        open_, values, ran = ops.cond(many, refine, lambda: (open_, ops.zeros(shape, "float32"),
-                                                             ops.convert_to_tensor(False)))
-        return open_, (ran, values)
+            def needed(mask, later):
+                return grid_needed(ops.sum(ops.cast(mask, "float32")), self._fan_in, pairs, later)
+
+            def stage(k, mask, prior):
+                last = k == len(stages) - 1
+                reuse = prior is not None and stages[k] == 2 * stages[k - 1]
+                out = self.open_neurons(sub, self.kernel, self.alpha, theta, t_in, stages[k], part,
+                                        prior=prior if reuse else None, keep=not last)
+                if last:
+                    return ops.logical_and(mask, out)
+                mask = ops.logical_and(mask, out[0])
+                return ops.cond(needed(mask, True), lambda: stage(k + 1, mask, out[1]), lambda: mask)
+
+            mask = ops.take(open_, index, axis=0)
+            return ops.cast(ops.cond(needed(mask, False), lambda: stage(0, mask, None), lambda: mask), "float32")
+
+        images = ops.any(open_, axis=axes)
+        values = spiketime.solve_pairs(images, ops.cast(open_, "float32"), solve, rows, small_chunk=1)
+        return values > 0.5
 
     def block_open(self, u, ends, theta, t_in, blocks, prior=None, keep=False):
         """:meth:`open_neurons` with ``blocks`` intervals, a bounded number of images at a time.
@@ -861,6 +872,15 @@ class SpikingDense(SpikingLayer):
         config = super().get_config()
         config["units"] = self.units
         return config
+
+
+def grid_needed(n_open, fan_in, pairs, later=False):
+    """Whether a grid bound pays for its products on ``pairs`` (image, neuron) pairs of which
+    ``n_open`` are open: the event solver would read more than GRID_WORK inputs per pair and,
+    for a ``later`` stage of a cascade, more than GRID_LATER of the pairs are open.  Takes
+    tensors or numbers."""
+    many = n_open * float(fan_in) > GRID_WORK * pairs
+    return many & (n_open > GRID_LATER * pairs) if later else many
 
 
 def kernel_stats(kernel, dtype):

@@ -192,3 +192,33 @@ def test_every_stage_forced_matches_oracle(kind, solver, monkeypatch):
     layer, t, oracle = CASES[kind]()
     np.testing.assert_allclose(np.asarray(keras.ops.convert_to_numpy(layer(keras.ops.convert_to_tensor(t)))),
                                oracle, rtol=0, atol=td.TOL)
+
+
+@pytest.mark.parametrize("kind", ["dense", "conv"])
+def test_cascade_chunks_equal_separate_grids(kind, monkeypatch):
+    """``cascade_open`` with every stage forced on, a few images per chunk, gives exactly
+    the open mask AND the separate 2-, 4- and 8-interval grids (each computed on the whole
+    batch, without reuse); with the default thresholds it only ever closes pairs, and never
+    one the oracle sees fire before the last input."""
+    layer, t, oracle = CASES[kind]()
+    u = local(layer, t)
+    t_in = layer.window.input_length
+    ends = layer.last_arrival_terms(u, t_in)
+    theta = layer.threshold
+    open_ = layer.certificate(ends, t_in) >= theta
+    default = mask_of(layer.cascade_open(open_, u, ends, theta, t_in, (2, 4, 8)))
+    opened = mask_of(open_)
+    assert not np.any(default & ~opened)
+    early = early_pairs(layer, t, oracle)
+    assert early.any() and np.all(default[early])
+
+    monkeypatch.setattr(sl, "GRID_WORK", 0.0)
+    monkeypatch.setattr(sl, "GRID_LATER", -1.0)
+    per_image = 3 * 8 * (int(np.prod(u.shape[1:])) + layer._n_neurons)  # noqa: SLF001
+    layer.solver_elements = max(1, (3 * per_image) // 4)  # 3 images per chunk
+    forced = mask_of(layer.cascade_open(open_, u, ends, theta, t_in, (2, 4, 8)))
+    separate = opened.copy()
+    for blocks in (2, 4, 8):
+        separate &= mask_of(layer.block_open(u, ends, theta, t_in, blocks))
+    np.testing.assert_array_equal(forced, separate)
+    assert separate.sum() < opened.sum()  # the grids closed something: the comparison means something
