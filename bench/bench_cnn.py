@@ -380,8 +380,9 @@ def layer_figures(snn, spikes, repeat=1):
                 if not sl.grid_needed(n_open, row["fan_in"], n * batch, later=k > 0):
                     break
                 stages.append(blocks)
-                prefix = layer.cascade_open(free_open, u, ends, layer.threshold, t_in, cascade[:k + 1])
-                n_open = int(np.sum(ops.convert_to_numpy(prefix)))
+                if k + 1 < len(cascade):  # the last stage's count is not needed
+                    prefix = layer.cascade_open(free_open, u, ends, layer.threshold, t_in, cascade[:k + 1])
+                    n_open = int(np.sum(ops.convert_to_numpy(prefix)))
             switch = bool(stages)
             if switch:
                 keep("grid_bound_s", s_)

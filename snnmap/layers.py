@@ -429,17 +429,10 @@ class SpikingLayer(keras.layers.Layer):
         2, 6 and 14 float32 synapse products in all.  The products live inside the chunk
         only: between stages nothing larger than the chunk's mask is carried."""
         stages = tuple(int(b) for b in stages)
-        n = self._n_neurons
-        per_image = 3 * max(stages) * (int(np.prod(u.shape[1:])) + n)  # stacked inputs and outputs
-        rows = max(1, (4 * self.solver_elements) // per_image)
-        if u.shape[0] is not None:
-            rows = min(rows, int(u.shape[0]))
-        axes = tuple(range(1, len(open_.shape)))
+        pairs_per_image = float(self._n_neurons)
 
-        def solve(index):
-            part = LastArrival(*(ops.take(v, index, axis=0) for v in ends))
-            sub = ops.take(u, index, axis=0)
-            pairs = float(n) * ops.cast(ops.shape(index)[0], "float32")
+        def refine(mask, sub, part):
+            pairs = pairs_per_image * ops.cast(ops.shape(sub)[0], "float32")
 
             def needed(mask, later):
                 return grid_needed(ops.sum(ops.cast(mask, "float32")), self._fan_in, pairs, later)
@@ -454,42 +447,36 @@ class SpikingLayer(keras.layers.Layer):
                 mask = ops.logical_and(mask, out[0])
                 return ops.cond(needed(mask, True), lambda: stage(k + 1, mask, out[1]), lambda: mask)
 
-            mask = ops.take(open_, index, axis=0)
-            return ops.cast(ops.cond(needed(mask, False), lambda: stage(0, mask, None), lambda: mask), "float32")
+            return ops.cond(needed(mask, False), lambda: stage(0, mask, None), lambda: mask)
 
-        images = ops.any(open_, axis=axes)
-        values = spiketime.solve_pairs(images, ops.cast(open_, "float32"), solve, rows, small_chunk=1)
-        return values > 0.5
+        return self._by_images(open_, u, ends, max(stages), refine)
 
-    def block_open(self, u, ends, theta, t_in, blocks, prior=None, keep=False):
-        """:meth:`open_neurons` with ``blocks`` intervals, a bounded number of images at a time.
+    def block_open(self, u, ends, theta, t_in, blocks):
+        """:meth:`open_neurons` with ``blocks`` intervals for every neuron, a bounded number
+        of images at a time."""
+        def refine(mask, sub, part):
+            return self.open_neurons(sub, self.kernel, self.alpha, theta, t_in, blocks, part)
 
-        ``prior``: the products kept by a grid of ``blocks / 2`` intervals (its inner points
-        are every other point of this one), reused instead of computed again; ``keep``:
-        also return this grid's products, ``(batch, 3 (blocks - 1)) + neuron_shape``
-        (``P`` up, ``N`` down, ``N`` up at each inner point), for the next stage."""
-        m = blocks - 1
-        per_image = 3 * blocks * (int(np.prod(u.shape[1:])) + self._n_neurons)  # stacked inputs and outputs
+        every = ops.ones((ops.shape(u)[0],) + tuple(self.alpha.shape), "bool")
+        return self._by_images(every, u, ends, blocks, refine)
+
+    def _by_images(self, open_, u, ends, blocks, refine):
+        """``refine(mask, u, ends)`` on chunks of the images that have open neurons (the
+        others keep ``open_``), as many per chunk as a grid of ``blocks`` intervals fits in
+        ``4 solver_elements`` values (its stacked inputs and outputs)."""
+        per_image = 3 * blocks * (int(np.prod(u.shape[1:])) + self._n_neurons)
         rows = max(1, (4 * self.solver_elements) // per_image)
+        if u.shape[0] is not None:
+            rows = min(rows, int(u.shape[0]))
 
         def solve(index):
             part = LastArrival(*(ops.take(v, index, axis=0) for v in ends))
-            before = None if prior is None else ops.take(prior, index, axis=0)
-            mask, inner = self.open_neurons(ops.take(u, index, axis=0), self.kernel, self.alpha, theta, t_in,
-                                            blocks, part, prior=before, keep=True)
-            out = [ops.expand_dims(ops.cast(mask, "float32"), 1)]
-            if keep:
-                out.append(inner)
-            return ops.concatenate(out, axis=1)
+            mask = refine(ops.take(open_, index, axis=0), ops.take(u, index, axis=0), part)
+            return ops.cast(mask, "float32")
 
-        batch = ops.shape(u)[0]
-        shape = (batch, 1 + (3 * m if keep else 0)) + tuple(self.alpha.shape)
-        if u.shape[0] is not None:
-            rows = min(rows, int(u.shape[0]))
-        values = spiketime.solve_pairs(ops.ones((batch,), "bool"), ops.zeros(shape, "float32"), solve, rows,
-                                       small_chunk=1)
-        mask = values[:, 0] > 0.5
-        return (mask, values[:, 1:]) if keep else mask
+        images = ops.any(open_, axis=tuple(range(1, len(open_.shape))))
+        values = spiketime.solve_pairs(images, ops.cast(open_, "float32"), solve, rows, small_chunk=1)
+        return values > 0.5
 
     def _nonnegative_bounds(self, y, dtype):
         """``(upper, lower)`` bounds, in ``dtype``, of the exact synapse product of a
@@ -603,8 +590,11 @@ class SpikingLayer(keras.layers.Layer):
         on the magnitudes involved: the bound stays a bound.  ``kernel`` must be the layer's
         kernel (the float32 ``J+``, ``J-`` and per-neuron constants are derived from it by
         :meth:`set_relu_params`).  ``ends``: :meth:`last_arrival_terms` of ``u`` if the
-        caller has them already.  ``prior``, ``keep``: see :meth:`block_open` (with ``keep``
-        the result is ``(mask, products)``).
+        caller has them already.  ``prior``: the products kept by a grid of ``blocks / 2``
+        intervals (its inner points are every other point of this one), reused instead of
+        computed again; ``keep``: also return this grid's products, ``(batch, 3 (blocks -
+        1)) + neuron_shape`` (``P`` up, ``N`` down, ``N`` up at each inner point): the result
+        is then ``(mask, products)``.
         """
         if ends is None:
             ends = self.last_arrival_terms(u, t_in)

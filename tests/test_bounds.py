@@ -153,8 +153,9 @@ def test_cascade_keeps_and_reuses_products(kind):
     t_in = layer.window.input_length
     ends = layer.last_arrival_terms(u, t_in)
     theta = layer.threshold
-    two, kept = layer.block_open(u, ends, theta, t_in, 2, keep=True)
-    four_reused, kept4 = layer.block_open(u, ends, theta, t_in, 4, prior=kept, keep=True)
+    two, kept = layer.open_neurons(u, layer.kernel, layer.alpha, theta, t_in, 2, ends, keep=True)
+    four_reused, kept4 = layer.open_neurons(u, layer.kernel, layer.alpha, theta, t_in, 4, ends, prior=kept,
+                                            keep=True)
     four = layer.block_open(u, ends, theta, t_in, 4)
     np.testing.assert_array_equal(mask_of(four_reused), mask_of(four))
     early = early_pairs(layer, t, oracle)
