@@ -77,7 +77,7 @@ RANDOM_SEED = 0
 PLAN = {
     "lenet5": {"dtypes": ["float64"], "batch_size": 256, "rounds": 20, "warmup": 2, "calib": 5000,
                "target": 3.0, "target_dtype": "float64", "memory_calls": 2, "layer_dtypes": None},
-    "vgg16_28": {"dtypes": ["float64"], "batch_size": 8, "rounds": 7, "warmup": 1, "calib": 1000,
+    "vgg16_28": {"dtypes": ["float64"], "batch_size": 8, "rounds": 21, "warmup": 2, "calib": 1000,
                  "target": 5.0, "target_dtype": "float64", "memory_calls": 1, "layer_dtypes": None},
     "vgg16_224": {"dtypes": ["float64", "float32"], "batch_size": 2, "rounds": 3, "warmup": 0, "calib": 32,
                   "target": 5.0, "target_dtype": "float32", "memory_calls": 1, "layer_dtypes": ["float32"]},
@@ -649,9 +649,9 @@ def parse_args(argv=None):
     p.add_argument("--batch_size", type=int, default=None,
                    help="images per batch for every model (default: lenet5 256, vgg16_28 8, vgg16_224 2)")
     p.add_argument("--rounds", type=int, default=None,
-                   help="round-robin rounds (default: lenet5 20, vgg16_28 7, vgg16_224 3; --quick 3; at least 3)")
+                   help="round-robin rounds (default: lenet5 20, vgg16_28 21, vgg16_224 3; --quick 3; at least 3)")
     p.add_argument("--warmup", type=int, default=None,
-                   help="warm-up calls after the first call (default: lenet5 2, vgg16_28 1, vgg16_224 0)")
+                   help="warm-up calls after the first call (default: lenet5 2, vgg16_28 2, vgg16_224 0)")
     p.add_argument("--calib", type=int, default=None,
                    help="calibration images for every model (default: lenet5 5000, vgg16_28 1000, vgg16_224 32)")
     p.add_argument("--quick", action="store_true", help="smoke test: 3 rounds, 1 warm call per memory probe")
