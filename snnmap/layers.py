@@ -140,6 +140,11 @@ class SpikingLayer(keras.layers.Layer):
         Defaults to ``"float64"``; ``"float32"`` is allowed.
     """
 
+    #: Whether the layer keeps bfloat16 copies of ``J+`` and ``J-`` for the grid bounds'
+    #: products (used where :func:`snnmap.spiketime.bf16_products` allows): convolutions,
+    #: where the grids cost most; dense layers are cheap, and their kernels large.
+    bf16_grid = False
+
     def __init__(
         self,
         t_min_prev: float = 0.0,
@@ -286,6 +291,12 @@ class SpikingLayer(keras.layers.Layer):
                                               trainable=False, dtype="float32")
             self.kernel_neg = self.add_weight(name="kernel_neg", shape=k_shape, initializer="zeros",
                                               trainable=False, dtype="float32")
+            if self.bf16_grid:
+                # bfloat16 copies for the grid bounds' products (spiketime.bf16_products).
+                self.kernel_pos16 = self.add_weight(name="kernel_pos16", shape=k_shape, initializer="zeros",
+                                                    trainable=False, dtype="bfloat16")
+                self.kernel_neg16 = self.add_weight(name="kernel_neg16", shape=k_shape, initializer="zeros",
+                                                    trainable=False, dtype="bfloat16")
             # Per neuron (last axis of the neuron shape): sum_j J, and for the bounds sum_j J-,
             # max_j J-, ||J-||_2 and sum_j |J| (rounded up where they bound).
             self.kernel_stats = self.add_weight(name="kernel_stats", shape=(5, k_shape[-1]), initializer="zeros",
@@ -339,6 +350,9 @@ class SpikingLayer(keras.layers.Layer):
             j_pos, j_neg = np.maximum(kernel, 0.0), np.maximum(-kernel, 0.0)
             self.kernel_pos.assign(j_pos.astype(np.float32))
             self.kernel_neg.assign(j_neg.astype(np.float32))
+            if self.bf16_grid:  # rounded to nearest
+                self.kernel_pos16.assign(j_pos.astype(np.float32))
+                self.kernel_neg16.assign(j_neg.astype(np.float32))
             self.kernel_stats.assign(kernel_stats(kernel, self.compute_dtype))
 
     def _perturb(self, t):
@@ -426,8 +440,9 @@ class SpikingLayer(keras.layers.Layer):
         while that still holds and more than GRID_LATER of the chunk's neurons are open
         (:func:`grid_needed`).  A stage whose grid doubles the one before reuses its
         products (its points are every other point of this one): 2, 4 and 8 intervals cost
-        2, 6 and 14 float32 synapse products in all.  The products live inside the chunk
-        only: between stages nothing larger than the chunk's mask is carried."""
+        2, 6 and 14 synapse products in all (float32, or bfloat16: :meth:`_grid_products`).
+        The products live inside the chunk only: between stages nothing larger than the
+        chunk's mask is carried."""
         stages = tuple(int(b) for b in stages)
         pairs_per_image = float(self._n_neurons)
 
@@ -491,6 +506,37 @@ class SpikingLayer(keras.layers.Layer):
         """Synapse product of non-negative ``x`` with a non-negative float32 kernel, in float32:
         ``(upper, lower)`` bounds of the exact value, in ``dtype``."""
         return self._nonnegative_bounds(self.synapse(ops.cast(x, "float32"), kernel32), dtype)
+
+    def _grid_products(self, ramps):
+        """``(P up, N up, N down)``: float32 bounds of the synapse products of non-negative
+        ``ramps`` with ``J+`` and ``J-``.  In bfloat16 where :attr:`bf16_grid` and
+        :func:`snnmap.spiketime.bf16_products` allow it (see :meth:`_bf16_bounds`), else in
+        float32 (:meth:`_nonnegative_sum`)."""
+        if self.bf16_grid and spiketime.bf16_products():
+            x = ops.cast(ops.cast(ramps, "float32"), "bfloat16")
+            p_up = self._bf16_bounds(self.synapse(x, self.kernel_pos16))[0]
+            n_up, n_lo = self._bf16_bounds(self.synapse(x, self.kernel_neg16))
+            return p_up, n_up, n_lo
+        p_up = self._nonnegative_sum(ramps, self.kernel_pos, "float32")[0]
+        n_up, n_lo = self._nonnegative_sum(ramps, self.kernel_neg, "float32")
+        return p_up, n_up, n_lo
+
+    def _bf16_bounds(self, y):
+        """``(upper, lower)`` float32 bounds of the exact product of non-negative inputs and
+        kernel whose bfloat16 product (float32 accumulation) is ``y``.
+
+        Each input and weight was rounded to bfloat16 and the result rounded again: three
+        factors ``1 +- u`` (``u`` = :data:`snnmap.spiketime.BF16_ROUNDOFF`); the float32 sum of
+        ``R`` non-negative products (exact in float32) is within ``gamma_R = (R + 2) 2**-24 /
+        (1 - (R + 2) 2**-24)`` of theirs in any order; products flushed to zero as subnormals
+        lose less than ``1e-25`` in all.  The float32 arithmetic here gets ``2**-20`` more."""
+        u = spiketime.BF16_ROUNDOFF
+        terms = (self._fan_in + 2) * 2.0 ** -24
+        gamma = terms / (1 - terms)
+        up = (1 + 2.0 ** -20) / ((1 - u) ** 3 * (1 - gamma))
+        lo = (1 - 2.0 ** -20) / ((1 + u) ** 3 * (1 + gamma))
+        y = ops.cast(y, "float32")
+        return y * up + 1e-25, y * lo
 
     def receptive_count(self, mask):
         """``sum_j mask_j`` over the inputs of the neurons at each position: shape ``(batch,)
@@ -585,7 +631,9 @@ class SpikingLayer(keras.layers.Layer):
         Products are taken in float32 (several times faster than float64 on CPUs), rounded
         outward (``P`` up, ``N`` down or up as each use needs) by twice the worst-case
         relative error of a sum of ``R`` non-negative float32 terms, ``gamma_R = (R + 2) u /
-        (1 - (R + 2) u)``, ``u = 2**-24``, in any summation order; the arithmetic after them,
+        (1 - (R + 2) u)``, ``u = 2**-24``, in any summation order; in convolutions, where
+        :func:`snnmap.spiketime.bf16_products` allows, in bfloat16 with float32 accumulation
+        (twice as fast again), rounded outward by :meth:`_bf16_bounds`; the arithmetic after them,
         in float32 whatever the layer's dtype, gets a margin of 64 units of float32 roundoff
         on the magnitudes involved: the bound stays a bound.  ``kernel`` must be the layer's
         kernel (the float32 ``J+``, ``J-`` and per-neuron constants are derived from it by
@@ -623,9 +671,7 @@ class SpikingLayer(keras.layers.Layer):
             new = g if prior is None else g[0::2]
             ramps = ops.reshape(ops.relu(new - ops.expand_dims(u, 0)), (-1,) + in_shape)
             out_shape = (m if prior is None else (m + 1) // 2, batch) + tuple(ends.p_sum.shape[1:])
-            p_in = ops.reshape(self._nonnegative_sum(ramps, self.kernel_pos, "float32")[0], out_shape)
-            n_in_up, n_in_lo = (ops.reshape(v, out_shape) for v in self._nonnegative_sum(ramps, self.kernel_neg,
-                                                                                           "float32"))
+            p_in, n_in_up, n_in_lo = (ops.reshape(v, out_shape) for v in self._grid_products(ramps))
             if prior is not None:
                 # (batch, 3 m', ...) -> point-major P, N_lo, N_up at the m' = (m - 1) / 2 even points.
                 old = ops.reshape(ops.moveaxis(prior, 1, 0), (3, m // 2, batch) + tuple(ends.p_sum.shape[1:]))
@@ -920,6 +966,8 @@ class SpikingConv2D(SpikingLayer):
     **kwargs
         See :class:`SpikingLayer`.
     """
+
+    bf16_grid = True
 
     def __init__(self, filters: int, kernel_size, strides=1, padding="valid", **kwargs):
         super().__init__(**kwargs)

@@ -20,6 +20,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from snnmap import layers as sl  # noqa: E402
+from snnmap import spiketime  # noqa: E402
 
 import test_conv_layers as tc  # noqa: E402
 import test_layers as td  # noqa: E402
@@ -143,11 +144,22 @@ def grid_points(u, t_in, blocks):
     return np.clip(np.take_along_axis(ordered, np.minimum(picks, flat.shape[1] - 1), axis=1), -t_in, tau[:, None])
 
 
+def products_in(monkeypatch, bf16):
+    """Run the grid bounds' products in bfloat16 (where the layer keeps bfloat16 kernels) or
+    in float32, whatever :func:`spiketime.bf16_products` would decide on this machine."""
+    if bf16 and keras.backend.backend() != "tensorflow":
+        pytest.skip("bfloat16 products are used on TensorFlow (oneDNN) only")
+    monkeypatch.setattr(spiketime, "_BF16", {"ok": bf16})
+
+
+@pytest.mark.parametrize("bf16", [False, True])
 @pytest.mark.parametrize("kind", ["dense", "conv"])
-def test_cascade_keeps_and_reuses_products(kind):
+def test_cascade_keeps_and_reuses_products(kind, bf16, monkeypatch):
     """A grid of 2 intervals keeps P (up) and N (down, up) at its inner point; the grid of
     4 reuses them for its middle point and gives the same mask as computing all three
-    points; every kept value brackets P, N computed here at the same points in float64."""
+    points; every kept value brackets P, N computed here at the same points in float64
+    (products in float32, or in bfloat16 with float32 accumulation)."""
+    products_in(monkeypatch, bf16)
     layer, t, oracle = CASES[kind]()
     u = local(layer, t)
     t_in = layer.window.input_length
@@ -178,14 +190,18 @@ def test_cascade_keeps_and_reuses_products(kind):
                 assert np.all(got >= exact * (1 - 1e-12) - 1e-12)
             else:  # N down
                 assert np.all(got <= exact * (1 + 1e-12) + 1e-12)
-            np.testing.assert_allclose(got, exact, rtol=1e-3, atol=1e-9)
+            # bfloat16: three roundings of 2**-8 and the bound's own margin, about 1.2 %.
+            rtol = 3e-2 if bf16 and layer.bf16_grid else 1e-3
+            np.testing.assert_allclose(got, exact, rtol=rtol, atol=1e-9)
 
 
-@pytest.mark.parametrize("solver", ["auto"])
+@pytest.mark.parametrize("bf16", [False, True])
 @pytest.mark.parametrize("kind", ["dense", "conv"])
-def test_every_stage_forced_matches_oracle(kind, solver, monkeypatch):
+def test_every_stage_forced_matches_oracle(kind, bf16, monkeypatch):
     """With every grid stage forced on (2, 4 and 8 intervals in turn, each reusing the
-    last one's products) the layer still gives the oracle's spike times."""
+    last one's products) the layer still gives the oracle's spike times, with the products
+    in float32 or bfloat16."""
+    products_in(monkeypatch, bf16)
     monkeypatch.setattr(sl, "GRID_WORK", 0.0)
     monkeypatch.setattr(sl, "GRID_LATER", -1.0)
     monkeypatch.setattr(sl, "GRID_LATER_WORK", 0)
@@ -223,3 +239,39 @@ def test_cascade_chunks_equal_separate_grids(kind, monkeypatch):
         separate &= mask_of(layer.block_open(u, ends, theta, t_in, blocks))
     np.testing.assert_array_equal(forced, separate)
     assert separate.sum() < opened.sum()  # the grids closed something: the comparison means something
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="bfloat16 products: TensorFlow only")
+def test_bf16_products_gate(monkeypatch):
+    """This TensorFlow's bfloat16 convolutions accumulate in float32 (the probe the gate
+    relies on), and SNNMAP_BF16=0 turns the bfloat16 products off."""
+    assert spiketime._accumulates_in_float32()  # noqa: SLF001
+    monkeypatch.setattr(spiketime, "_BF16", {})
+    monkeypatch.setenv("SNNMAP_BF16", "0")
+    assert not spiketime.bf16_products()
+    monkeypatch.setattr(spiketime, "_BF16", {})
+    monkeypatch.setenv("SNNMAP_BF16", "1")
+    assert spiketime.bf16_products()
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="bfloat16 products: TensorFlow only")
+@pytest.mark.parametrize("seed", [0, 1])
+def test_bf16_bounds_bracket_exact_products(seed, monkeypatch):
+    """The bfloat16 products' bounds bracket the float64 products of non-negative ramps
+    (spanning six orders of magnitude, some exactly 0) with J+ and J-, and stay within
+    3 % of them."""
+    products_in(monkeypatch, True)
+    layer, _, _ = conv_case()
+    rng = np.random.default_rng(seed)
+    in_shape = tuple(int(d) for d in layer._padded)  # noqa: SLF001
+    ramps = rng.uniform(0, 1, (3,) + in_shape) * 10.0 ** rng.uniform(-3, 3, (3,) + in_shape)
+    ramps[rng.uniform(size=ramps.shape) < 0.3] = 0.0
+    p_up, n_up, n_lo = (np.asarray(keras.ops.convert_to_numpy(v), np.float64)
+                        for v in layer._grid_products(keras.ops.convert_to_tensor(ramps, "float32")))  # noqa: SLF001
+    kernel = np.asarray(layer.kernel.numpy(), np.float64)
+    exact = [np.asarray(keras.ops.convert_to_numpy(layer.synapse(keras.ops.convert_to_tensor(ramps),
+                                                                 keras.ops.convert_to_tensor(part))), np.float64)
+             for part in (np.maximum(kernel, 0.0), np.maximum(-kernel, 0.0))]
+    assert np.all(p_up >= exact[0]) and np.all(n_up >= exact[1]) and np.all(n_lo <= exact[1])
+    for got, ref in ((p_up, exact[0]), (n_up, exact[1]), (n_lo, exact[1])):
+        np.testing.assert_allclose(got, ref, rtol=3e-2, atol=1e-20)
