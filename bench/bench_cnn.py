@@ -544,6 +544,9 @@ def report_text(res):
                  "then round-robin rounds over all")
     lines.append("           its variants (order rotated); time = MEDIAN wall time of predict_on_batch per batch; "
                  "CPU only" + ("  [--quick]" if cfg["quick"] else ""))
+    if "grid_products" in cfg:
+        lines.append(f"products : the grid bounds' synapse products in {cfg['grid_products']} "
+                     "(snnmap.spiketime.bf16_products; SNNMAP_BF16=0: float32)")
     for name, r in res["models"].items():
         d, m = r["data"], r["model"]
         lines.append("")
@@ -705,6 +708,8 @@ def main(argv=None):
     import keras
     import tensorflow as tf
 
+    from snnmap import spiketime
+
     t_start = time.perf_counter()
     machine = common.machine_info()
     models = {}
@@ -746,6 +751,7 @@ def main(argv=None):
             "device": "CPU",
             "variants": list(VARIANTS),
             "statistic": "median seconds per batch",
+            "grid_products": "bfloat16 in convolutions" if spiketime.bf16_products() else "float32",
         },
         "machine": machine,
         "timing_conditions": conditions,
