@@ -502,24 +502,20 @@ class SpikingLayer(keras.layers.Layer):
         y = ops.cast(y, dtype)
         return y * (1 + gamma), y * (1 - gamma)
 
-    def _nonnegative_sum(self, x, kernel32, dtype):
-        """Synapse product of non-negative ``x`` with a non-negative float32 kernel, in float32:
-        ``(upper, lower)`` bounds of the exact value, in ``dtype``."""
-        return self._nonnegative_bounds(self.synapse(ops.cast(x, "float32"), kernel32), dtype)
-
     def _grid_products(self, ramps):
         """``(P up, N up, N down)``: float32 bounds of the synapse products of non-negative
         ``ramps`` with ``J+`` and ``J-``.  In bfloat16 where :attr:`bf16_grid` and
-        :func:`snnmap.spiketime.bf16_products` allow it (see :meth:`_bf16_bounds`), else in
-        float32 (:meth:`_nonnegative_sum`)."""
+        :func:`snnmap.spiketime.bf16_products` allow it (rounded outward by
+        :meth:`_bf16_bounds`), else in float32 (by :meth:`_nonnegative_bounds`); the ramps
+        are cast once for both products."""
+        x = ops.cast(ramps, "float32")
         if self.bf16_grid and spiketime.bf16_products():
-            x = ops.cast(ops.cast(ramps, "float32"), "bfloat16")
-            p_up = self._bf16_bounds(self.synapse(x, self.kernel_pos16))[0]
-            n_up, n_lo = self._bf16_bounds(self.synapse(x, self.kernel_neg16))
-            return p_up, n_up, n_lo
-        p_up = self._nonnegative_sum(ramps, self.kernel_pos, "float32")[0]
-        n_up, n_lo = self._nonnegative_sum(ramps, self.kernel_neg, "float32")
-        return p_up, n_up, n_lo
+            x, k_pos, k_neg, bounds = ops.cast(x, "bfloat16"), self.kernel_pos16, self.kernel_neg16, self._bf16_bounds
+        else:
+            k_pos, k_neg = self.kernel_pos, self.kernel_neg
+            bounds = lambda y: self._nonnegative_bounds(y, "float32")  # noqa: E731
+        n_up, n_lo = bounds(self.synapse(x, k_neg))
+        return bounds(self.synapse(x, k_pos))[0], n_up, n_lo
 
     def _bf16_bounds(self, y):
         """``(upper, lower)`` float32 bounds of the exact product of non-negative inputs and
