@@ -64,6 +64,11 @@ FREE_OPEN = 0.1
 #: (tracing time, notably under JAX).
 GRID_LATER_WORK = 1 << 20
 
+#: Dense layers with at least this many weights go straight to the last of GRID_BLOCKS: at the
+#: small batches where such kernels are read from memory for every product, a grid of G points
+#: costs about what one point does (each stage would read J+ and J- again).
+DENSE_DIRECT_WEIGHTS = 1 << 22
+
 #: The grid bound's points are quantiles of about this many inputs per image (a strided sample).
 GRID_SAMPLE = 2048
 
@@ -73,9 +78,20 @@ class LastArrival(NamedTuple):
     every field has the batch axis first."""
 
     tau: object  #: last arrival per image, at least ``-T_in``, shape ``(batch, 1, ...)``
-    p_sum: object  #: ``sum_j J+_ij (tau - u_j)`` in float32 (MAPPING §3's certificate)
+    p_up: object  #: ``P(tau) = sum_j J+_ij (tau - u_j)`` rounded up, float32 (MAPPING §3's certificate)
+    p_lo: object  #: the same rounded down
     product: object  #: ``sum_j J_ij u_j``, the closed form's product
     before: object  #: whether an input of the image arrives before ``-T_in``, ``(batch, 1, ...)``
+
+
+class GridProducts(NamedTuple):
+    """The synapse products of a grid bound at its inner points, as the products left them
+    (bfloat16 or float32), for :meth:`SpikingLayer.grid_bounds` to round outward where they
+    are used (inside the fused bound) and for a finer grid to reuse."""
+
+    stacks: tuple  #: ``((P, N), ...)``: products with ``J+``, ``J-``, point-major ``(points, batch, ...)``
+    order: tuple  #: ``((stack, index), ...)``: where each inner point's products are, in grid order
+    bf16: bool  #: whether they are bfloat16 products (:meth:`SpikingLayer._bf16_bounds`)
 
 
 class SpikingLayer(keras.layers.Layer):
@@ -413,7 +429,7 @@ class SpikingLayer(keras.layers.Layer):
         n, channels = self._n_neurons, int(self.alpha.shape[-1])
         count = ops.reshape(self.receptive_count(ops.cast(u < ends.tau, "float32")), (-1,))
         flat = lambda x: ops.reshape(x, (-1,))  # noqa: E731
-        p_sum, product = flat(ends.p_sum), flat(ends.product)
+        p_up, p_lo, product = flat(ends.p_up), flat(ends.p_lo), flat(ends.product)
         tau, before = flat(ends.tau), flat(ends.before)
         alpha, theta_f = flat(self.alpha), flat(theta)
         stats = ops.convert_to_tensor(self.kernel_stats)
@@ -421,7 +437,8 @@ class SpikingLayer(keras.layers.Layer):
 
         def solve(index):
             image, neuron = index // n, index % n
-            terms = self._tau_bounds(ops.take(tau, image), ops.take(p_sum, index), ops.take(product, index),
+            terms = self._tau_bounds(ops.take(tau, image), ops.take(p_up, index), ops.take(p_lo, index),
+                                     ops.take(product, index),
                                      ops.take(count, index // channels), ops.take(alpha, neuron),
                                      ops.take(stats, neuron % channels, axis=1), t_in)
             return ops.cast(self._grid_top(None, terms, ops.take(before, image), ops.take(alpha, neuron),
@@ -502,20 +519,44 @@ class SpikingLayer(keras.layers.Layer):
         y = ops.cast(y, dtype)
         return y * (1 + gamma), y * (1 - gamma)
 
-    def _grid_products(self, ramps):
-        """``(P up, N up, N down)``: float32 bounds of the synapse products of non-negative
-        ``ramps`` with ``J+`` and ``J-``.  In bfloat16 where :attr:`bf16_grid` and
-        :func:`snnmap.spiketime.bf16_products` allow it (rounded outward by
-        :meth:`_bf16_bounds`), else in float32 (by :meth:`_nonnegative_bounds`); the ramps
-        are cast once for both products."""
+    def _raw_products(self, ramps, kernels, bf16=True):
+        """``([y, ...], bf16)``: the synapse products of non-negative ``ramps`` with each of
+        ``kernels`` (``"pos"`` for ``J+``, ``"neg"`` for ``J-``), in bfloat16 where
+        :attr:`bf16_grid` and :func:`snnmap.spiketime.bf16_products` allow it, else in
+        float32 (always with ``bf16=False``); the ramps are cast once for all kernels.
+        :meth:`_product_bounds` rounds them outward."""
         x = ops.cast(ramps, "float32")
-        if self.bf16_grid and spiketime.bf16_products():
-            x, k_pos, k_neg, bounds = ops.cast(x, "bfloat16"), self.kernel_pos16, self.kernel_neg16, self._bf16_bounds
-        else:
-            k_pos, k_neg = self.kernel_pos, self.kernel_neg
-            bounds = lambda y: self._nonnegative_bounds(y, "float32")  # noqa: E731
-        n_up, n_lo = bounds(self.synapse(x, k_neg))
-        return bounds(self.synapse(x, k_pos))[0], n_up, n_lo
+        bf16 = bool(bf16 and self.bf16_grid and spiketime.bf16_products())
+        if bf16:
+            x = ops.cast(x, "bfloat16")
+        return [self.synapse(x, getattr(self, f"kernel_{name}{'16' if bf16 else ''}")) for name in kernels], bf16
+
+    def _product_bounds(self, y, bf16):
+        """``(upper, lower)`` float32 bounds of the exact product whose :meth:`_raw_products`
+        value is ``y``: :meth:`_bf16_bounds` or :meth:`_nonnegative_bounds`."""
+        return self._bf16_bounds(y) if bf16 else self._nonnegative_bounds(y, "float32")
+
+    def _bounded_products(self, ramps, kernels, bf16=True):
+        """``[(upper, lower), ...]``: :meth:`_raw_products` rounded outward."""
+        ys, bf16 = self._raw_products(ramps, kernels, bf16)
+        return [self._product_bounds(y, bf16) for y in ys]
+
+    def _grid_products(self, ramps):
+        """``(P up, N up, N down)`` at the grid points (:meth:`_bounded_products`)."""
+        (p_up, _), (n_up, n_lo) = self._bounded_products(ramps, ("pos", "neg"))
+        return p_up, n_up, n_lo
+
+    def grid_bounds(self, kept):
+        """``(P up, N down, N up)`` at the inner points of a grid, point-major ``(points,
+        batch) + neuron_shape``, from its :class:`GridProducts`."""
+        p_up, n_lo, n_up = [], [], []
+        for stack, index in kept.order:
+            y_p, y_n = kept.stacks[stack]
+            p_up.append(self._product_bounds(y_p[index], kept.bf16)[0])
+            up, lo = self._product_bounds(y_n[index], kept.bf16)
+            n_up.append(up)
+            n_lo.append(lo)
+        return ops.stack(p_up), ops.stack(n_lo), ops.stack(n_up)
 
     def _bf16_bounds(self, y):
         """``(upper, lower)`` float32 bounds of the exact product of non-negative inputs and
@@ -543,29 +584,32 @@ class SpikingLayer(keras.layers.Layer):
         """The per-call tensors every bound of :meth:`open_neurons` starts from.
 
         ``u`` are the local input times after :meth:`arrange_inputs`; ``tau`` is the last
-        arrival of each image (at least ``-T_in``); ``p_sum`` the float32 product
-        ``sum_j J+_ij (tau - u_j)`` (MAPPING §3's certificate); ``product`` the closed
-        form's own ``sum_j J_ij u_j`` (computed here if not given).  See :meth:`_tau_bounds`.
+        arrival of each image (at least ``-T_in``); ``p_up``, ``p_lo`` bound MAPPING §3's
+        certificate product ``P(tau) = sum_j J+_ij (tau - u_j)`` (float32,
+        :meth:`_bounded_products`); ``product`` the closed form's own ``sum_j
+        J_ij u_j`` (computed here if not given).  See :meth:`_tau_bounds`.
         """
         axes = tuple(range(1, len(u.shape)))
         tau = ops.maximum(ops.max(u, axis=axes, keepdims=True), -t_in)
         if product is None:
             product = self.synapse(u, self.kernel)
-        p_sum = self.synapse(ops.cast(ops.relu(tau - u), "float32"), self.kernel_pos)
+        # float32 even where the grid products are bfloat16: P(tau) enters every interval's
+        # bound, and bfloat16's wider rounding there leaves more neurons to later stages.
+        ((p_up, p_lo),) = self._bounded_products(ops.relu(tau - u), ("pos",), bf16=False)
         before = ops.min(u, axis=axes, keepdims=True) < -t_in
-        return LastArrival(tau, p_sum, product, before)
+        return LastArrival(tau, p_up, p_lo, product, before)
 
     def certificate(self, ends, t_in):
         """MAPPING §3's ``U(tau) = max(alpha, 0) (tau + T_in) + P(tau) >= V(s)`` for ``s <= tau``,
         ``P(tau)`` rounded up."""
-        return ops.relu(self.alpha) * (ends.tau + t_in) + self._nonnegative_bounds(ends.p_sum, ends.tau.dtype)[0]
+        return ops.relu(self.alpha) * (ends.tau + t_in) + ops.cast(ends.p_up, ends.tau.dtype)
 
-    def _tau_bounds(self, tau, p_sum, product, count, alpha, stats, t_in):
+    def _tau_bounds(self, tau, p_up, p_lo, product, count, alpha, stats, t_in):
         """Bounds at the last arrival ``tau`` (elementwise; dense tensors or gathered pairs).
 
         With ``V(s) = alpha (s + T_in) + P(s) - N(s)`` (see :meth:`open_neurons`):
 
-        * ``P(tau)`` from ``p_sum``, rounded outward;
+        * ``P(tau)`` between ``p_lo`` and ``p_up`` (:meth:`last_arrival_terms`);
         * ``V(tau) = alpha (tau + T_in) + tau sum_j J_ij - product``, no product of its own,
           with a bound on the rounding of ``product``: ``gamma_R sum_j |J_ij u_j| <= gamma_R
           (P + N + |tau| sum_j |J_ij|)``, and ``N <= |alpha| (tau + T_in) + P + |V|``;
@@ -577,7 +621,7 @@ class SpikingLayer(keras.layers.Layer):
         ``stats`` are the rows of ``kernel_stats``.  Returns ``(p_up, n_lo, n_up, cap, tau)``.
         """
         dtype = tau.dtype
-        p_up, p_lo = self._nonnegative_bounds(p_sum, dtype)
+        p_up, p_lo = ops.cast(p_up, dtype), ops.cast(p_lo, dtype)
         j_sum, neg_sum, neg_max, neg_norm, abs_sum = (stats[k] for k in range(5))
         rise = alpha * (tau + t_in)
         v_tau = rise + tau * j_sum - product
@@ -636,9 +680,9 @@ class SpikingLayer(keras.layers.Layer):
         :meth:`set_relu_params`).  ``ends``: :meth:`last_arrival_terms` of ``u`` if the
         caller has them already.  ``prior``: the products kept by a grid of ``blocks / 2``
         intervals (its inner points are every other point of this one), reused instead of
-        computed again; ``keep``: also return this grid's products, ``(batch, 3 (blocks -
-        1)) + neuron_shape`` (``P`` up, ``N`` down, ``N`` up at each inner point): the result
-        is then ``(mask, products)``.
+        computed again; ``keep``: also return this grid's products (:class:`GridProducts`,
+        rounded outward only where they are used, by :meth:`grid_bounds`): the result is then
+        ``(mask, products)``.
         """
         if ends is None:
             ends = self.last_arrival_terms(u, t_in)
@@ -666,37 +710,32 @@ class SpikingLayer(keras.layers.Layer):
             # need products.
             new = g if prior is None else g[0::2]
             ramps = ops.reshape(ops.relu(new - ops.expand_dims(u, 0)), (-1,) + in_shape)
-            out_shape = (m if prior is None else (m + 1) // 2, batch) + tuple(ends.p_sum.shape[1:])
-            p_in, n_in_up, n_in_lo = (ops.reshape(v, out_shape) for v in self._grid_products(ramps))
-            if prior is not None:
-                # (batch, 3 m', ...) -> point-major P, N_lo, N_up at the m' = (m - 1) / 2 even points.
-                old = ops.reshape(ops.moveaxis(prior, 1, 0), (3, m // 2, batch) + tuple(ends.p_sum.shape[1:]))
-                p_in, n_in_lo, n_in_up = (self._interleave(v, old[k]) for k, v in enumerate((p_in, n_in_lo, n_in_up)))
-            inner = (g, p_in, n_in_lo, n_in_up)
+            out_shape = (m if prior is None else (m + 1) // 2, batch) + tuple(ends.p_up.shape[1:])
+            ys, bf16 = self._raw_products(ramps, ("pos", "neg"))
+            stacks = (() if prior is None else prior.stacks) + (tuple(ops.reshape(y, out_shape) for y in ys),)
+            # Point i of this grid: with a prior grid, new products at even i and the prior
+            # grid's point i // 2 at odd i.
+            last = len(stacks) - 1
+            order = tuple((last, i) if prior is None else (last, i // 2) if i % 2 == 0 else prior.order[i // 2]
+                          for i in range(m))
+            inner = (g, GridProducts(stacks, order, bf16))
         evaluate = self._bound_open
         if self._n_neurons >= FUSE_NEURONS:
             evaluate = self._fused_bound
         value = lambda v: v.value if isinstance(v, keras.Variable) else v  # noqa: E731  (tensors for tracing)
-        mask = evaluate(t_in, inner, ends.tau, ends.p_sum, ends.product, count, ends.before, value(alpha), value(theta))
+        mask = evaluate(t_in, inner, ends.tau, ends.p_up, ends.p_lo, ends.product, count, ends.before, value(alpha),
+                        value(theta))
         if not keep:
             return mask
-        if inner is None:
-            kept = ops.zeros((ops.shape(u)[0], 0) + tuple(self.alpha.shape), "float32")
-        else:
-            kept = ops.moveaxis(ops.concatenate(inner[1:], axis=0), 0, 1)
-        return mask, kept
+        return mask, (GridProducts((), (), False) if inner is None else inner[1])
 
-    @staticmethod
-    def _interleave(new, old):
-        """Point-major values at points 1, 3, 5, ... (``new``, one more) and 2, 4, ... (``old``)
-        of a grid, in the grid's order."""
-        k = int(old.shape[0])
-        parts = [piece for i in range(k) for piece in (new[i:i + 1], old[i:i + 1])]
-        return ops.concatenate(parts + [new[k:]], axis=0)
-
-    def _bound_open(self, t_in, inner, tau, p_sum, product, count, before, alpha, theta):
-        """:meth:`_tau_bounds` then :meth:`_grid_top` (what :attr:`_fused_bound` fuses)."""
-        terms = self._tau_bounds(tau, p_sum, product, count, alpha, ops.convert_to_tensor(self.kernel_stats), t_in)
+    def _bound_open(self, t_in, inner, tau, p_up, p_lo, product, count, before, alpha, theta):
+        """:meth:`grid_bounds`, :meth:`_tau_bounds` then :meth:`_grid_top` (what
+        :attr:`_fused_bound` fuses); ``inner``: ``None`` or ``(g, GridProducts)``."""
+        terms = self._tau_bounds(tau, p_up, p_lo, product, count, alpha, ops.convert_to_tensor(self.kernel_stats),
+                                 t_in)
+        if inner is not None:
+            inner = (inner[0],) + self.grid_bounds(inner[1])
         return self._grid_top(inner, terms, before, alpha, theta, t_in)
 
     @property
@@ -865,6 +904,13 @@ class SpikingDense(SpikingLayer):
 
     def receptive_count(self, mask):
         return ops.sum(mask, axis=-1, keepdims=True)
+
+    @property
+    def grid_stages(self):
+        """As :attr:`SpikingLayer.grid_stages`, but kernels of at least DENSE_DIRECT_WEIGHTS
+        weights take only the last grid."""
+        stages = super().grid_stages
+        return stages[-1:] if self._fan_in * self.units >= DENSE_DIRECT_WEIGHTS else stages
 
     def receptive_fields(self, u, kernel, index):
         sample = index // self.units

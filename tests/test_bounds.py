@@ -180,14 +180,15 @@ def test_cascade_keeps_and_reuses_products(kind, bf16, monkeypatch):
     un = np.asarray(keras.ops.convert_to_numpy(u), np.float64)
     kernel = np.asarray(layer.kernel.numpy(), np.float64)
     points = grid_points(un, t_in, 4)  # (B, 3)
-    kept4 = np.asarray(keras.ops.convert_to_numpy(kept4), np.float64)  # (B, 9, ...)
+    # (9, B, ...): P up, N down, N up at the 3 inner points, rounded outward as the bound uses them.
+    kept4 = np.concatenate([np.asarray(keras.ops.convert_to_numpy(v), np.float64) for v in layer.grid_bounds(kept4)])
     for k in range(3):
         ramps = np.maximum(points[:, k].reshape((-1,) + (1,) * (un.ndim - 1)) - un, 0.0)
         for row, part in ((k, np.maximum(kernel, 0.0)), (3 + k, np.maximum(-kernel, 0.0)), (6 + k, None)):
             exact = np.asarray(keras.ops.convert_to_numpy(layer.synapse(
                 keras.ops.convert_to_tensor(ramps), keras.ops.convert_to_tensor(
                     part if part is not None else np.maximum(-kernel, 0.0)))), np.float64)
-            got = kept4[:, row]
+            got = kept4[row]
             if row < 3 or row >= 6:  # upper bounds: P up, N up
                 assert np.all(got >= exact * (1 - 1e-12) - 1e-12)
             else:  # N down
