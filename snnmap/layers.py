@@ -457,7 +457,7 @@ class SpikingLayer(keras.layers.Layer):
         while that still holds and more than GRID_LATER of the chunk's neurons are open
         (:func:`grid_needed`).  A stage whose grid doubles the one before reuses its
         products (its points are every other point of this one): 2, 4 and 8 intervals cost
-        2, 6 and 14 synapse products in all (float32, or bfloat16: :meth:`_grid_products`).
+        2, 6 and 14 synapse products in all (float32, or bfloat16: :meth:`_raw_products`).
         The products live inside the chunk only: between stages nothing larger than the
         chunk's mask is carried."""
         stages = tuple(int(b) for b in stages)
@@ -540,11 +540,6 @@ class SpikingLayer(keras.layers.Layer):
         """``[(upper, lower), ...]``: :meth:`_raw_products` rounded outward."""
         ys, bf16 = self._raw_products(ramps, kernels, bf16)
         return [self._product_bounds(y, bf16) for y in ys]
-
-    def _grid_products(self, ramps):
-        """``(P up, N up, N down)`` at the grid points (:meth:`_bounded_products`)."""
-        (p_up, _), (n_up, n_lo) = self._bounded_products(ramps, ("pos", "neg"))
-        return p_up, n_up, n_lo
 
     def grid_bounds(self, kept):
         """``(P up, N down, N up)`` at the inner points of a grid, point-major ``(points,
