@@ -542,8 +542,8 @@ class SpikingLayer(keras.layers.Layer):
         return [self._product_bounds(y, bf16) for y in ys]
 
     def grid_bounds(self, kept):
-        """``(P up, N down, N up)`` at the inner points of a grid, point-major ``(points,
-        batch) + neuron_shape``, from its :class:`GridProducts`."""
+        """``(P up, N down, N up)`` at the inner points of a grid, each a list in grid order of
+        ``(batch,) + neuron_shape`` tensors, from its :class:`GridProducts`."""
         p_up, n_lo, n_up = [], [], []
         for stack, index in kept.order:
             y_p, y_n = kept.stacks[stack]
@@ -551,7 +551,7 @@ class SpikingLayer(keras.layers.Layer):
             up, lo = self._product_bounds(y_n[index], kept.bf16)
             n_up.append(up)
             n_lo.append(lo)
-        return ops.stack(p_up), ops.stack(n_lo), ops.stack(n_up)
+        return p_up, n_lo, n_up
 
     def _bf16_bounds(self, y):
         """``(upper, lower)`` float32 bounds of the exact product of non-negative inputs and
@@ -730,7 +730,8 @@ class SpikingLayer(keras.layers.Layer):
         terms = self._tau_bounds(tau, p_up, p_lo, product, count, alpha, ops.convert_to_tensor(self.kernel_stats),
                                  t_in)
         if inner is not None:
-            inner = (inner[0],) + self.grid_bounds(inner[1])
+            g = inner[0]
+            inner = ([g[k] for k in range(int(g.shape[0]))],) + self.grid_bounds(inner[1])
         return self._grid_top(inner, terms, before, alpha, theta, t_in)
 
     @property
@@ -744,59 +745,55 @@ class SpikingLayer(keras.layers.Layer):
     def _grid_top(self, inner, terms, before, alpha, theta, t_in):
         """Whether the bound of :meth:`open_neurons` reaches ``theta - slack`` on some interval.
 
-        ``inner``: ``None`` (one interval) or ``(g, P_up, N_lo, N_up)`` at the inner points,
-        stacked on a leading point axis; ``terms``: :meth:`_tau_bounds`.  Elementwise, so it
-        serves dense tensors and gathered pairs alike; float32 from here on (the products are
-        float32 anyway: half the memory traffic of float64; the slack covers its rounding)."""
+        ``inner``: ``None`` (one interval) or ``(g, P_up, N_lo, N_up)``, lists in grid order of
+        the inner points' values; ``terms``: :meth:`_tau_bounds`.  Elementwise, so it serves
+        dense tensors and gathered pairs alike; float32 from here on (the products are float32
+        anyway: half the memory traffic of float64; the slack covers its rounding).  Written
+        interval by interval on per-point tensors: compiled (:attr:`_fused_bound`), that is one
+        pass over the neurons with no point-stacked intermediate in memory."""
         f32 = "float32"
         p_tau, n_tau_lo, n_tau_up, cap, tau = (ops.cast(v, f32) for v in terms)
         alpha, theta = ops.cast(alpha, f32), ops.cast(theta, f32)
-        lead = lambda x: ops.expand_dims(x, 0)  # noqa: E731
-        zero = ops.zeros_like(lead(p_tau))
-        if inner is None:
-            g, p_in, n_in_lo, n_in_up = ops.zeros_like(lead(tau))[:0], zero[:0], zero[:0], zero[:0]
-        else:
-            g, p_in, n_in_lo, n_in_up = inner
-            g = ops.cast(g, f32)
+        g, p_in, n_in_lo, n_in_up = ([], [], [], []) if inner is None else inner
         # P (upper), N (lower and upper) at g_0..g_G.  Inputs before -T_in make P(g_0),
         # N(g_0) > 0: the values at g_1 bound them from above.
-        m = int(p_in.shape[0])
-        p_next = p_in[:1] if m else lead(p_tau)
-        n_next = n_in_up[:1] if m else lead(n_tau_up)
-        before = lead(before)
-        p_pts = ops.concatenate([ops.where(before, p_next, zero), p_in, lead(p_tau)], axis=0)
-        n_pts = ops.concatenate([zero, n_in_lo, lead(n_tau_lo)], axis=0)
-        n_pts_up = ops.concatenate([ops.where(before, n_next, zero), n_in_up, lead(n_tau_up)], axis=0)
-        pts = ops.concatenate([ops.full(ops.shape(lead(tau)), -t_in, f32), g, lead(tau)], axis=0)
-        width = pts[1:] - pts[:-1]
+        zero = ops.zeros_like(p_tau)
+        pts = [ops.full(ops.shape(tau), -t_in, f32)] + [ops.cast(x, f32) for x in g] + [tau]
+        p_pts = [ops.where(before, p_in[0] if p_in else p_tau, zero)] + list(p_in) + [p_tau]
+        n_pts = [zero] + list(n_in_lo) + [n_tau_lo]
+        n_pts_up = [ops.where(before, n_in_up[0] if n_in_up else n_tau_up, zero)] + list(n_in_up) + [n_tau_up]
+        intervals = range(1, len(pts))
+        width = {k: pts[k] - pts[k - 1] for k in intervals}
+        positive = {k: width[k] > 0 for k in intervals}
+        safe = {k: ops.where(positive[k], width[k], 1.0) for k in intervals}
         # Tangent slopes from secants (N is convex): the secant of [g_{k-1}, g_k] is at most
         # N'(g_k-) <= N'(g_k+) and at least N'(g_{k-1}+) >= N'(g_{k-1}-), so a lower secant
         # serves the tangent to the right of g_k and an upper one the tangent to the left of
         # g_{k-1}; cap >= N'(s) for every s < tau caps the latter.
-        positive = width > 0
-        safe = ops.where(positive, width, ops.ones_like(width))
-        sec_lo = ops.where(positive, ops.relu(n_pts[1:] - n_pts_up[:-1]) / safe, ops.zeros_like(width))
-        c_left = ops.concatenate([zero, sec_lo[:-1]], axis=0)  # slope of the tangent at g_{k-1}
-        if m:
-            sec_up = ops.where(positive, (n_pts_up[1:] - n_pts[:-1]) / safe, cap + ops.zeros_like(width))
-            d_right = ops.minimum(ops.concatenate([sec_up[1:], lead(cap)], axis=0), cap)  # ... at g_k
-        else:
-            d_right = lead(cap)
-        # On each interval the bound is min(h1(s), h2(s)), h1 from the tangent at g_{k-1} and
-        # h2 from the one at g_k: h1 = V(g_{k-1}) <= h2 at g_{k-1}, h2 = V(g_k) <= h1 at g_k
-        # (c <= secant <= d), so its maximum is where they cross, at the share e1 / (e1 + e2)
-        # of the way from V(g_{k-1}) to h1(g_k) = V(g_k) + e2.
-        v_pts = alpha * (pts + t_in) + p_pts - n_pts
-        rise = n_pts[1:] - n_pts[:-1]
-        e1 = ops.relu(d_right * width - rise)
-        e2 = ops.relu(rise - c_left * width)
-        total = e1 + e2
-        share = e1 / ops.where(total > 0, total, ops.ones_like(total))
-        cross = v_pts[:-1] + share * (v_pts[1:] - v_pts[:-1] + e2)
-        top = ops.maximum(ops.maximum(v_pts[:-1], v_pts[1:]), cross)
+        sec_lo = {k: ops.where(positive[k], ops.relu(n_pts[k] - n_pts_up[k - 1]) / safe[k], 0.0) for k in intervals}
+        v_pts = [alpha * (pts[k] + t_in) + p_pts[k] - n_pts[k] for k in range(len(pts))]
         scale = ops.abs(alpha) * (tau + t_in) + p_tau + n_tau_up + cap * (tau + t_in) + ops.abs(theta)
-        slack = 64.0 * float(np.finfo(np.float32).eps) * scale
-        return ops.any(top >= theta - slack, axis=0)
+        level = theta - 64.0 * float(np.finfo(np.float32).eps) * scale
+        reached = None
+        for k in intervals:
+            c_left = sec_lo[k - 1] if k > 1 else zero  # slope of the tangent at g_{k-1}
+            d_right = cap  # ... at g_k
+            if k + 1 in width:
+                sec_up = ops.where(positive[k + 1], (n_pts_up[k + 1] - n_pts[k]) / safe[k + 1], cap)
+                d_right = ops.minimum(sec_up, cap)
+            # On the interval the bound is min(h1(s), h2(s)), h1 from the tangent at g_{k-1} and
+            # h2 from the one at g_k: h1 = V(g_{k-1}) <= h2 at g_{k-1}, h2 = V(g_k) <= h1 at g_k
+            # (c <= secant <= d), so its maximum is where they cross, at the share e1 / (e1 + e2)
+            # of the way from V(g_{k-1}) to h1(g_k) = V(g_k) + e2.
+            rise = n_pts[k] - n_pts[k - 1]
+            e1 = ops.relu(d_right * width[k] - rise)
+            e2 = ops.relu(rise - c_left * width[k])
+            total = e1 + e2
+            share = e1 / ops.where(total > 0, total, 1.0)
+            cross = v_pts[k - 1] + share * (v_pts[k] - v_pts[k - 1] + e2)
+            hit = ops.maximum(ops.maximum(v_pts[k - 1], v_pts[k]), cross) >= level
+            reached = hit if reached is None else ops.logical_or(reached, hit)
+        return reached
 
     def solve_open(self, u, kernel, alpha, theta, t_in, window, s, open_):
         """Exact event-driven spike times for the neurons where ``open_`` holds, in chunks.

@@ -181,7 +181,8 @@ def test_cascade_keeps_and_reuses_products(kind, bf16, monkeypatch):
     kernel = np.asarray(layer.kernel.numpy(), np.float64)
     points = grid_points(un, t_in, 4)  # (B, 3)
     # (9, B, ...): P up, N down, N up at the 3 inner points, rounded outward as the bound uses them.
-    kept4 = np.concatenate([np.asarray(keras.ops.convert_to_numpy(v), np.float64) for v in layer.grid_bounds(kept4)])
+    kept4 = np.stack([np.asarray(keras.ops.convert_to_numpy(v), np.float64)
+                      for values in layer.grid_bounds(kept4) for v in values])
     for k in range(3):
         ramps = np.maximum(points[:, k].reshape((-1,) + (1,) * (un.ndim - 1)) - un, 0.0)
         for row, part in ((k, np.maximum(kernel, 0.0)), (3 + k, np.maximum(-kernel, 0.0)), (6 + k, None)):
