@@ -132,6 +132,42 @@ def test_fused_bound_is_sound(kind, blocks, monkeypatch):
     assert np.sum(fused != plain) <= max(2, 0.01 * plain.size)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_last_interval_top_bounds_the_potential(seed):
+    """The last interval's tied bound (SpikingLayer._last_interval_top) against V(s) sampled
+    finely, for random neurons: P, N from random arrivals and weights, P(tau) known only
+    within a random bracket, P(tau) - N(tau) exact, the slopes as loose as the bound allows."""
+    rng = np.random.default_rng(seed)
+    n, r, t_in = 400, 60, 1.0
+    u = rng.uniform(-t_in, 1.0, (n, r)) * (rng.random((n, r)) < 0.7)
+    j = rng.normal(0.0, 1.0, (n, r))
+    alpha = rng.normal(0.0, 1.0, n)
+    tau = u.max(axis=1)
+    a = -t_in + (tau + t_in) * rng.uniform(0.0, 0.9, n)
+    s = a[:, None] + (tau - a)[:, None] * np.linspace(0.0, 1.0, 2001)[None, :]
+
+    def part(x, s):
+        return (x[:, None, :] * np.maximum(s[:, :, None] - u[:, None, :], 0.0)).sum(-1)
+
+    pos, neg = np.maximum(j, 0.0), np.maximum(-j, 0.0)
+    v = alpha[:, None] * (s + t_in) + part(pos, s) - part(neg, s)
+    p_a, n_a = part(pos, a[:, None])[:, 0], part(neg, a[:, None])[:, 0]
+    p_tau, n_tau = part(pos, tau[:, None])[:, 0], part(neg, tau[:, None])[:, 0]
+    v_tau = alpha * (tau + t_in) + p_tau - n_tau
+    band = p_tau * rng.uniform(0.0, 0.05, n)
+    p_lo, p_up = p_tau - band * rng.random(n), p_tau + band * rng.random(n)
+    n_tied = alpha * (tau + t_in) + p_lo - v_tau
+    # c <= N'(a+) and d >= N'(tau-): the weights of the inputs before a, and all early ones.
+    c = (neg * (u <= a[:, None])).sum(1) * rng.uniform(0.0, 1.0, n)
+    d = (neg * (u < tau[:, None])).sum(1) * rng.uniform(1.0, 1.5, n)
+    v_a = alpha * (a + t_in) + p_a - n_a
+    top = np.asarray(keras.ops.convert_to_numpy(sl.SpikingLayer._last_interval_top(
+        *(keras.ops.convert_to_tensor(x, "float64") for x in (v_a, p_a, n_a, a, tau - a, c, d, p_up, p_lo, n_tied, tau,
+                                                                alpha)), t_in)))
+    assert np.all(v.max(axis=1) <= top + 1e-9 * (1 + np.abs(top)))
+
+
+
 def grid_points(u, t_in, blocks):
     """The grid's inner points as MAPPING's quantile rule gives them, in NumPy (inputs
     fewer than the sample size of the bound: no striding)."""
