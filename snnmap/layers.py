@@ -48,7 +48,7 @@ GRID_BLOCKS = (2, 4, 8)
 
 #: The later ones run only while more than this fraction of the batch's neurons is still open:
 #: below it the event solver costs less than 2G more products (measured on the 16-layer VGG).
-GRID_LATER = 0.002
+GRID_LATER = 0.0001
 
 #: Layers with at least this many neurons evaluate the grid bound's arithmetic as one fused
 #: computation where the backend offers it (:func:`snnmap.spiketime.fused`); smaller ones
@@ -68,6 +68,12 @@ GRID_LATER_WORK = 1 << 20
 #: small batches where such kernels are read from memory for every product, a grid of G points
 #: costs about what one point does (each stage would read J+ and J- again).
 DENSE_DIRECT_WEIGHTS = 1 << 22
+
+#: Channel subsets of the grid stages (:meth:`SpikingLayer._open_channels`): sizes are multiples
+#: of CHANNEL_STEP, and a subset must leave out at least the fraction CHANNEL_SPARE of the layer's
+#: channels (else all are computed).
+CHANNEL_STEP = 8
+CHANNEL_SPARE = 0.25
 
 #: The grid bound's points are quantiles of about this many inputs per image (a strided sample).
 GRID_SAMPLE = 2048
@@ -459,9 +465,15 @@ class SpikingLayer(keras.layers.Layer):
         products (its points are every other point of this one): 2, 4 and 8 intervals cost
         2, 6 and 14 synapse products in all (float32, or bfloat16: :meth:`_raw_products`).
         The products live inside the chunk only: between stages nothing larger than the
-        chunk's mask is carried."""
+        chunk's mask is carried.
+
+        Where shapes may vary (:func:`snnmap.spiketime.shapes_may_vary`), each stage computes
+        its new products only in the output channels that still have an open neuron in the
+        chunk (:meth:`_open_channels`): in networks with random weights the neurons the
+        certificate leaves open crowd into a few channels."""
         stages = tuple(int(b) for b in stages)
         pairs_per_image = float(self._n_neurons)
+        subsets = spiketime.shapes_may_vary()
 
         def refine(mask, sub, part):
             pairs = pairs_per_image * ops.cast(ops.shape(sub)[0], "float32")
@@ -473,7 +485,8 @@ class SpikingLayer(keras.layers.Layer):
                 last = k == len(stages) - 1
                 reuse = prior is not None and stages[k] == 2 * stages[k - 1]
                 out = self.open_neurons(sub, self.kernel, self.alpha, theta, t_in, stages[k], part,
-                                        prior=prior if reuse else None, keep=not last)
+                                        prior=prior if reuse else None, keep=not last,
+                                        channels=self._open_channels(mask) if subsets else None)
                 if last:
                     return ops.logical_and(mask, out)
                 mask = ops.logical_and(mask, out[0])
@@ -482,6 +495,17 @@ class SpikingLayer(keras.layers.Layer):
             return ops.cond(needed(mask, False), lambda: stage(0, mask, None), lambda: mask)
 
         return self._by_images(open_, u, ends, max(stages), refine)
+
+    def _open_channels(self, mask):
+        """Ascending indices of the output channels (last axis) with an open neuron in ``mask``,
+        padded with closed ones to a multiple of CHANNEL_STEP; all channels where that would
+        leave out less than CHANNEL_SPARE of them (a kernel-sized gather would not pay)."""
+        width = int(mask.shape[-1])
+        active = ops.any(ops.reshape(mask, (-1, width)), axis=0)
+        size = (ops.sum(ops.cast(active, "int32")) + CHANNEL_STEP - 1) // CHANNEL_STEP * CHANNEL_STEP
+        size = ops.where(size > int((1 - CHANNEL_SPARE) * width), width, size)
+        _, picked = ops.top_k(ops.cast(active, "float32"), size, sorted=True)
+        return ops.sort(picked)
 
     def block_open(self, u, ends, theta, t_in, blocks):
         """:meth:`open_neurons` with ``blocks`` intervals for every neuron, a bounded number
@@ -519,17 +543,36 @@ class SpikingLayer(keras.layers.Layer):
         y = ops.cast(y, dtype)
         return y * (1 + gamma), y * (1 - gamma)
 
-    def _raw_products(self, ramps, kernels, bf16=True):
+    def _raw_products(self, ramps, kernels, bf16=True, channels=None):
         """``([y, ...], bf16)``: the synapse products of non-negative ``ramps`` with each of
         ``kernels`` (``"pos"`` for ``J+``, ``"neg"`` for ``J-``), in bfloat16 where
         :attr:`bf16_grid` and :func:`snnmap.spiketime.bf16_products` allow it, else in
         float32 (always with ``bf16=False``); the ramps are cast once for all kernels.
+        ``channels``: only these output channels are computed (:meth:`_channel_product`).
         :meth:`_product_bounds` rounds them outward."""
         x = ops.cast(ramps, "float32")
         bf16 = bool(bf16 and self.bf16_grid and spiketime.bf16_products())
         if bf16:
             x = ops.cast(x, "bfloat16")
-        return [self.synapse(x, getattr(self, f"kernel_{name}{'16' if bf16 else ''}")) for name in kernels], bf16
+        kernels = [getattr(self, f"kernel_{name}{'16' if bf16 else ''}") for name in kernels]
+        if channels is None:
+            return [self.synapse(x, kernel) for kernel in kernels], bf16
+        return [self._channel_product(x, kernel, channels) for kernel in kernels], bf16
+
+    def _channel_product(self, x, kernel, channels):
+        """``synapse(x, kernel)`` in the output channels ``channels`` (ascending indices) and 0 in
+        the others, at the cost of those channels: their product is spread back to every
+        channel by a matrix product with their one-hot rows, which copies each value exactly.
+        All channels (``len(channels)`` = the layer's) take the plain product."""
+        width = int(kernel.shape[-1])
+        count = ops.shape(channels)[0]
+
+        def some():
+            y = self.synapse(x, ops.take(ops.convert_to_tensor(kernel), channels, axis=-1))
+            spread = ops.matmul(ops.reshape(y, (-1, count)), ops.one_hot(channels, width, dtype=y.dtype))
+            return ops.reshape(spread, tuple(ops.shape(y)[:-1]) + (width,))
+
+        return ops.cond(count < width, some, lambda: self.synapse(x, kernel))
 
     def _product_bounds(self, y, bf16):
         """``(upper, lower)`` float32 bounds of the exact product whose :meth:`_raw_products`
@@ -632,7 +675,8 @@ class SpikingLayer(keras.layers.Layer):
                           neg_norm * ops.sqrt(ops.cast(count, dtype))) * (1 + 2.0 ** -20)
         return p_up, ops.relu(n_tied), n_up, cap, tau, p_lo, n_tied
 
-    def open_neurons(self, u, kernel, alpha, theta, t_in, blocks=1, ends=None, prior=None, keep=False):
+    def open_neurons(self, u, kernel, alpha, theta, t_in, blocks=1, ends=None, prior=None, keep=False,
+                     channels=None):
         """Neurons that may reach theta before their last input: they need the event solver.
 
         ``u`` are the local input times after :meth:`arrange_inputs`, ``tau`` the last
@@ -680,7 +724,9 @@ class SpikingLayer(keras.layers.Layer):
         intervals (its inner points are every other point of this one), reused instead of
         computed again; ``keep``: also return this grid's products (:class:`GridProducts`,
         rounded outward only where they are used, by :meth:`grid_bounds`): the result is then
-        ``(mask, products)``.
+        ``(mask, products)``.  ``channels``: the new products are computed in these output
+        channels only (:meth:`_channel_product`; 0 elsewhere): the mask is then valid only
+        there (the caller's neurons elsewhere must be closed already).
         """
         if ends is None:
             ends = self.last_arrival_terms(u, t_in)
@@ -709,7 +755,7 @@ class SpikingLayer(keras.layers.Layer):
             new = g if prior is None else g[0::2]
             ramps = ops.reshape(ops.relu(new - ops.expand_dims(u, 0)), (-1,) + in_shape)
             out_shape = (m if prior is None else (m + 1) // 2, batch) + tuple(ends.p_up.shape[1:])
-            ys, bf16 = self._raw_products(ramps, ("pos", "neg"))
+            ys, bf16 = self._raw_products(ramps, ("pos", "neg"), channels=channels)
             stacks = (() if prior is None else prior.stacks) + (tuple(ops.reshape(y, out_shape) for y in ys),)
             # Point i of this grid: with a prior grid, new products at even i and the prior
             # grid's point i // 2 at odd i.

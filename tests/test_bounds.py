@@ -281,6 +281,40 @@ def test_cascade_chunks_equal_separate_grids(kind, monkeypatch):
     assert separate.sum() < opened.sum()  # the grids closed something: the comparison means something
 
 
+@pytest.mark.skipif(not spiketime.shapes_may_vary(), reason="channel subsets need shapes that vary")
+@pytest.mark.parametrize("kind", ["dense", "conv"])
+def test_channel_subsets_change_nothing(kind, monkeypatch):
+    """Grid stages that compute their products only in the channels with open neurons
+    (SpikingLayer._open_channels, every subset size allowed here) give the mask of stages that
+    compute them in all channels, and keep every pair the oracle sees fire early open."""
+    layer, t, oracle = CASES[kind]()
+    u = local(layer, t)
+    t_in = layer.window.input_length
+    ends = layer.last_arrival_terms(u, t_in)
+    theta = layer.threshold
+    width = int(layer.alpha.shape[-1])
+    # Every other channel closed beforehand: any subset of the open pairs may be refined.
+    kept = np.arange(width) % 2 == 0
+    open_ = keras.ops.logical_and(layer.certificate(ends, t_in) >= theta, kept)
+    monkeypatch.setattr(sl, "GRID_WORK", 0.0)
+    monkeypatch.setattr(sl, "GRID_LATER", -1.0)
+    monkeypatch.setattr(sl, "CHANNEL_STEP", 1)
+    monkeypatch.setattr(sl, "CHANNEL_SPARE", 0.0)
+    picked = mask_of(layer._open_channels(open_))  # noqa: SLF001
+    assert 0 < len(picked) < width  # the subset path runs
+    assert np.all(np.diff(picked) > 0)
+    active = np.flatnonzero(mask_of(open_).reshape(-1, width).any(axis=0))
+    np.testing.assert_array_equal(picked, active)
+    subsets = mask_of(layer.cascade_open(open_, u, ends, theta, t_in, (2, 4, 8)))
+    monkeypatch.setattr(sl, "CHANNEL_SPARE", 1.0)
+    assert len(mask_of(layer._open_channels(open_))) == width  # noqa: SLF001
+    every = mask_of(layer.cascade_open(open_, u, ends, theta, t_in, (2, 4, 8)))
+    np.testing.assert_array_equal(subsets, every)
+    early = early_pairs(layer, t, oracle) & kept
+    assert early.any() and np.all(subsets[early])
+    assert subsets.sum() < mask_of(open_).sum()  # the grids closed something
+
+
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="bfloat16 products: TensorFlow only")
 def test_bf16_products_gate(monkeypatch):
     """On a CPU with bfloat16 dot products this TensorFlow's bfloat16 convolutions
