@@ -550,14 +550,38 @@ class SpikingLayer(keras.layers.Layer):
         float32 (always with ``bf16=False``); the ramps are cast once for all kernels.
         ``channels``: only these output channels are computed (:meth:`_channel_product`).
         :meth:`_product_bounds` rounds them outward."""
-        x = ops.cast(ramps, "float32")
-        bf16 = bool(bf16 and self.bf16_grid and spiketime.bf16_products())
-        if bf16:
-            x = ops.cast(x, "bfloat16")
+        bf16 = self._bf16_products(bf16)
+        x = ramps
+        if x.dtype != ("bfloat16" if bf16 else "float32"):
+            x = ops.cast(ops.cast(x, "float32"), "bfloat16" if bf16 else "float32")
         kernels = [getattr(self, f"kernel_{name}{'16' if bf16 else ''}") for name in kernels]
         if channels is None:
             return [self.synapse(x, kernel) for kernel in kernels], bf16
         return [self._channel_product(x, kernel, channels) for kernel in kernels], bf16
+
+    def _bf16_products(self, bf16=True):
+        """Whether :meth:`_raw_products` takes bfloat16 products (else float32)."""
+        return bool(bf16 and self.bf16_grid and spiketime.bf16_products())
+
+    def _ramps(self, points, u):
+        """``max(0, g - u_j)`` for each point ``g`` of ``points`` (``(batch, 1, ...)``, or
+        point-major ``(m, batch, 1, ...)``), point-major ``(-1,) + u.shape[1:]``, rounded once
+        to the dtype of :meth:`_raw_products`; one compiled pass over the inputs in large layers
+        (:func:`snnmap.spiketime.fused`), where op by op it would take three."""
+        dtype = "bfloat16" if self._bf16_products() else "float32"
+        key = f"_ramps_fn_{dtype}"
+        fn = self.__dict__.get(key)
+        if fn is None:
+            in_shape = tuple(u.shape[1:])  # u: (batch, ...), the layer's inputs
+
+            def fn(points, u):
+                x = ops.cast(ops.reshape(ops.relu(points - u), (-1,) + in_shape), "float32")
+                return x if dtype == "float32" else ops.cast(x, dtype)
+
+            if self._n_neurons >= FUSE_NEURONS:
+                fn = spiketime.fused(fn)
+            self.__dict__[key] = fn
+        return fn(points, u)
 
     def _channel_product(self, x, kernel, channels):
         """``synapse(x, kernel)`` in the output channels ``channels`` (ascending indices) and 0 in
@@ -634,7 +658,7 @@ class SpikingLayer(keras.layers.Layer):
         # bfloat16's wider rounding of P(tau) costs the grid bounds little: their last interval
         # is tight at tau whatever P(tau)'s bracket (_last_interval_top).  On the 16-layer VGG
         # at 224x224 it saves 4 % of the SNN's time against a float32 product.
-        ((p_up, p_lo),) = self._bounded_products(ops.relu(tau - u), ("pos",))
+        ((p_up, p_lo),) = self._bounded_products(self._ramps(tau, u), ("pos",))
         before = ops.min(u, axis=axes, keepdims=True) < -t_in
         return LastArrival(tau, p_up, p_lo, product, before)
 
@@ -753,7 +777,7 @@ class SpikingLayer(keras.layers.Layer):
             # A prior grid's points are this one's even points (same picks): only the odd ones
             # need products.
             new = g if prior is None else g[0::2]
-            ramps = ops.reshape(ops.relu(new - ops.expand_dims(u, 0)), (-1,) + in_shape)
+            ramps = self._ramps(new, u)
             out_shape = (m if prior is None else (m + 1) // 2, batch) + tuple(ends.p_up.shape[1:])
             ys, bf16 = self._raw_products(ramps, ("pos", "neg"), channels=channels)
             stacks = (() if prior is None else prior.stacks) + (tuple(ops.reshape(y, out_shape) for y in ys),)
