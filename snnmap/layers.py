@@ -544,32 +544,33 @@ class SpikingLayer(keras.layers.Layer):
         y = ops.cast(y, dtype)
         return y * (1 + gamma), y * (1 - gamma)
 
-    def _raw_products(self, ramps, kernels, bf16=True, channels=None):
+    def _raw_products(self, ramps, kernels, channels=None):
         """``([y, ...], bf16)``: the synapse products of non-negative ``ramps`` with each of
-        ``kernels`` (``"pos"`` for ``J+``, ``"neg"`` for ``J-``), in bfloat16 where
-        :attr:`bf16_grid` and :func:`snnmap.spiketime.bf16_products` allow it, else in
-        float32 (always with ``bf16=False``); the ramps are cast once for all kernels.
+        ``kernels`` (``"pos"`` for ``J+``, ``"neg"`` for ``J-``), in :meth:`_product_dtype`
+        (the ramps are cast once for all kernels, unless :meth:`_ramps` made them so).
         ``channels``: only these output channels are computed (:meth:`_channel_product`).
         :meth:`_product_bounds` rounds them outward."""
-        bf16 = self._bf16_products(bf16)
+        dtype = self._product_dtype()
+        bf16 = dtype == "bfloat16"
         x = ramps
-        if x.dtype != ("bfloat16" if bf16 else "float32"):
-            x = ops.cast(ops.cast(x, "float32"), "bfloat16" if bf16 else "float32")
+        if x.dtype != dtype:
+            x = ops.cast(ops.cast(x, "float32"), dtype)
         kernels = [getattr(self, f"kernel_{name}{'16' if bf16 else ''}") for name in kernels]
         if channels is None:
             return [self.synapse(x, kernel) for kernel in kernels], bf16
         return [self._channel_product(x, kernel, channels) for kernel in kernels], bf16
 
-    def _bf16_products(self, bf16=True):
-        """Whether :meth:`_raw_products` takes bfloat16 products (else float32)."""
-        return bool(bf16 and self.bf16_grid and spiketime.bf16_products())
+    def _product_dtype(self):
+        """The bounds' products' dtype: bfloat16 where :attr:`bf16_grid` and
+        :func:`snnmap.spiketime.bf16_products` allow it, else float32."""
+        return "bfloat16" if self.bf16_grid and spiketime.bf16_products() else "float32"
 
     def _ramps(self, points, u):
         """``max(0, g - u_j)`` for each point ``g`` of ``points`` (``(batch, 1, ...)``, or
         point-major ``(m, batch, 1, ...)``), point-major ``(-1,) + u.shape[1:]``, rounded once
         to the dtype of :meth:`_raw_products`; one compiled pass over the inputs in large layers
         (:func:`snnmap.spiketime.fused`), where op by op it would take three."""
-        dtype = "bfloat16" if self._bf16_products() else "float32"
+        dtype = self._product_dtype()
         key = f"_ramps_fn_{dtype}"
         fn = self.__dict__.get(key)
         if fn is None:
@@ -604,9 +605,9 @@ class SpikingLayer(keras.layers.Layer):
         value is ``y``: :meth:`_bf16_bounds` or :meth:`_nonnegative_bounds`."""
         return self._bf16_bounds(y) if bf16 else self._nonnegative_bounds(y, "float32")
 
-    def _bounded_products(self, ramps, kernels, bf16=True):
+    def _bounded_products(self, ramps, kernels):
         """``[(upper, lower), ...]``: :meth:`_raw_products` rounded outward."""
-        ys, bf16 = self._raw_products(ramps, kernels, bf16)
+        ys, bf16 = self._raw_products(ramps, kernels)
         return [self._product_bounds(y, bf16) for y in ys]
 
     def grid_bounds(self, kept):
