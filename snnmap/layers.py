@@ -58,7 +58,7 @@ FUSE_NEURONS = 4096
 
 #: The free one-interval refinement runs on the open neurons (gathered) when they are at most
 #: this fraction of the batch's neurons; beyond it the grid bounds (which imply it) take over.
-FREE_OPEN = 0.1
+FREE_OPEN = 0.02
 
 #: Layers with fewer multiply-adds per image (fan-in x neurons) than this use only the first of
 #: GRID_BLOCKS: the event solver is cheap for them, and every stage adds to the compiled graph
@@ -71,10 +71,17 @@ GRID_LATER_WORK = 1 << 20
 DENSE_DIRECT_WEIGHTS = 1 << 22
 
 #: Channel subsets of the grid stages (:meth:`SpikingLayer._open_channels`): sizes are multiples
-#: of CHANNEL_STEP, and a subset must leave out at least the fraction CHANNEL_SPARE of the layer's
-#: channels (else all are computed).
+#: of the larger of CHANNEL_STEP and 1/CHANNEL_BLOCKS of the layer's channels (oneDNN's
+#: convolutions slow down between multiples of 32 output channels at 512: 400 channels cost
+#: more than 416), and a subset must leave out at least the fraction CHANNEL_SPARE of the
+#: layer's channels (else all are computed).
 CHANNEL_STEP = 8
+CHANNEL_BLOCKS = 16
 CHANNEL_SPARE = 0.25
+
+#: A subset's products are spread back to every channel by a one-hot matrix product below
+#: this many channels, by a compiled gather from it on (cost in channels x width against width).
+SPREAD_GATHER = 96
 
 #: The grid bound's points are quantiles of about this many inputs per image (a strided sample).
 GRID_SAMPLE = 2048
@@ -85,8 +92,7 @@ class LastArrival(NamedTuple):
     every field has the batch axis first."""
 
     tau: object  #: last arrival per image, at least ``-T_in``, shape ``(batch, 1, ...)``
-    p_up: object  #: ``P(tau) = sum_j J+_ij (tau - u_j)`` rounded up (MAPPING §3's certificate), float32
-    p_lo: object  #: the same rounded down
+    p: object  #: ``P(tau) = sum_j J+_ij (tau - u_j)`` (MAPPING §3's certificate) as its product left it
     product: object  #: ``sum_j J_ij u_j``, the closed form's product
     before: object  #: whether an input of the image arrives before ``-T_in``, ``(batch, 1, ...)``
 
@@ -403,17 +409,34 @@ class SpikingLayer(keras.layers.Layer):
         b = window.length
         product = self.synapse(u, kernel)
         # Closed form directly in the output frame: no large shift after it (float32).
-        s = spiketime.closed_form(self.inv_slope, self.offset, product, b + self.time_shift)
+        s = self._closed_form(product, b + self.time_shift)
         if self.solver == "scan":
             return self.scan_all(u, kernel, alpha, theta, t_in, b, s)
         ends = self.last_arrival_terms(u, t_in, product)
         if self.solver == "exact":
             open_ = self.block_open(u, ends, theta, t_in, EXACT_BLOCKS)
         else:
-            open_ = self.certificate(ends, t_in) >= theta
+            open_ = self.certified_open(ends, theta, t_in)
             open_ = self._refine_free(open_, u, ends, theta, t_in)
             open_ = self.cascade_open(open_, u, ends, theta, t_in, self.grid_stages)
         return self.solve_open(u, kernel, alpha, theta, t_in, b, s, open_)
+
+    def _compiled(self, key, make):
+        """The elementwise function ``make()``, made once per layer (under ``key``) and compiled
+        as one pass (:func:`snnmap.spiketime.fused`) in layers of at least FUSE_NEURONS
+        neurons: op by op, every operation is a pass over the batch's neurons."""
+        fn = self.__dict__.get(key)
+        if fn is None:
+            fn = make()
+            if self._n_neurons >= FUSE_NEURONS:
+                fn = spiketime.fused(fn)
+            self.__dict__[key] = fn
+        return fn
+
+    def _closed_form(self, product, window):
+        """:func:`snnmap.spiketime.closed_form` of the layer's neurons (:meth:`_compiled`)."""
+        fn = self._compiled("_closed_form_fn", lambda: spiketime.closed_form)
+        return fn(_tensor(self.inv_slope), _tensor(self.offset), product, window)
 
     @property
     def grid_stages(self):
@@ -436,7 +459,7 @@ class SpikingLayer(keras.layers.Layer):
         n, channels = self._n_neurons, int(self.alpha.shape[-1])
         count = ops.reshape(self.receptive_count(ops.cast(u < ends.tau, "float32")), (-1,))
         flat = lambda x: ops.reshape(x, (-1,))  # noqa: E731
-        p_up, p_lo, product = flat(ends.p_up), flat(ends.p_lo), flat(ends.product)
+        p, product = flat(ends.p), flat(ends.product)
         tau, before = flat(ends.tau), flat(ends.before)
         alpha, theta_f = flat(self.alpha), flat(theta)
         stats = ops.convert_to_tensor(self.kernel_stats)
@@ -444,8 +467,7 @@ class SpikingLayer(keras.layers.Layer):
 
         def solve(index):
             image, neuron = index // n, index % n
-            terms = self._tau_bounds(ops.take(tau, image), ops.take(p_up, index), ops.take(p_lo, index),
-                                     ops.take(product, index),
+            terms = self._tau_bounds(ops.take(tau, image), ops.take(p, index), ops.take(product, index),
                                      ops.take(count, index // channels), ops.take(alpha, neuron),
                                      ops.take(stats, neuron % channels, axis=1), t_in)
             return ops.cast(self._grid_top(None, terms, ops.take(before, image), ops.take(alpha, neuron),
@@ -499,11 +521,13 @@ class SpikingLayer(keras.layers.Layer):
 
     def _open_channels(self, mask):
         """Ascending indices of the output channels (last axis) with an open neuron in ``mask``,
-        padded with closed ones to a multiple of CHANNEL_STEP; all channels where that would
-        leave out less than CHANNEL_SPARE of them (a kernel-sized gather would not pay)."""
+        padded with closed ones to a multiple of ``max(CHANNEL_STEP, width // CHANNEL_BLOCKS)``;
+        all channels where that would leave out less than CHANNEL_SPARE of them (the subset's
+        gathers would not pay)."""
         width = int(mask.shape[-1])
+        step = max(CHANNEL_STEP, width // CHANNEL_BLOCKS)
         active = ops.any(ops.reshape(mask, (-1, width)), axis=0)
-        size = (ops.sum(ops.cast(active, "int32")) + CHANNEL_STEP - 1) // CHANNEL_STEP * CHANNEL_STEP
+        size = (ops.sum(ops.cast(active, "int32")) + step - 1) // step * step
         size = ops.where(size > int((1 - CHANNEL_SPARE) * width), width, size)
         _, picked = ops.top_k(ops.cast(active, "float32"), size, sorted=True)
         return ops.sort(picked)
@@ -571,31 +595,31 @@ class SpikingLayer(keras.layers.Layer):
         to the dtype of :meth:`_raw_products`; one compiled pass over the inputs in large layers
         (:func:`snnmap.spiketime.fused`), where op by op it would take three."""
         dtype = self._product_dtype()
-        key = f"_ramps_fn_{dtype}"
-        fn = self.__dict__.get(key)
-        if fn is None:
-            in_shape = tuple(u.shape[1:])  # u: (batch, ...), the layer's inputs
+        in_shape = tuple(u.shape[1:])  # u: (batch, ...), the layer's inputs
 
+        def make():
             def fn(points, u):
                 x = ops.cast(ops.reshape(ops.relu(points - u), (-1,) + in_shape), "float32")
                 return x if dtype == "float32" else ops.cast(x, dtype)
+            return fn
 
-            if self._n_neurons >= FUSE_NEURONS:
-                fn = spiketime.fused(fn)
-            self.__dict__[key] = fn
-        return fn(points, u)
+        return self._compiled(f"_ramps_fn_{dtype}", make)(points, u)
 
     def _channel_product(self, x, kernel, channels):
         """``synapse(x, kernel)`` in the output channels ``channels`` (ascending indices) and 0 in
-        the others, at the cost of those channels: their product is spread back to every
-        channel by a matrix product with their one-hot rows, which copies each value exactly.
-        All channels (``len(channels)`` = the layer's) take the plain product."""
+        the others, at the cost of those channels: the kernel's columns are gathered by one
+        compiled gather (TensorFlow's own gather along the last axis is several times slower),
+        and their product is spread back to every channel (:func:`_spread_one_hot`, or
+        :func:`_spread_gather` from SPREAD_GATHER channels on), which copies each value exactly.  All channels (``len(channels)`` = the layer's) take the
+        plain product."""
         width = int(kernel.shape[-1])
         count = ops.shape(channels)[0]
 
         def some():
-            y = self.synapse(x, ops.take(ops.convert_to_tensor(kernel), channels, axis=-1))
-            spread = ops.matmul(ops.reshape(y, (-1, count)), ops.one_hot(channels, width, dtype=y.dtype))
+            y = self.synapse(x, _compiled_once("take_last", _take_last)(_tensor(kernel), channels))
+            flat = ops.reshape(y, (-1, count))
+            spread = ops.cond(count < SPREAD_GATHER, lambda: _spread_one_hot(flat, channels, width),
+                              lambda: _compiled_once("spread", _spread_gather, width)(flat, channels))
             return ops.reshape(spread, tuple(ops.shape(y)[:-1]) + (width,))
 
         return ops.cond(count < width, some, lambda: self.synapse(x, kernel))
@@ -648,10 +672,11 @@ class SpikingLayer(keras.layers.Layer):
         """The per-call tensors every bound of :meth:`open_neurons` starts from.
 
         ``u`` are the local input times after :meth:`arrange_inputs`; ``tau`` is the last
-        arrival of each image (at least ``-T_in``); ``p_up``, ``p_lo`` bound MAPPING §3's
-        certificate product ``P(tau) = sum_j J+_ij (tau - u_j)`` (a product like the grid
-        bounds', bfloat16 where they are: :meth:`_bounded_products`); ``product`` the closed form's own ``sum_j
-        J_ij u_j`` (computed here if not given).  See :meth:`_tau_bounds`.
+        arrival of each image (at least ``-T_in``); ``p`` MAPPING §3's certificate product
+        ``P(tau) = sum_j J+_ij (tau - u_j)`` as :meth:`_raw_products` leaves it (bfloat16 where
+        the grid bounds' products are; :meth:`_p_tau` rounds it outward where it is used);
+        ``product`` the closed form's own ``sum_j J_ij u_j`` (computed here if not given).  See
+        :meth:`_tau_bounds`.
         """
         axes = tuple(range(1, len(u.shape)))
         tau = ops.maximum(ops.max(u, axis=axes, keepdims=True), -t_in)
@@ -660,21 +685,35 @@ class SpikingLayer(keras.layers.Layer):
         # bfloat16's wider rounding of P(tau) costs the grid bounds little: their last interval
         # is tight at tau whatever P(tau)'s bracket (_last_interval_top).  On the 16-layer VGG
         # at 224x224 it saves 4 % of the SNN's time against a float32 product.
-        ((p_up, p_lo),) = self._bounded_products(self._ramps(tau, u), ("pos",))
+        (p,), _ = self._raw_products(self._ramps(tau, u), ("pos",))
         before = ops.min(u, axis=axes, keepdims=True) < -t_in
-        return LastArrival(tau, p_up, p_lo, product, before)
+        return LastArrival(tau, p, product, before)
+
+    def _p_tau(self, p):
+        """``(upper, lower)`` float32 bounds of ``P(tau)`` from its product ``p`` (:meth:`_product_bounds`)."""
+        return self._product_bounds(p, keras.backend.standardize_dtype(p.dtype) == "bfloat16")
 
     def certificate(self, ends, t_in):
         """MAPPING §3's ``U(tau) = max(alpha, 0) (tau + T_in) + P(tau) >= V(s)`` for ``s <= tau``,
         ``P(tau)`` rounded up."""
-        return ops.relu(self.alpha) * (ends.tau + t_in) + ops.cast(ends.p_up, ends.tau.dtype)
+        return ops.relu(self.alpha) * (ends.tau + t_in) + ops.cast(self._p_tau(ends.p)[0], ends.tau.dtype)
 
-    def _tau_bounds(self, tau, p_up, p_lo, product, count, alpha, stats, t_in):
+    def certified_open(self, ends, theta, t_in):
+        """``certificate(ends, t_in) >= theta``: the neurons MAPPING §3's certificate leaves open;
+        one pass in large layers (:meth:`_compiled`)."""
+        def make():
+            def fn(tau, p, alpha, theta):
+                return self.certificate(LastArrival(tau, p, None, None), t_in) >= theta
+            return fn
+
+        return self._compiled("_certified_open_fn", make)(ends.tau, ends.p, _tensor(self.alpha), _tensor(theta))
+
+    def _tau_bounds(self, tau, p, product, count, alpha, stats, t_in):
         """Bounds at the last arrival ``tau`` (elementwise; dense tensors or gathered pairs).
 
         With ``V(s) = alpha (s + T_in) + P(s) - N(s)`` (see :meth:`open_neurons`):
 
-        * ``P(tau)`` between ``p_lo`` and ``p_up`` (:meth:`last_arrival_terms`);
+        * ``P(tau)`` between ``p_lo`` and ``p_up``, the bounds of its product ``p`` (:meth:`_p_tau`);
         * ``V(tau) = alpha (tau + T_in) + tau sum_j J_ij - product``, no product of its own,
           with a bound on the rounding of ``product``: ``gamma_R sum_j |J_ij u_j| <= gamma_R
           (P + N + |tau| sum_j |J_ij|)``, and ``N <= |alpha| (tau + T_in) + P + |V|``;
@@ -688,7 +727,7 @@ class SpikingLayer(keras.layers.Layer):
         have if P(tau) were ``p_lo`` (not clipped at 0: :meth:`_grid_top` pairs it with ``p_lo``).
         """
         dtype = tau.dtype
-        p_up, p_lo = ops.cast(p_up, dtype), ops.cast(p_lo, dtype)
+        p_up, p_lo = (ops.cast(v, dtype) for v in self._p_tau(p))
         j_sum, neg_sum, neg_max, neg_norm, abs_sum = (stats[k] for k in range(5))
         rise = alpha * (tau + t_in)
         v_tau = rise + tau * j_sum - product
@@ -780,7 +819,7 @@ class SpikingLayer(keras.layers.Layer):
             # need products.
             new = g if prior is None else g[0::2]
             ramps = self._ramps(new, u)
-            out_shape = (m if prior is None else (m + 1) // 2, batch) + tuple(ends.p_up.shape[1:])
+            out_shape = (m if prior is None else (m + 1) // 2, batch) + tuple(ends.p.shape[1:])
             ys, bf16 = self._raw_products(ramps, ("pos", "neg"), channels=channels)
             stacks = (() if prior is None else prior.stacks) + (tuple(ops.reshape(y, out_shape) for y in ys),)
             # Point i of this grid: with a prior grid, new products at even i and the prior
@@ -789,33 +828,22 @@ class SpikingLayer(keras.layers.Layer):
             order = tuple((last, i) if prior is None else (last, i // 2) if i % 2 == 0 else prior.order[i // 2]
                           for i in range(m))
             inner = (g, GridProducts(stacks, order, bf16))
-        evaluate = self._bound_open
-        if self._n_neurons >= FUSE_NEURONS:
-            evaluate = self._fused_bound
-        value = lambda v: v.value if isinstance(v, keras.Variable) else v  # noqa: E731  (tensors for tracing)
-        mask = evaluate(t_in, inner, ends.tau, ends.p_up, ends.p_lo, ends.product, count, ends.before, value(alpha),
-                        value(theta))
+        evaluate = self._compiled("_fused_bound_fn", lambda: self._bound_open)
+        mask = evaluate(t_in, inner, ends.tau, ends.p, ends.product, count, ends.before, _tensor(alpha),
+                        _tensor(theta))
         if not keep:
             return mask
         return mask, (GridProducts((), (), False) if inner is None else inner[1])
 
-    def _bound_open(self, t_in, inner, tau, p_up, p_lo, product, count, before, alpha, theta):
+    def _bound_open(self, t_in, inner, tau, p, product, count, before, alpha, theta):
         """:meth:`grid_bounds`, :meth:`_tau_bounds` then :meth:`_grid_top` (what
-        :attr:`_fused_bound` fuses); ``inner``: ``None`` or ``(g, GridProducts)``."""
-        terms = self._tau_bounds(tau, p_up, p_lo, product, count, alpha, ops.convert_to_tensor(self.kernel_stats),
+        ``_compiled`` fuses in large layers); ``inner``: ``None`` or ``(g, GridProducts)``."""
+        terms = self._tau_bounds(tau, p, product, count, alpha, ops.convert_to_tensor(self.kernel_stats),
                                  t_in)
         if inner is not None:
             g = inner[0]
             inner = ([g[k] for k in range(int(g.shape[0]))],) + self.grid_bounds(inner[1])
         return self._grid_top(inner, terms, before, alpha, theta, t_in)
-
-    @property
-    def _fused_bound(self):
-        fused = self.__dict__.get("_fused_bound_fn")
-        if fused is None:
-            fused = spiketime.fused(self._bound_open)
-            self.__dict__["_fused_bound_fn"] = fused
-        return fused
 
     def _grid_top(self, inner, terms, before, alpha, theta, t_in):
         """Whether the bound of :meth:`open_neurons` reaches ``theta - slack`` on some interval.
@@ -824,7 +852,7 @@ class SpikingLayer(keras.layers.Layer):
         the inner points' values; ``terms``: :meth:`_tau_bounds`.  Elementwise, so it serves
         dense tensors and gathered pairs alike; float32 from here on (the products are float32
         anyway: half the memory traffic of float64; the slack covers its rounding).  Written
-        interval by interval on per-point tensors: compiled (:attr:`_fused_bound`), that is one
+        interval by interval on per-point tensors: compiled (:meth:`_compiled`), that is one
         pass over the neurons with no point-stacked intermediate in memory."""
         f32 = "float32"
         p_tau, n_tau_lo, n_tau_up, cap, tau, p_tau_lo, n_tied = (ops.cast(v, f32) for v in terms)
@@ -1043,6 +1071,46 @@ class SpikingDense(SpikingLayer):
         config = super().get_config()
         config["units"] = self.units
         return config
+
+
+_COMPILED = {}
+
+
+def _tensor(v):
+    """A Keras variable's value as a tensor (what compiled functions are traced with)."""
+    return v.value if isinstance(v, keras.Variable) else v
+
+
+def _compiled_once(name, fn, *static):
+    """``fn`` with its trailing arguments fixed to ``static``, compiled once per process
+    (:func:`snnmap.spiketime.fused`)."""
+    key = (name,) + static
+    if key not in _COMPILED:
+        _COMPILED[key] = spiketime.fused(lambda *args: fn(*args, *static))
+    return _COMPILED[key]
+
+
+def _take_last(x, index):
+    """``x[..., index]``."""
+    return ops.take(x, index, axis=-1)
+
+
+def _spread_one_hot(y, channels, width):
+    """``(rows, width)`` with the columns of ``y`` (``(rows, len(channels))``) at ``channels``
+    and zeros elsewhere: a matrix product with the one-hot rows of ``channels``, which copies
+    each value exactly (one nonzero term per sum)."""
+    return ops.matmul(y, ops.one_hot(channels, width, dtype=y.dtype))
+
+
+def _spread_gather(y, channels, width):
+    """:func:`_spread_one_hot` as a gather: column ``c`` of the result is the column of ``y``
+    at ``c``'s position in ``channels``, or a zero column.  Compiled, it costs one pass over
+    the result, where the matrix product costs ``len(channels)`` multiply-adds per value."""
+    count = ops.shape(channels)[0]
+    slot = ops.scatter_update(ops.full((width,), count, "int32"), ops.expand_dims(channels, -1),
+                              ops.arange(count, dtype="int32"))
+    padded = ops.concatenate([y, ops.zeros((ops.shape(y)[0], 1), y.dtype)], axis=-1)
+    return ops.take(padded, slot, axis=-1)
 
 
 def grid_needed(n_open, fan_in, pairs, later=False):

@@ -282,11 +282,14 @@ def test_cascade_chunks_equal_separate_grids(kind, monkeypatch):
 
 
 @pytest.mark.skipif(not spiketime.shapes_may_vary(), reason="channel subsets need shapes that vary")
+@pytest.mark.parametrize("spread", ["one_hot", "gather"])
 @pytest.mark.parametrize("kind", ["dense", "conv"])
-def test_channel_subsets_change_nothing(kind, monkeypatch):
+def test_channel_subsets_change_nothing(kind, spread, monkeypatch):
     """Grid stages that compute their products only in the channels with open neurons
-    (SpikingLayer._open_channels, every subset size allowed here) give the mask of stages that
-    compute them in all channels, and keep every pair the oracle sees fire early open."""
+    (SpikingLayer._open_channels, every subset size allowed here; products spread back to all
+    channels by either method) give the mask of stages that compute them in all channels, and
+    keep every pair the oracle sees fire early open."""
+    monkeypatch.setattr(sl, "SPREAD_GATHER", 1 << 30 if spread == "one_hot" else 0)
     layer, t, oracle = CASES[kind]()
     u = local(layer, t)
     t_in = layer.window.input_length
@@ -353,3 +356,27 @@ def test_bf16_bounds_bracket_exact_products(seed, monkeypatch):
     assert np.all(p_up >= exact[0]) and np.all(n_up >= exact[1]) and np.all(n_lo <= exact[1])
     for got, ref in ((p_up, exact[0]), (n_up, exact[1]), (n_lo, exact[1])):
         np.testing.assert_allclose(got, ref, rtol=3e-2, atol=1e-20)
+
+
+@pytest.mark.skipif(not spiketime.shapes_may_vary(), reason="channel subsets need shapes that vary")
+@pytest.mark.parametrize("width, count", [(16, 5), (512, 416), (64, 64)])
+def test_channel_spreads_copy_exactly(width, count):
+    """Both ways of spreading a channel subset's products back (a one-hot matrix product and a
+    compiled gather) put every value, bit for bit, in its channel and zeros elsewhere; the
+    compiled column gather takes the kernel's columns."""
+    rng = np.random.default_rng(width + count)
+    channels = np.sort(rng.choice(width, count, replace=False)).astype("int32")
+    y = rng.standard_normal((37, count)).astype("float32") * 10.0 ** rng.integers(-30, 30, (37, count))
+    expected = np.zeros((37, width), "float32")
+    expected[:, channels] = y
+    index = keras.ops.convert_to_tensor(channels)
+    spreads = (lambda y, index: sl._spread_one_hot(y, index, width),  # noqa: SLF001
+               sl._compiled_once("spread", sl._spread_gather, width))  # noqa: SLF001
+    for dtype in ("float32", "bfloat16"):
+        want = mask_of(keras.ops.cast(keras.ops.cast(expected, dtype), "float32"))
+        for spread in spreads:
+            got = spread(keras.ops.cast(y, dtype), index)
+            np.testing.assert_array_equal(mask_of(keras.ops.cast(got, "float32")), want)
+    kernel = rng.standard_normal((3, 3, 2, width)).astype("float32")
+    taken = sl._compiled_once("take_last", sl._take_last)(keras.ops.convert_to_tensor(kernel), index)  # noqa: SLF001
+    np.testing.assert_array_equal(mask_of(taken), kernel[..., channels])
