@@ -83,6 +83,11 @@ CHANNEL_SPARE = 0.25
 #: this many channels, by a compiled gather from it on (cost in channels x width against width).
 SPREAD_GATHER = 96
 
+#: The grid bounds take as many images at a time as their products fit in GRID_CHUNK x
+#: ``solver_elements`` values (64 MiB of float32 by default): small layers then run their
+#: grids on several images at once (fewer, larger convolutions).
+GRID_CHUNK = 16
+
 #: The grid bound's points are quantiles of about this many inputs per image (a strided sample).
 GRID_SAMPLE = 2048
 
@@ -544,9 +549,9 @@ class SpikingLayer(keras.layers.Layer):
     def _by_images(self, open_, u, ends, blocks, refine):
         """``refine(mask, u, ends)`` on chunks of the images that have open neurons (the
         others keep ``open_``), as many per chunk as a grid of ``blocks`` intervals fits in
-        ``4 solver_elements`` values (its stacked inputs and outputs)."""
+        ``GRID_CHUNK solver_elements`` values (its stacked inputs and outputs)."""
         per_image = 3 * blocks * (int(np.prod(u.shape[1:])) + self._n_neurons)
-        rows = max(1, (4 * self.solver_elements) // per_image)
+        rows = max(1, (GRID_CHUNK * self.solver_elements) // per_image)
         if u.shape[0] is not None:
             rows = min(rows, int(u.shape[0]))
 

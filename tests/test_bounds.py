@@ -272,7 +272,7 @@ def test_cascade_chunks_equal_separate_grids(kind, monkeypatch):
     monkeypatch.setattr(sl, "GRID_WORK", 0.0)
     monkeypatch.setattr(sl, "GRID_LATER", -1.0)
     per_image = 3 * 8 * (int(np.prod(u.shape[1:])) + layer._n_neurons)  # noqa: SLF001
-    layer.solver_elements = max(1, (3 * per_image) // 4)  # 3 images per chunk
+    layer.solver_elements = max(1, (3 * per_image) // sl.GRID_CHUNK)  # 3 images per chunk
     forced = mask_of(layer.cascade_open(open_, u, ends, theta, t_in, (2, 4, 8)))
     separate = opened.copy()
     for blocks in (2, 4, 8):
