@@ -109,7 +109,6 @@ class GridProducts(NamedTuple):
 
     stacks: tuple  #: ``((P, N), ...)``: products with ``J+``, ``J-``, point-major ``(points, batch, ...)``
     order: tuple  #: ``((stack, index), ...)``: where each inner point's products are, in grid order
-    bf16: bool  #: whether they are bfloat16 products (:meth:`SpikingLayer._bf16_bounds`)
 
 
 class SpikingLayer(keras.layers.Layer):
@@ -574,7 +573,7 @@ class SpikingLayer(keras.layers.Layer):
         return y * (1 + gamma), y * (1 - gamma)
 
     def _raw_products(self, ramps, kernels, channels=None):
-        """``([y, ...], bf16)``: the synapse products of non-negative ``ramps`` with each of
+        """``[y, ...]``: the synapse products of non-negative ``ramps`` with each of
         ``kernels`` (``"pos"`` for ``J+``, ``"neg"`` for ``J-``), in :meth:`_product_dtype`
         (the ramps are cast once for all kernels, unless :meth:`_ramps` made them so).
         ``channels``: only these output channels are computed (:meth:`_channel_product`).
@@ -586,8 +585,8 @@ class SpikingLayer(keras.layers.Layer):
             x = ops.cast(ops.cast(x, "float32"), dtype)
         kernels = [getattr(self, f"kernel_{name}{'16' if bf16 else ''}") for name in kernels]
         if channels is None:
-            return [self.synapse(x, kernel) for kernel in kernels], bf16
-        return [self._channel_product(x, kernel, channels) for kernel in kernels], bf16
+            return [self.synapse(x, kernel) for kernel in kernels]
+        return [self._channel_product(x, kernel, channels) for kernel in kernels]
 
     def _product_dtype(self):
         """The bounds' products' dtype: bfloat16 where :attr:`bf16_grid` and
@@ -615,8 +614,8 @@ class SpikingLayer(keras.layers.Layer):
         the others, at the cost of those channels: the kernel's columns are gathered by one
         compiled gather (TensorFlow's own gather along the last axis is several times slower),
         and their product is spread back to every channel (:func:`_spread_one_hot`, or
-        :func:`_spread_gather` from SPREAD_GATHER channels on), which copies each value exactly.  All channels (``len(channels)`` = the layer's) take the
-        plain product."""
+        :func:`_spread_gather` from SPREAD_GATHER channels on), which copies each value exactly.
+        All channels (``len(channels)`` = the layer's) take the plain product."""
         width = int(kernel.shape[-1])
         count = ops.shape(channels)[0]
 
@@ -629,15 +628,13 @@ class SpikingLayer(keras.layers.Layer):
 
         return ops.cond(count < width, some, lambda: self.synapse(x, kernel))
 
-    def _product_bounds(self, y, bf16):
+    def _product_bounds(self, y):
         """``(upper, lower)`` float32 bounds of the exact product whose :meth:`_raw_products`
-        value is ``y``: :meth:`_bf16_bounds` or :meth:`_nonnegative_bounds`."""
-        return self._bf16_bounds(y) if bf16 else self._nonnegative_bounds(y, "float32")
-
-    def _bounded_products(self, ramps, kernels):
-        """``[(upper, lower), ...]``: :meth:`_raw_products` rounded outward."""
-        ys, bf16 = self._raw_products(ramps, kernels)
-        return [self._product_bounds(y, bf16) for y in ys]
+        value is ``y``: :meth:`_bf16_bounds` for a bfloat16 product, else
+        :meth:`_nonnegative_bounds`."""
+        if keras.backend.standardize_dtype(y.dtype) == "bfloat16":
+            return self._bf16_bounds(y)
+        return self._nonnegative_bounds(y, "float32")
 
     def grid_bounds(self, kept):
         """``(P up, N down, N up)`` at the inner points of a grid, each a list in grid order of
@@ -645,8 +642,8 @@ class SpikingLayer(keras.layers.Layer):
         p_up, n_lo, n_up = [], [], []
         for stack, index in kept.order:
             y_p, y_n = kept.stacks[stack]
-            p_up.append(self._product_bounds(y_p[index], kept.bf16)[0])
-            up, lo = self._product_bounds(y_n[index], kept.bf16)
+            p_up.append(self._product_bounds(y_p[index])[0])
+            up, lo = self._product_bounds(y_n[index])
             n_up.append(up)
             n_lo.append(lo)
         return p_up, n_lo, n_up
@@ -679,7 +676,7 @@ class SpikingLayer(keras.layers.Layer):
         ``u`` are the local input times after :meth:`arrange_inputs`; ``tau`` is the last
         arrival of each image (at least ``-T_in``); ``p`` MAPPING §3's certificate product
         ``P(tau) = sum_j J+_ij (tau - u_j)`` as :meth:`_raw_products` leaves it (bfloat16 where
-        the grid bounds' products are; :meth:`_p_tau` rounds it outward where it is used);
+        the grid bounds' products are; :meth:`_product_bounds` rounds it outward where it is used);
         ``product`` the closed form's own ``sum_j J_ij u_j`` (computed here if not given).  See
         :meth:`_tau_bounds`.
         """
@@ -690,18 +687,14 @@ class SpikingLayer(keras.layers.Layer):
         # bfloat16's wider rounding of P(tau) costs the grid bounds little: their last interval
         # is tight at tau whatever P(tau)'s bracket (_last_interval_top).  On the 16-layer VGG
         # at 224x224 it saves 4 % of the SNN's time against a float32 product.
-        (p,), _ = self._raw_products(self._ramps(tau, u), ("pos",))
+        (p,) = self._raw_products(self._ramps(tau, u), ("pos",))
         before = ops.min(u, axis=axes, keepdims=True) < -t_in
         return LastArrival(tau, p, product, before)
-
-    def _p_tau(self, p):
-        """``(upper, lower)`` float32 bounds of ``P(tau)`` from its product ``p`` (:meth:`_product_bounds`)."""
-        return self._product_bounds(p, keras.backend.standardize_dtype(p.dtype) == "bfloat16")
 
     def certificate(self, ends, t_in):
         """MAPPING §3's ``U(tau) = max(alpha, 0) (tau + T_in) + P(tau) >= V(s)`` for ``s <= tau``,
         ``P(tau)`` rounded up."""
-        return ops.relu(self.alpha) * (ends.tau + t_in) + ops.cast(self._p_tau(ends.p)[0], ends.tau.dtype)
+        return ops.relu(self.alpha) * (ends.tau + t_in) + ops.cast(self._product_bounds(ends.p)[0], ends.tau.dtype)
 
     def certified_open(self, ends, theta, t_in):
         """``certificate(ends, t_in) >= theta``: the neurons MAPPING §3's certificate leaves open;
@@ -718,7 +711,7 @@ class SpikingLayer(keras.layers.Layer):
 
         With ``V(s) = alpha (s + T_in) + P(s) - N(s)`` (see :meth:`open_neurons`):
 
-        * ``P(tau)`` between ``p_lo`` and ``p_up``, the bounds of its product ``p`` (:meth:`_p_tau`);
+        * ``P(tau)`` between ``p_lo`` and ``p_up``, the bounds of its product ``p`` (:meth:`_product_bounds`);
         * ``V(tau) = alpha (tau + T_in) + tau sum_j J_ij - product``, no product of its own,
           with a bound on the rounding of ``product``: ``gamma_R sum_j |J_ij u_j| <= gamma_R
           (P + N + |tau| sum_j |J_ij|)``, and ``N <= |alpha| (tau + T_in) + P + |V|``;
@@ -732,7 +725,7 @@ class SpikingLayer(keras.layers.Layer):
         have if P(tau) were ``p_lo`` (not clipped at 0: :meth:`_grid_top` pairs it with ``p_lo``).
         """
         dtype = tau.dtype
-        p_up, p_lo = (ops.cast(v, dtype) for v in self._p_tau(p))
+        p_up, p_lo = (ops.cast(v, dtype) for v in self._product_bounds(p))
         j_sum, neg_sum, neg_max, neg_norm, abs_sum = (stats[k] for k in range(5))
         rise = alpha * (tau + t_in)
         v_tau = rise + tau * j_sum - product
@@ -825,20 +818,20 @@ class SpikingLayer(keras.layers.Layer):
             new = g if prior is None else g[0::2]
             ramps = self._ramps(new, u)
             out_shape = (m if prior is None else (m + 1) // 2, batch) + tuple(ends.p.shape[1:])
-            ys, bf16 = self._raw_products(ramps, ("pos", "neg"), channels=channels)
+            ys = self._raw_products(ramps, ("pos", "neg"), channels=channels)
             stacks = (() if prior is None else prior.stacks) + (tuple(ops.reshape(y, out_shape) for y in ys),)
             # Point i of this grid: with a prior grid, new products at even i and the prior
             # grid's point i // 2 at odd i.
             last = len(stacks) - 1
             order = tuple((last, i) if prior is None else (last, i // 2) if i % 2 == 0 else prior.order[i // 2]
                           for i in range(m))
-            inner = (g, GridProducts(stacks, order, bf16))
+            inner = (g, GridProducts(stacks, order))
         evaluate = self._compiled("_fused_bound_fn", lambda: self._bound_open)
         mask = evaluate(t_in, inner, ends.tau, ends.p, ends.product, count, ends.before, _tensor(alpha),
                         _tensor(theta))
         if not keep:
             return mask
-        return mask, (GridProducts((), (), False) if inner is None else inner[1])
+        return mask, (GridProducts((), ()) if inner is None else inner[1])
 
     def _bound_open(self, t_in, inner, tau, p, product, count, before, alpha, theta):
         """:meth:`grid_bounds`, :meth:`_tau_bounds` then :meth:`_grid_top` (what

@@ -347,8 +347,8 @@ def test_bf16_bounds_bracket_exact_products(seed, monkeypatch):
     ramps = rng.uniform(0, 1, (3,) + in_shape) * 10.0 ** rng.uniform(-3, 3, (3,) + in_shape)
     ramps[rng.uniform(size=ramps.shape) < 0.3] = 0.0
     (p_up, _), (n_up, n_lo) = ((np.asarray(keras.ops.convert_to_numpy(v), np.float64) for v in pair)
-                               for pair in layer._bounded_products(  # noqa: SLF001
-                                   keras.ops.convert_to_tensor(ramps, "float32"), ("pos", "neg")))
+                               for pair in (layer._product_bounds(y) for y in layer._raw_products(  # noqa: SLF001
+                                   keras.ops.convert_to_tensor(ramps, "float32"), ("pos", "neg"))))
     kernel = np.asarray(layer.kernel.numpy(), np.float64)
     exact = [np.asarray(keras.ops.convert_to_numpy(layer.synapse(keras.ops.convert_to_tensor(ramps),
                                                                  keras.ops.convert_to_tensor(part))), np.float64)
