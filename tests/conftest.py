@@ -61,3 +61,14 @@ def results_of(proc):
     path = path if os.path.isabs(path) else os.path.join(REPO, path)
     with open(path) as fh:
         return path, json.load(fh)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """The JAX-backend run (``test_jax_backend.py``) starts in the background once it is selected
+    (after ``-k``/``-m``), and its test, which waits for it, moves to the end of the session."""
+    jax = [item for item in items if item.name == "test_layer_and_equivalence_tests_pass_under_jax"]
+    if not jax:
+        return
+    items[:] = [item for item in items if item not in jax] + jax
+    jax[0].module.start(config)

@@ -1,10 +1,15 @@
 """The spiking core runs unchanged on a second Keras backend: the layer and the
-conversion-equivalence tests, run again under KERAS_BACKEND=jax in a subprocess."""
+conversion-equivalence tests, run again under KERAS_BACKEND=jax in a subprocess.
+
+The subprocess starts as soon as collection selects the test (``conftest.py`` calls
+:func:`start`) and the test itself runs last, waiting for it: the JAX run, mostly XLA
+compilation on one core, overlaps the rest of the suite instead of adding its 13 minutes."""
 
 import importlib.util
 import os
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -20,22 +25,56 @@ SELECTION = ("not scan and (test_spiketime or test_convert or (random_layers_mat
              "or (condition_b and 0-) or condition_a or output_layer_readout or model_matches or predict_keeps "
              "or few_open or (random_conv_layers_match_oracle and (g0- or g1-)) or same_padding_inputs "
              "or conv_model_matches or (test_bounds and not fused))")
+TIMEOUT_S = 1800
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed (pip install 'jax[cpu]')")
-def test_layer_and_equivalence_tests_pass_under_jax():
-    if os.environ.get("KERAS_BACKEND") == "jax":
-        pytest.skip("already running under JAX")
+def runnable():
+    """Whether the test runs here: JAX is installed and this is not the JAX run itself."""
+    return importlib.util.find_spec("jax") is not None and os.environ.get("KERAS_BACKEND") != "jax"
+
+
+def start(config):
+    """Start the JAX run in the background (once per pytest session); its output goes to
+    temporary files, which the test reads.  Killed at the end of the session if still running."""
+    if getattr(config, "_snnmap_jax_run", None) is not None or not runnable() or config.option.collectonly:
+        return
     # These tests compile many small shapes and run each a few times: XLA's CPU compiler without
     # its expensive LLVM passes spends less time compiling than it loses running (conv layers'
     # selection: 232 s -> 174 s on a 2-core AVX2 machine; the whole run: about 23 -> 13 minutes).
     xla = " ".join([os.environ.get("XLA_FLAGS", ""), "--xla_backend_optimization_level=0",
                     "--xla_llvm_disable_expensive_passes=true"]).strip()
     env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO, XLA_FLAGS=xla)
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "ignore", "-k", SELECTION, *FILES],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=1800)
-    summary = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
+    out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "ignore",
+                             "-k", SELECTION, *FILES], cwd=REPO, env=env, stdout=out, stderr=err, text=True)
+
+    def stop():
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        out.close()
+        err.close()
+
+    config.add_cleanup(stop)
+    config._snnmap_jax_run = (proc, out, err)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed (pip install 'jax[cpu]')")
+def test_layer_and_equivalence_tests_pass_under_jax(request):
+    if os.environ.get("KERAS_BACKEND") == "jax":
+        pytest.skip("already running under JAX")
+    start(request.config)  # already running unless collection was bypassed
+    proc, out, err = request.config._snnmap_jax_run
+    try:
+        proc.wait(timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    out.seek(0)
+    err.seek(0)
+    stdout, stderr = out.read(), err.read()
+    summary = stdout.strip().splitlines()[-1] if stdout.strip() else ""
     print("JAX backend:", summary)
-    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
+    assert proc.returncode == 0, stdout[-5000:] + stderr[-2000:]
     assert "passed" in summary and "failed" not in summary
