@@ -68,13 +68,15 @@ def test_layer_and_equivalence_tests_pass_under_jax(request):
     proc, out, err = request.config._snnmap_jax_run
     try:
         proc.wait(timeout=TIMEOUT_S)
+        timed_out = ""
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+        timed_out = f"the JAX run was still going {TIMEOUT_S} s after this test began, killed\n"
     out.seek(0)
     err.seek(0)
     stdout, stderr = out.read(), err.read()
     summary = stdout.strip().splitlines()[-1] if stdout.strip() else ""
     print("JAX backend:", summary)
-    assert proc.returncode == 0, stdout[-5000:] + stderr[-2000:]
+    assert proc.returncode == 0, timed_out + stdout[-5000:] + stderr[-2000:]
     assert "passed" in summary and "failed" not in summary
