@@ -60,10 +60,8 @@ def start(config):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed (pip install 'jax[cpu]')")
+@pytest.mark.skipif(not runnable(), reason="needs jax (pip install 'jax[cpu]') and a run not itself under JAX")
 def test_layer_and_equivalence_tests_pass_under_jax(request):
-    if os.environ.get("KERAS_BACKEND") == "jax":
-        pytest.skip("already running under JAX")
     start(request.config)  # already running unless collection was bypassed
     proc, out, err = request.config._snnmap_jax_run
     try:
