@@ -32,8 +32,8 @@ check, warm-up calls, then ``--rounds`` round-robin rounds over all variants of 
 Per spiking layer the bench also reports the fraction of neurons that MAPPING §3's
 one-interval certificate leaves open on the benchmark images, the fraction the free
 one-interval chord/tangent bound still leaves open, which grid bounds the layer then applies
-(``snnmap.layers.GRID_BLOCKS`` intervals in turn, each reusing the products of the one
-before), how many neurons are left to the event solver, and an eager, one-call time breakdown
+(one more inner point of ``snnmap.layers.GRID_POINTS`` per stage, each reusing the
+products of the points before), how many neurons are left to the event solver, and an eager, one-call time breakdown
 of the layer's parts.
 
 Usage::
@@ -320,10 +320,10 @@ def layer_figures(snn, spikes, repeat=1):
     ``open_1block``: fraction of (image, neuron) pairs that MAPPING §3's certificate
     (``certificate``, ``tau`` = last arrival) leaves open; ``open_free``: the fraction the
     free one-interval chord/tangent bound (``open_neurons`` with one interval, no product)
-    still leaves open.  ``grid_bound``: whether
-    the layer's ``solver="auto"`` refines it with grid bounds on this batch, ``grid_stages``
-    the numbers of intervals it tries in turn (``GRID_BLOCKS``, each while open neurons x
-    fan-in > ``GRID_WORK`` x neurons x batch).  ``to_solver``: fraction handed to the event
+    still leaves open.  ``grid_bound``: whether the layer's ``solver="auto"`` refines it with
+    grid bounds on this batch, ``grid_stages`` the numbers of intervals of the grids it tries in
+    turn (the layer's ``grid_stages``, each while open neurons x fan-in > ``GRID_WORK`` x neurons
+    x batch).  ``to_solver``: fraction handed to the event
     solver; ``solver_changed``: fraction whose spike time it changed (crossed before the last input).
     """
     import keras
@@ -370,18 +370,19 @@ def layer_figures(snn, spikes, repeat=1):
             open_, s_ = _timed(lambda: layer._refine_free(open1, u, ends, layer.threshold, t_in))  # noqa: SLF001
             keep("free_s", s_)
             n_free = int(np.sum(ops.convert_to_numpy(open_)))
-            cascade = layer.grid_stages
+            cascade, few = layer.grid_stages, layer.grid_stages_few
             free_open = open_
-            open_, s_ = _timed(lambda: layer.cascade_open(free_open, u, ends, layer.threshold, t_in, cascade))
+            open_, s_ = _timed(lambda: layer.cascade_open(free_open, u, ends, layer.threshold, t_in))
             # The stages the whole batch would run (the layer decides per chunk of images):
             # each prefix of the cascade once, outside the timing.
             stages, n_open = [], n_free
-            for k, blocks in enumerate(cascade):
+            for k, points in enumerate(sl.cascade_grids(cascade)):
                 if not sl.grid_needed(n_open, row["fan_in"], n * batch, later=k > 0):
                     break
-                stages.append(blocks)
+                stages.append(len(points) + 1)
                 if k + 1 < len(cascade):  # the last stage's count is not needed
-                    prefix = layer.cascade_open(free_open, u, ends, layer.threshold, t_in, cascade[:k + 1])
+                    prefix = layer.cascade_open(free_open, u, ends, layer.threshold, t_in, cascade[:k + 1],
+                                                None if few is None else few[:k + 1])
                     n_open = int(np.sum(ops.convert_to_numpy(prefix)))
             switch = bool(stages)
             if switch:
@@ -401,7 +402,7 @@ def layer_figures(snn, spikes, repeat=1):
         row.update(best)
         rows.append(row)
     return {"rows": rows, "batch": batch, "repeat": repeat, "grid_work": sl.GRID_WORK,
-            "grid_blocks": list(sl.GRID_BLOCKS),
+            "grid_points": [float(f) for f in sl.GRID_POINTS],
             "note": "eager calls outside tf.function, best of `repeat`; indicative only"}
 
 
@@ -589,8 +590,8 @@ def report_text(res):
             lines.append(f"  per spiking layer ({dt}, batch {fig['batch']}): last = inputs arriving with the image's last "
                          "arrival; open = (image, neuron) pairs the")
             lines.append(f"  one-interval certificate leaves open; free = still open after the free one-interval bound; grid = "
-                         f"intervals of the grid bounds applied in turn (of "
-                         f"{fig['grid_blocks']}, each while open x fan-in > {fig['grid_work']:g} x neurons); solver = pairs "
+                         f"intervals of the grid bounds applied in turn (inner points added from "
+                         f"{fig['grid_points']}, each while open x fan-in > {fig['grid_work']:g} x neurons); solver = pairs "
                          "left to the")
             lines.append("  event solver; needed = pairs whose spike time the solver changed (crossings before the last "
                          "input);")

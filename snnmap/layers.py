@@ -17,6 +17,7 @@ The parameters are those of MAPPING §3, stored as weights:
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from typing import NamedTuple
 
 import keras
@@ -33,18 +34,37 @@ SOLVERS = ("auto", "exact", "scan")
 #: Intervals of the grid bound of ``solver="exact"`` (see :meth:`SpikingLayer.open_neurons`).
 EXACT_BLOCKS = 8
 
-#: ``solver="auto"`` refines the one-interval certificate with grid bounds (GRID_BLOCKS)
+#: ``solver="auto"`` refines the one-interval certificate with grid bounds (GRID_POINTS)
 #: while the neurons it leaves open have more than GRID_WORK inputs per neuron of
 #: the batch (open neurons x fan-in > GRID_WORK x neurons x batch): then the event solver
 #: would cost more than the grid's synapse products.
 GRID_WORK = 1.0
 
-#: Intervals of the refined certificates of ``solver="auto"``, tried in turn while the
-#: neurons left open are still that many (see :meth:`SpikingLayer.open_neurons`): two
-#: intervals settle trained networks; networks with random weights need more.  Each grid
-#: doubles the one before and reuses its products: 2, 4 and 8 intervals cost 2, 6 and 14
-#: products in all.
-GRID_BLOCKS = (2, 4, 8)
+#: Inner points of the refined certificates of ``solver="auto"`` in large layers, added one
+#: per stage while the neurons left open are still many (see :meth:`SpikingLayer.open_neurons`);
+#: a point ``f`` is the ``f`` quantile of each image's informative arrivals.  Every stage reuses
+#: the products of the points before it, so it costs two products (``J+``, ``J-``) in the
+#: channels that still hold an open neuron.  The order is measured (VGG16 at 224x224 with random
+#: weights, bench/README.md): the bound fails mostly late in the window, and the second point
+#: at 0.7 closes as much as the points 1/4 and 3/4 added together to the point 1/2, at half
+#: their products.
+GRID_POINTS = (0.35, 0.7, 0.2, 0.5, 0.85)
+
+#: The points used instead, stage for stage, on chunks of images where at most GRID_MANY_OPEN of
+#: the pairs are open when the cascade starts (trained networks: their few open pairs mostly
+#: close at the point 1/2).  Point ``k`` takes the rank among the first ``k`` that point ``k``
+#: of GRID_POINTS takes (:func:`aligned_points`), so one traced cascade serves both.
+GRID_POINTS_FEW = (0.5, 0.75, 0.25, 0.625, 0.875)
+
+#: See GRID_POINTS_FEW (fraction of a chunk's (image, neuron) pairs).
+GRID_MANY_OPEN = 0.25
+
+#: The one grid of layers under GRID_LATER_WORK (intervals): two intervals settle trained
+#: networks.
+GRID_SMALL = 2
+
+#: The one grid of dense layers of at least DENSE_DIRECT_WEIGHTS weights (intervals).
+DENSE_DIRECT_BLOCKS = 8
 
 #: The later ones run only while more than this fraction of the batch's neurons is still open:
 #: below it the event solver costs less than the next stage (measured on the 16-layer VGG at 224x224,
@@ -60,12 +80,12 @@ FUSE_NEURONS = 4096
 #: this fraction of the batch's neurons; beyond it the grid bounds (which imply it) take over.
 FREE_OPEN = 0.02
 
-#: Layers with fewer multiply-adds per image (fan-in x neurons) than this use only the first of
-#: GRID_BLOCKS: the event solver is cheap for them, and every stage adds to the compiled graph
+#: Layers with fewer multiply-adds per image (fan-in x neurons) than this use only the grid of
+#: GRID_SMALL intervals: the event solver is cheap for them, and every stage adds to the compiled graph
 #: (tracing time, notably under JAX).
 GRID_LATER_WORK = 1 << 20
 
-#: Dense layers with at least this many weights go straight to the last of GRID_BLOCKS: at the
+#: Dense layers with at least this many weights go straight to DENSE_DIRECT_BLOCKS intervals: at the
 #: small batches where such kernels are read from memory for every product, a grid of G points
 #: costs about what one point does (each stage would read J+ and J- again).
 DENSE_DIRECT_WEIGHTS = 1 << 22
@@ -109,6 +129,7 @@ class GridProducts(NamedTuple):
 
     stacks: tuple  #: ``((P, N), ...)``: products with ``J+``, ``J-``, point-major ``(points, batch, ...)``
     order: tuple  #: ``((stack, index), ...)``: where each inner point's products are, in grid order
+    points: tuple = ()  #: the inner points' quantiles (:func:`grid_points`), ascending: grid order
 
 
 class SpikingLayer(keras.layers.Layer):
@@ -142,8 +163,8 @@ class SpikingLayer(keras.layers.Layer):
         Seed of both noises.
     solver : {"auto", "exact", "scan"}
         All three give the exact spike times of the dynamics.  ``"auto"``: closed form
-        where MAPPING §3's certificate holds (refined by grid bounds of 2, 4, then 8
-        intervals, ``GRID_BLOCKS``, while many neurons are left open), event-driven solver
+        where MAPPING §3's certificate holds (refined by grid bounds, one inner point of
+        ``GRID_POINTS`` more per stage, while many neurons are left open), event-driven solver
         for the rest.  ``"exact"``: every neuron goes through the grid bound with
         ``EXACT_BLOCKS`` intervals per image, and its events are scanned one by one
         wherever the bound cannot exclude a crossing before its last input.
@@ -422,7 +443,7 @@ class SpikingLayer(keras.layers.Layer):
         else:
             open_ = self.certified_open(ends, theta, t_in)
             open_ = self._refine_free(open_, u, ends, theta, t_in)
-            open_ = self.cascade_open(open_, u, ends, theta, t_in, self.grid_stages)
+            open_ = self.cascade_open(open_, u, ends, theta, t_in)
         return self.solve_open(u, kernel, alpha, theta, t_in, b, s, open_)
 
     def _compiled(self, key, make):
@@ -444,9 +465,19 @@ class SpikingLayer(keras.layers.Layer):
 
     @property
     def grid_stages(self):
-        """The grid sizes :meth:`cascade_open` tries in ``solver="auto"``: GRID_BLOCKS, or
-        only its first for layers under GRID_LATER_WORK multiply-adds per image."""
-        return GRID_BLOCKS if self._fan_in * self._n_neurons >= GRID_LATER_WORK else GRID_BLOCKS[:1]
+        """The stages :meth:`cascade_open` tries in ``solver="auto"``: one point of GRID_POINTS
+        each, or the one grid of GRID_SMALL intervals for layers under GRID_LATER_WORK
+        multiply-adds per image."""
+        if self._fan_in * self._n_neurons >= GRID_LATER_WORK:
+            return tuple((f,) for f in GRID_POINTS)
+        return (GRID_SMALL,)
+
+    @property
+    def grid_stages_few(self):
+        """The stages :meth:`cascade_open` takes instead of :attr:`grid_stages` where few pairs
+        are open (GRID_POINTS_FEW), or ``None``."""
+        stages = self.grid_stages
+        return tuple((f,) for f in GRID_POINTS_FEW) if stages == tuple((f,) for f in GRID_POINTS) else None
 
     def _refine_free(self, open_, u, ends, theta, t_in):
         """``open_`` and the one-interval bound of :meth:`open_neurons` (no product), for the
@@ -481,16 +512,23 @@ class SpikingLayer(keras.layers.Layer):
         mask = flat(open_)
         return ops.reshape(spiketime.solve_pairs(mask, ops.cast(mask, dtype), solve, chunk) > 0.5, ops.shape(open_))
 
-    def cascade_open(self, open_, u, ends, theta, t_in, stages):
-        """``open_`` refined by the grid bounds of :meth:`open_neurons` with ``stages[0]``,
-        ``stages[1]``, ... intervals, a bounded number of images at a time.
+    def cascade_open(self, open_, u, ends, theta, t_in, stages=None, few=None):
+        """``open_`` refined by the grid bounds of :meth:`open_neurons`, stage by stage, a
+        bounded number of images at a time.
+
+        Each stage adds inner points to the grid of the one before (:func:`cascade_grids`): an
+        int ``G`` the points ``k/G``, a sequence its own quantiles; ``(2, 4, 8)`` are the grids
+        of 2, 4 and 8 intervals, ``((0.35,), (0.7,))`` adds one point per stage.  ``few``: the
+        stages used instead on chunks where at most GRID_MANY_OPEN of the pairs are open in
+        ``open_`` (:func:`aligned_points`).  Without ``stages``: the layer's own,
+        :attr:`grid_stages` and :attr:`grid_stages_few`.
 
         On each chunk of images the first stage runs if the event solver would otherwise
         read more inputs than the chunk has neurons (times GRID_WORK), and each later one
         while that still holds and more than GRID_LATER of the chunk's neurons are open
-        (:func:`grid_needed`).  A stage whose grid doubles the one before reuses its
-        products (its points are every other point of this one): 2, 4 and 8 intervals cost
-        2, 6 and 14 synapse products in all (float32, or bfloat16: :meth:`_raw_products`).
+        (:func:`grid_needed`).  A stage reuses the products of the points before it and
+        computes two (``J+``, ``J-``) per new point (float32, or bfloat16:
+        :meth:`_raw_products`): 2, 4 and 8 intervals cost 2, 6 and 14 synapse products in all.
         The products live inside the chunk only: between stages nothing larger than the
         chunk's mask is carried.
 
@@ -498,22 +536,27 @@ class SpikingLayer(keras.layers.Layer):
         its new products only in the output channels that still have an open neuron in the
         chunk (:meth:`_open_channels`): in networks with random weights the neurons the
         certificate leaves open crowd into a few channels."""
-        stages = tuple(int(b) for b in stages)
+        if stages is None:
+            stages, few = self.grid_stages, self.grid_stages_few
+        grids = cascade_grids(stages)
+        swap = None if few is None else aligned_points(stages, few)
         pairs_per_image = float(self._n_neurons)
         subsets = spiketime.shapes_may_vary()
 
         def refine(mask, sub, part):
             pairs = pairs_per_image * ops.cast(ops.shape(sub)[0], "float32")
+            use_few = None if swap is None else ops.sum(ops.cast(mask, "float32")) <= GRID_MANY_OPEN * pairs
 
             def needed(mask, later):
                 return grid_needed(ops.sum(ops.cast(mask, "float32")), self._fan_in, pairs, later)
 
             def stage(k, mask, prior):
-                last = k == len(stages) - 1
-                reuse = prior is not None and stages[k] == 2 * stages[k - 1]
-                out = self.open_neurons(sub, self.kernel, self.alpha, theta, t_in, stages[k], part,
-                                        prior=prior if reuse else None, keep=not last,
-                                        channels=self._open_channels(mask) if subsets else None)
+                last = k == len(grids) - 1
+                out = self.open_neurons(sub, self.kernel, self.alpha, theta, t_in, grids[k], part,
+                                        prior=prior, keep=not last,
+                                        channels=self._open_channels(mask) if subsets else None,
+                                        alternative=None if swap is None else
+                                        (tuple(swap[f] for f in grids[k]), use_few))
                 if last:
                     return ops.logical_and(mask, out)
                 mask = ops.logical_and(mask, out[0])
@@ -521,7 +564,7 @@ class SpikingLayer(keras.layers.Layer):
 
             return ops.cond(needed(mask, False), lambda: stage(0, mask, None), lambda: mask)
 
-        return self._by_images(open_, u, ends, max(stages), refine)
+        return self._by_images(open_, u, ends, len(grids[-1]) + 1, refine)
 
     def _open_channels(self, mask):
         """Ascending indices of the output channels (last axis) with an open neuron in ``mask``,
@@ -537,13 +580,13 @@ class SpikingLayer(keras.layers.Layer):
         return ops.sort(picked)
 
     def block_open(self, u, ends, theta, t_in, blocks):
-        """:meth:`open_neurons` with ``blocks`` intervals for every neuron, a bounded number
-        of images at a time."""
+        """:meth:`open_neurons` with the grid ``blocks`` (intervals, or inner points' quantiles:
+        :func:`grid_points`) for every neuron, a bounded number of images at a time."""
         def refine(mask, sub, part):
             return self.open_neurons(sub, self.kernel, self.alpha, theta, t_in, blocks, part)
 
         every = ops.ones((ops.shape(u)[0],) + tuple(self.alpha.shape), "bool")
-        return self._by_images(every, u, ends, blocks, refine)
+        return self._by_images(every, u, ends, len(set(grid_points(blocks))) + 1, refine)
 
     def _by_images(self, open_, u, ends, blocks, refine):
         """``refine(mask, u, ends)`` on chunks of the images that have open neurons (the
@@ -739,8 +782,11 @@ class SpikingLayer(keras.layers.Layer):
         return p_up, ops.relu(n_tied), n_up, cap, tau, p_lo, n_tied
 
     def open_neurons(self, u, kernel, alpha, theta, t_in, blocks=1, ends=None, prior=None, keep=False,
-                     channels=None):
+                     channels=None, alternative=None):
         """Neurons that may reach theta before their last input: they need the event solver.
+
+        ``blocks``: the grid's intervals (an int), or its inner points' quantiles
+        (:func:`grid_points`).
 
         ``u`` are the local input times after :meth:`arrange_inputs`, ``tau`` the last
         arrival of each image (at least ``-T_in``).  Write the potential on ``s >= -T_in``
@@ -750,11 +796,11 @@ class SpikingLayer(keras.layers.Layer):
         crosses after its last input, where the closed form is exact.
 
         The bound cuts ``[-T_in, tau]`` at a grid ``g_0 = -T_in < g_1 < ... < g_G = tau``
-        (``G = blocks``; the inner points are the ``k/G`` quantiles of each image's inputs
-        that arrive before ``tau``, the informative ones: in ReLU networks most inputs code 0
-        and all arrive at ``tau``; taken from an evenly strided sample of about
-        :data:`GRID_SAMPLE` inputs).  On ``[g_{k-1}, g_k]`` convexity gives ``P`` below its
-        chord and ``N`` above its tangents at both ends:
+        (the inner points are the ``k/G`` quantiles, ``G = blocks``, or the given ones, of
+        each image's inputs that arrive before ``tau``, the informative ones: in ReLU
+        networks most inputs code 0 and all arrive at ``tau``; taken from an evenly strided
+        sample of about :data:`GRID_SAMPLE` inputs).  On ``[g_{k-1}, g_k]`` convexity gives
+        ``P`` below its chord and ``N`` above its tangents at both ends:
 
             V(s) <= alpha (s + T_in) + chord_P(s)
                     - max(N(g_{k-1}) + c_{k-1} (s - g_{k-1}),  N(g_k) - d_k (g_k - s)),
@@ -783,19 +829,22 @@ class SpikingLayer(keras.layers.Layer):
         on the magnitudes involved: the bound stays a bound.  ``kernel`` must be the layer's
         kernel (the float32 ``J+``, ``J-`` and per-neuron constants are derived from it by
         :meth:`set_relu_params`).  ``ends``: :meth:`last_arrival_terms` of ``u`` if the
-        caller has them already.  ``prior``: the products kept by a grid of ``blocks / 2``
-        intervals (its inner points are every other point of this one), reused instead of
-        computed again; ``keep``: also return this grid's products (:class:`GridProducts`,
-        rounded outward only where they are used, by :meth:`grid_bounds`): the result is then
-        ``(mask, products)``.  ``channels``: the new products are computed in these output
+        caller has them already.  ``prior``: the products kept by a grid whose inner points
+        are among this one's, reused instead of computed again; ``keep``: also return this
+        grid's products (:class:`GridProducts`, rounded outward only where they are used, by
+        :meth:`grid_bounds`): the result is then ``(mask, products)``.  ``channels``: the new products are computed in these output
         channels only (:meth:`_channel_product`; 0 elsewhere): the mask is then valid only
-        there (the caller's neurons elsewhere must be closed already).
+        there (the caller's neurons elsewhere must be closed already).  ``alternative``:
+        ``(points, use)``, quantiles taken instead of the grid's inner points (ascending, one
+        for each), where the boolean ``use`` holds (their ranks must be the same: :func:`aligned_points`);
+        a ``prior`` grid must have been picked the same way.
         """
         if ends is None:
             ends = self.last_arrival_terms(u, t_in)
         count = self.receptive_count(ops.cast(u < ends.tau, "float32"))
         inner = None
-        m = blocks - 1
+        points = tuple(sorted(set(grid_points(blocks))))
+        m = len(points)
         if m:
             batch = ops.shape(u)[0]
             in_shape = tuple(u.shape[1:])
@@ -809,29 +858,37 @@ class SpikingLayer(keras.layers.Layer):
             # Informative arrivals first (ascending), then the ones at tau.
             early = ops.sum(ops.cast(flat < tau_flat, "int32"), axis=-1, keepdims=True)
             ordered = ops.sort(flat, axis=-1)
-            picks = [(early * g) // blocks for g in range(1, blocks)]
+            picks = [(early * f.numerator) // f.denominator for f in points]
+            if alternative is not None:
+                # Same ranks (aligned_points): the grid stays in order whichever is picked.
+                other, use = grid_points(alternative[0]), alternative[1]
+                if len(other) != m or list(other) != sorted(set(other)):
+                    raise ValueError(f"alternative points {[float(f) for f in other]}: need {m}, ascending")
+                picks = [ops.where(use, (early * f.numerator) // f.denominator, pick)
+                         for f, pick in zip(other, picks)]
             grid = ops.take_along_axis(ordered, ops.minimum(ops.concatenate(picks, axis=-1), size - 1), axis=-1)
             grid = ops.clip(grid, -t_in, tau_flat)  # (B, G-1); no informative input: every point at tau
             g = ops.reshape(ops.transpose(grid), (m, batch) + (1,) * len(in_shape))  # point-major stacks
-            # A prior grid's points are this one's even points (same picks): only the odd ones
-            # need products.
-            new = g if prior is None else g[0::2]
-            ramps = self._ramps(new, u)
-            out_shape = (m if prior is None else (m + 1) // 2, batch) + tuple(ends.p.shape[1:])
-            ys = self._raw_products(ramps, ("pos", "neg"), channels=channels)
-            stacks = (() if prior is None else prior.stacks) + (tuple(ops.reshape(y, out_shape) for y in ys),)
-            # Point i of this grid: with a prior grid, new products at even i and the prior
-            # grid's point i // 2 at odd i.
-            last = len(stacks) - 1
-            order = tuple((last, i) if prior is None else (last, i // 2) if i % 2 == 0 else prior.order[i // 2]
-                          for i in range(m))
-            inner = (g, GridProducts(stacks, order))
+            # A prior grid's points are picked by the same rule: only the others need products.
+            known = () if prior is None else prior.points
+            if not set(known) <= set(points):
+                raise ValueError(f"the prior grid's points {known} are not among this grid's {points}")
+            new = [i for i, f in enumerate(points) if f not in known]
+            stacks = () if prior is None else prior.stacks
+            if new:
+                ramps = self._ramps(g if len(new) == m else ops.take(g, new, axis=0), u)
+                out_shape = (len(new), batch) + tuple(ends.p.shape[1:])
+                ys = self._raw_products(ramps, ("pos", "neg"), channels=channels)
+                stacks += (tuple(ops.reshape(y, out_shape) for y in ys),)
+            order = tuple((len(stacks) - 1, new.index(i)) if i in new else prior.order[known.index(f)]
+                          for i, f in enumerate(points))
+            inner = (g, GridProducts(stacks, order, points))
         evaluate = self._compiled("_fused_bound_fn", lambda: self._bound_open)
         mask = evaluate(t_in, inner, ends.tau, ends.p, ends.product, count, ends.before, _tensor(alpha),
                         _tensor(theta))
         if not keep:
             return mask
-        return mask, (GridProducts((), ()) if inner is None else inner[1])
+        return mask, (GridProducts((), (), ()) if inner is None else inner[1])
 
     def _bound_open(self, t_in, inner, tau, p, product, count, before, alpha, theta):
         """:meth:`grid_bounds`, :meth:`_tau_bounds` then :meth:`_grid_top` (what
@@ -1027,9 +1084,9 @@ class SpikingDense(SpikingLayer):
     @property
     def grid_stages(self):
         """As :attr:`SpikingLayer.grid_stages`, but kernels of at least DENSE_DIRECT_WEIGHTS
-        weights take only the last grid."""
+        weights take one grid of DENSE_DIRECT_BLOCKS intervals."""
         stages = super().grid_stages
-        return stages[-1:] if self._fan_in * self.units >= DENSE_DIRECT_WEIGHTS else stages
+        return (DENSE_DIRECT_BLOCKS,) if self._fan_in * self.units >= DENSE_DIRECT_WEIGHTS else stages
 
     def receptive_fields(self, u, kernel, index):
         sample = index // self.units
@@ -1109,6 +1166,54 @@ def _spread_gather(y, channels, width):
                               ops.arange(count, dtype="int32"))
     padded = ops.concatenate([y, ops.zeros((ops.shape(y)[0], 1), y.dtype)], axis=-1)
     return ops.take(padded, slot, axis=-1)
+
+
+def grid_points(stage):
+    """The inner points a grid stage names, as quantiles (exact fractions in (0, 1)): an int
+    ``G`` the ``G``-interval grid's ``k/G``, a sequence its own (floats are read to the
+    nearest fraction with a denominator up to 1000: 0.35 is 7/20)."""
+    if isinstance(stage, (int, np.integer)):
+        if stage < 1:
+            raise ValueError(f"a grid needs at least one interval, got {stage}")
+        return tuple(Fraction(k, int(stage)) for k in range(1, int(stage)))
+    points = tuple(f if isinstance(f, Fraction) else Fraction(float(f)).limit_denominator(1000) for f in stage)
+    bad = [float(f) for f in points if not 0 < f < 1]
+    if bad:
+        raise ValueError(f"grid points are quantiles strictly between 0 and 1, got {bad}")
+    return points
+
+
+def aligned_points(stages, few):
+    """``{point of stages: point of few}``, matching the points each stage adds in turn; checks
+    that every grid of the cascade keeps its order when its points are swapped (so one traced
+    cascade serves both)."""
+    added = lambda st: tuple(sorted(set(grid_points(st))))  # noqa: E731
+    if len(stages) != len(few):
+        raise ValueError(f"the alternative cascade has {len(few)} stages, not {len(stages)}")
+    swap = {}
+    for main, alt in zip(stages, few):
+        main, alt = added(main), added(alt)
+        if len(main) != len(alt):
+            raise ValueError(f"stages {main} and {alt} add different numbers of points")
+        swap.update(zip(main, alt))
+    for grid in cascade_grids(stages):
+        mapped = [swap[f] for f in grid]
+        if mapped != sorted(set(mapped)):
+            raise ValueError(f"the alternative points {[float(f) for f in mapped]} are not in the order of "
+                             f"{[float(f) for f in grid]}")
+    return swap
+
+
+def cascade_grids(stages):
+    """The inner points (ascending) of each stage's grid in a cascade: stage ``k`` holds the
+    points of :func:`grid_points` ``(stages[k])`` and every earlier stage's."""
+    grids, points = [], set()
+    for stage in stages:
+        points |= set(grid_points(stage))
+        grids.append(tuple(sorted(points)))
+    if not grids:
+        raise ValueError("a cascade needs at least one stage")
+    return tuple(grids)
 
 
 def grid_needed(n_open, fan_in, pairs, later=False):

@@ -12,6 +12,7 @@ agree.
 from __future__ import annotations
 
 import os
+from fractions import Fraction
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -170,13 +171,15 @@ def test_last_interval_top_bounds_the_potential(seed):
 
 def grid_points(u, t_in, blocks):
     """The grid's inner points as MAPPING's quantile rule gives them, in NumPy (inputs
-    fewer than the sample size of the bound: no striding)."""
+    fewer than the sample size of the bound: no striding); ``blocks``: intervals, or the
+    points' quantiles as fractions."""
     flat = u.reshape(len(u), -1)
     assert flat.shape[1] <= sl.GRID_SAMPLE
     tau = np.maximum(flat.max(axis=1), -t_in)
     ordered = np.sort(flat, axis=1)
     early = (flat < tau[:, None]).sum(axis=1)
-    picks = np.stack([(early * g) // blocks for g in range(1, blocks)], axis=1)
+    quantiles = [Fraction(g, blocks) for g in range(1, blocks)] if isinstance(blocks, int) else blocks
+    picks = np.stack([(early * f.numerator) // f.denominator for f in quantiles], axis=1)
     return np.clip(np.take_along_axis(ordered, np.minimum(picks, flat.shape[1] - 1), axis=1), -t_in, tau[:, None])
 
 
@@ -235,12 +238,122 @@ def test_cascade_keeps_and_reuses_products(kind, bf16, monkeypatch):
             np.testing.assert_allclose(got, exact, rtol=rtol, atol=1e-9)
 
 
+def test_grid_points_and_cascade_grids():
+    """Stages name inner points as exact quantiles: an int the grid of that many intervals, a
+    sequence its own points; a cascade's grids accumulate them, ascending."""
+    assert sl.grid_points(4) == (Fraction(1, 4), Fraction(1, 2), Fraction(3, 4))
+    assert sl.grid_points(1) == ()
+    assert sl.grid_points((0.35, 1 / 3)) == (Fraction(7, 20), Fraction(1, 3))
+    assert sl.cascade_grids(((0.35,), (0.7,), (0.2,))) == (
+        (Fraction(7, 20),), (Fraction(7, 20), Fraction(7, 10)), (Fraction(1, 5), Fraction(7, 20), Fraction(7, 10)))
+    assert sl.cascade_grids((2, 4)) == ((Fraction(1, 2),), sl.grid_points(4))
+    for bad in (0, (0.0,), (1.0,), (0.5, 1.5)):
+        with pytest.raises(ValueError, match="interval|quantiles"):
+            sl.grid_points(bad)
+    with pytest.raises(ValueError, match="at least one stage"):
+        sl.cascade_grids(())
+    assert all(0 < f < 1 for f in sl.GRID_POINTS) and len(set(sl.GRID_POINTS)) == len(sl.GRID_POINTS)
+
+
+@pytest.mark.parametrize("kind", ["dense", "conv"])
+def test_single_point_stages_reuse_products(kind, monkeypatch):
+    """Stages of one new point each (``GRID_POINTS``): the grid of the points 0.35 and 0.7
+    that reuses the products kept at 0.35 gives the mask of computing both, and its kept
+    products bracket P, N computed here in float64 at the points of the quantile rule; a
+    prior grid with a point this one lacks is refused; the cascade with every stage forced
+    on, a few images per chunk, equals the separate grids and keeps every pair the oracle
+    sees fire early open."""
+    layer, t, oracle = CASES[kind]()
+    u = local(layer, t)
+    t_in = layer.window.input_length
+    ends = layer.last_arrival_terms(u, t_in)
+    theta = layer.threshold
+    first, kept = layer.open_neurons(u, layer.kernel, layer.alpha, theta, t_in, (0.35,), ends, keep=True)
+    both_reused, kept2 = layer.open_neurons(u, layer.kernel, layer.alpha, theta, t_in, (0.7, 0.35), ends,
+                                            prior=kept, keep=True)
+    assert kept2.points == (Fraction(7, 20), Fraction(7, 10))
+    np.testing.assert_array_equal(mask_of(both_reused), mask_of(layer.block_open(u, ends, theta, t_in, (0.35, 0.7))))
+    with pytest.raises(ValueError, match="prior grid"):
+        layer.open_neurons(u, layer.kernel, layer.alpha, theta, t_in, (0.7,), ends, prior=kept)
+
+    un = np.asarray(keras.ops.convert_to_numpy(u), np.float64)
+    kernel = np.asarray(layer.kernel.numpy(), np.float64)
+    points = grid_points(un, t_in, list(kept2.points))  # (B, 2)
+    p_up, n_lo, n_up = ([np.asarray(keras.ops.convert_to_numpy(v), np.float64) for v in values]
+                        for values in layer.grid_bounds(kept2))
+    for k in range(2):
+        ramps = keras.ops.convert_to_tensor(np.maximum(points[:, k].reshape((-1,) + (1,) * (un.ndim - 1)) - un, 0.0))
+        p = np.asarray(keras.ops.convert_to_numpy(layer.synapse(ramps, np.maximum(kernel, 0.0))), np.float64)
+        n = np.asarray(keras.ops.convert_to_numpy(layer.synapse(ramps, np.maximum(-kernel, 0.0))), np.float64)
+        assert np.all(p_up[k] >= p * (1 - 1e-12) - 1e-12) and np.all(n_up[k] >= n * (1 - 1e-12) - 1e-12)
+        assert np.all(n_lo[k] <= n * (1 + 1e-12) + 1e-12)
+        for got, exact in ((p_up[k], p), (n_lo[k], n), (n_up[k], n)):
+            np.testing.assert_allclose(got, exact, rtol=1e-3, atol=1e-9)
+
+    stages = tuple((f,) for f in sl.GRID_POINTS)
+    open_ = layer.certificate(ends, t_in) >= theta
+    monkeypatch.setattr(sl, "GRID_WORK", 0.0)
+    monkeypatch.setattr(sl, "GRID_LATER", -1.0)
+    per_image = 3 * (len(stages) + 1) * (int(np.prod(u.shape[1:])) + layer._n_neurons)  # noqa: SLF001
+    layer.solver_elements = max(1, (3 * per_image) // sl.GRID_CHUNK)  # 3 images per chunk
+    forced = mask_of(layer.cascade_open(open_, u, ends, theta, t_in, stages))
+    separate = mask_of(open_)
+    for points in sl.cascade_grids(stages):
+        separate &= mask_of(layer.block_open(u, ends, theta, t_in, points))
+    np.testing.assert_array_equal(forced, separate)
+    assert separate.sum() < mask_of(open_).sum()
+    early = early_pairs(layer, t, oracle)
+    assert early.any() and np.all(forced[early])
+
+
+def test_aligned_points():
+    """The alternative cascade matches point for point and must keep every grid's order."""
+    stages, few = tuple((f,) for f in sl.GRID_POINTS), tuple((f,) for f in sl.GRID_POINTS_FEW)
+    swap = sl.aligned_points(stages, few)
+    assert swap[Fraction(7, 20)] == Fraction(1, 2) and swap[Fraction(7, 10)] == Fraction(3, 4)
+    with pytest.raises(ValueError, match="not in the order"):
+        sl.aligned_points(((0.35,), (0.7,)), ((0.5,), (0.25,)))
+    with pytest.raises(ValueError, match="stages"):
+        sl.aligned_points(((0.35,), (0.7,)), ((0.5,),))
+
+
+@pytest.mark.parametrize("kind", ["dense", "conv"])
+def test_alternative_points_where_few_are_open(kind, monkeypatch):
+    """A grid whose points are swapped for their alternatives gives the mask of the
+    alternative grid itself; the forced cascade with ``few`` stages gives the separate grids of
+    the stages or of ``few``, whichever GRID_MANY_OPEN picks, and keeps the early pairs open."""
+    layer, t, oracle = CASES[kind]()
+    u = local(layer, t)
+    t_in = layer.window.input_length
+    ends = layer.last_arrival_terms(u, t_in)
+    theta = layer.threshold
+    for use in (True, False):
+        swapped = layer.open_neurons(u, layer.kernel, layer.alpha, theta, t_in, (0.35, 0.7), ends,
+                                     alternative=((0.5, 0.75), keras.ops.convert_to_tensor(use)))
+        direct = layer.open_neurons(u, layer.kernel, layer.alpha, theta, t_in, (0.5, 0.75) if use else (0.35, 0.7),
+                                    ends)
+        np.testing.assert_array_equal(mask_of(swapped), mask_of(direct))
+    stages, few = ((0.35,), (0.7,), (0.2,)), ((0.5,), (0.75,), (0.25,))
+    open_ = layer.certificate(ends, t_in) >= theta
+    monkeypatch.setattr(sl, "GRID_WORK", 0.0)
+    monkeypatch.setattr(sl, "GRID_LATER", -1.0)
+    early = early_pairs(layer, t, oracle)
+    for many_open, used in ((-1.0, stages), (2.0, few)):
+        monkeypatch.setattr(sl, "GRID_MANY_OPEN", many_open)
+        forced = mask_of(layer.cascade_open(open_, u, ends, theta, t_in, stages, few))
+        separate = mask_of(open_)
+        for points in sl.cascade_grids(used):
+            separate &= mask_of(layer.block_open(u, ends, theta, t_in, points))
+        np.testing.assert_array_equal(forced, separate)
+        assert early.any() and np.all(forced[early])
+
+
 @pytest.mark.parametrize("bf16", [False, True])
 @pytest.mark.parametrize("kind", ["dense", "conv"])
 def test_every_stage_forced_matches_oracle(kind, bf16, monkeypatch):
-    """With every grid stage forced on (2, 4 and 8 intervals in turn, each reusing the
-    last one's products) the layer still gives the oracle's spike times, with the products
-    in float32 or bfloat16."""
+    """With every grid stage forced on (the layer's own: one point of GRID_POINTS more per
+    stage, each reusing the products before) the layer still gives the oracle's spike times,
+    with the products in float32 or bfloat16."""
     products_in(monkeypatch, bf16)
     monkeypatch.setattr(sl, "GRID_WORK", 0.0)
     monkeypatch.setattr(sl, "GRID_LATER", -1.0)
