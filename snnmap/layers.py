@@ -475,8 +475,10 @@ class SpikingLayer(keras.layers.Layer):
     def grid_stages_few(self):
         """The stages :meth:`cascade_open` takes instead of :attr:`grid_stages` where few pairs
         are open (GRID_POINTS_FEW), or ``None``."""
-        stages = self.grid_stages
-        return tuple((f,) for f in GRID_POINTS_FEW) if stages == tuple((f,) for f in GRID_POINTS) else None
+        # Compared with the stages themselves, so a subclass's own grid_stages (SpikingDense's
+        # direct grid) takes no alternative.
+        main = tuple((f,) for f in GRID_POINTS)
+        return tuple((f,) for f in GRID_POINTS_FEW) if self.grid_stages == main else None
 
     def _refine_free(self, open_, u, ends, theta, t_in):
         """``open_`` and the one-interval bound of :meth:`open_neurons` (no product), for the
@@ -585,7 +587,7 @@ class SpikingLayer(keras.layers.Layer):
             return self.open_neurons(sub, self.kernel, self.alpha, theta, t_in, blocks, part)
 
         every = ops.ones((ops.shape(u)[0],) + tuple(self.alpha.shape), "bool")
-        return self._by_images(every, u, ends, len(set(grid_points(blocks))) + 1, refine)
+        return self._by_images(every, u, ends, len(inner_points(blocks)) + 1, refine)
 
     def _by_images(self, open_, u, ends, blocks, refine):
         """``refine(mask, u, ends)`` on chunks of the images that have open neurons (the
@@ -842,7 +844,7 @@ class SpikingLayer(keras.layers.Layer):
             ends = self.last_arrival_terms(u, t_in)
         count = self.receptive_count(ops.cast(u < ends.tau, "float32"))
         inner = None
-        points = tuple(sorted(set(grid_points(blocks))))
+        points = inner_points(blocks)
         m = len(points)
         if m:
             batch = ops.shape(u)[0]
@@ -1182,16 +1184,20 @@ def grid_points(stage):
     return points
 
 
+def inner_points(stage):
+    """The distinct points of :func:`grid_points` ``(stage)``, ascending: the grid's inner points."""
+    return tuple(sorted(set(grid_points(stage))))
+
+
 def aligned_points(stages, few):
     """``{point of stages: point of few}``, matching the points each stage adds in turn; checks
     that every grid of the cascade keeps its order when its points are swapped (so one traced
     cascade serves both)."""
-    added = lambda st: tuple(sorted(set(grid_points(st))))  # noqa: E731
     if len(stages) != len(few):
         raise ValueError(f"the alternative cascade has {len(few)} stages, not {len(stages)}")
     swap = {}
     for main, alt in zip(stages, few):
-        main, alt = added(main), added(alt)
+        main, alt = inner_points(main), inner_points(alt)
         if len(main) != len(alt):
             raise ValueError(f"stages {main} and {alt} add different numbers of points")
         swap.update(zip(main, alt))
