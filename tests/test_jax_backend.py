@@ -9,9 +9,11 @@ leaves to TensorFlow, 473 + 45 s of it)."""
 
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 import pytest
 
@@ -41,10 +43,28 @@ def runnable():
     return importlib.util.find_spec("jax") is not None and os.environ.get("KERAS_BACKEND") != "jax"
 
 
+def _run_dir():
+    """Where the JAX run writes ``out``, ``err`` and ``rc`` (its exit status, last): one
+    directory per pytest session, shared by pytest-xdist's workers."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run is None:
+        return tempfile.mkdtemp(prefix="snnmap-jax-")
+    path = os.path.join(tempfile.gettempdir(), f"snnmap-jax-{run}")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
 def start(config):
-    """Start the JAX run in the background (once per pytest session); its output goes to
-    temporary files, which the test reads.  Killed at the end of the session if still running."""
+    """Start the JAX run in the background, once per pytest session: in the process itself,
+    or under pytest-xdist in worker ``gw0`` only (every worker collects; any may run the
+    test, which then reads the run's files).  Its exit status is written last, by a small
+    wrapper that also kills it after TIMEOUT_S."""
     if getattr(config, "_snnmap_jax_run", None) is not None or not runnable() or config.option.collectonly:
+        return
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    path = _run_dir()
+    config._snnmap_jax_run = path
+    if worker not in (None, "gw0"):
         return
     # These tests compile many small shapes and run each a few times: XLA's CPU compiler without
     # its expensive LLVM passes spends less time compiling than it loses running (conv layers'
@@ -52,37 +72,46 @@ def start(config):
     xla = " ".join([os.environ.get("XLA_FLAGS", ""), "--xla_backend_optimization_level=0",
                     "--xla_llvm_disable_expensive_passes=true"]).strip()
     env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO, XLA_FLAGS=xla)
-    out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
-    proc = subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "ignore",
-                             "-k", SELECTION, *FILES], cwd=REPO, env=env, stdout=out, stderr=err, text=True)
-
-    def stop():
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        out.close()
-        err.close()
-
-    config.add_cleanup(stop)
-    config._snnmap_jax_run = (proc, out, err)
+    for key in [k for k in env if k.startswith("PYTEST_XDIST") or k == "PYTEST_CURRENT_TEST"]:
+        del env[key]
+    wrapper = ("import subprocess, sys\n"
+               "out, err, rc, timeout = sys.argv[1:5]\n"
+               "with open(out, 'w') as o, open(err, 'w') as e:\n"
+               "    p = subprocess.Popen(sys.argv[5:], stdout=o, stderr=e)\n"
+               "    try:\n"
+               "        code = p.wait(timeout=float(timeout))\n"
+               "    except subprocess.TimeoutExpired:\n"
+               "        p.kill(); p.wait(); code = 'timeout'\n"
+               "open(rc + '.tmp', 'w').write(str(code))\n"
+               "import os; os.replace(rc + '.tmp', rc)\n")
+    files = [os.path.join(path, name) for name in ("out", "err", "rc")]
+    proc = subprocess.Popen([sys.executable, "-c", wrapper, *files, str(TIMEOUT_S), sys.executable, "-m", "pytest",
+                             "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "-W", "ignore", "-k", SELECTION, *FILES],
+                            cwd=REPO, env=env, start_new_session=True)
+    if worker is None:
+        def stop():
+            if proc.poll() is None:
+                os.killpg(proc.pid, 9)
+                proc.wait()
+            shutil.rmtree(path, ignore_errors=True)
+        config.add_cleanup(stop)
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not runnable(), reason="needs jax (pip install 'jax[cpu]') and a run not itself under JAX")
 def test_layer_and_equivalence_tests_pass_under_jax(request):
     start(request.config)  # already running unless collection was bypassed
-    proc, out, err = request.config._snnmap_jax_run
-    try:
-        proc.wait(timeout=TIMEOUT_S)
-        timed_out = ""
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        timed_out = f"the JAX run was still going {TIMEOUT_S} s after this test began, killed\n"
-    out.seek(0)
-    err.seek(0)
-    stdout, stderr = out.read(), err.read()
+    path = request.config._snnmap_jax_run
+    rc_file = os.path.join(path, "rc")
+    deadline = time.monotonic() + TIMEOUT_S + 60
+    while not os.path.exists(rc_file) and time.monotonic() < deadline:
+        time.sleep(2)
+    read = lambda name: open(os.path.join(path, name)).read() if os.path.exists(os.path.join(path, name)) else ""  # noqa: E731
+    rc, stdout, stderr = read("rc"), read("out"), read("err")
+    if rc:  # finished: only this test reads the files
+        shutil.rmtree(path, ignore_errors=True)
+    timed_out = "" if rc and rc != "timeout" else f"the JAX run was still going {TIMEOUT_S} s after it began, killed\n"
     summary = stdout.strip().splitlines()[-1] if stdout.strip() else ""
     print("JAX backend:", summary)
-    assert proc.returncode == 0, timed_out + stdout[-5000:] + stderr[-2000:]
+    assert rc == "0", timed_out + stdout[-5000:] + stderr[-2000:]
     assert "passed" in summary and "failed" not in summary
