@@ -287,8 +287,11 @@ def test_single_point_stages_reuse_products(kind, monkeypatch):
         n = np.asarray(keras.ops.convert_to_numpy(layer.synapse(ramps, np.maximum(-kernel, 0.0))), np.float64)
         assert np.all(p_up[k] >= p * (1 - 1e-12) - 1e-12) and np.all(n_up[k] >= n * (1 - 1e-12) - 1e-12)
         assert np.all(n_lo[k] <= n * (1 + 1e-12) + 1e-12)
+        # Products in this machine's dtype: bfloat16 (CPUs with bfloat16 dot products) is
+        # within three roundings of 2**-8 and the bound's own margin, about 1.2 %.
+        rtol = 3e-2 if layer._product_dtype() == "bfloat16" else 1e-3  # noqa: SLF001
         for got, exact in ((p_up[k], p), (n_lo[k], n), (n_up[k], n)):
-            np.testing.assert_allclose(got, exact, rtol=1e-3, atol=1e-9)
+            np.testing.assert_allclose(got, exact, rtol=rtol, atol=1e-9)
 
     stages = tuple((f,) for f in sl.GRID_POINTS)
     open_ = layer.certificate(ends, t_in) >= theta
