@@ -97,6 +97,11 @@ def start(config):
         config.add_cleanup(stop)
 
 
+def _read(path):
+    """A file's text, or "" if it does not exist (yet)."""
+    return open(path).read() if os.path.exists(path) else ""
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not runnable(), reason="needs jax (pip install 'jax[cpu]') and a run not itself under JAX")
 def test_layer_and_equivalence_tests_pass_under_jax(request):
@@ -106,11 +111,11 @@ def test_layer_and_equivalence_tests_pass_under_jax(request):
     deadline = time.monotonic() + TIMEOUT_S + 60
     while not os.path.exists(rc_file) and time.monotonic() < deadline:
         time.sleep(2)
-    read = lambda name: open(os.path.join(path, name)).read() if os.path.exists(os.path.join(path, name)) else ""  # noqa: E731
-    rc, stdout, stderr = read("rc"), read("out"), read("err")
+    rc, stdout, stderr = (_read(os.path.join(path, name)) for name in ("rc", "out", "err"))
     if rc:  # finished: only this test reads the files
         shutil.rmtree(path, ignore_errors=True)
-    timed_out = "" if rc and rc != "timeout" else f"the JAX run was still going {TIMEOUT_S} s after it began, killed\n"
+    timed_out = {"timeout": f"the JAX run was still going {TIMEOUT_S} s after it began, killed\n",
+                 "": f"the JAX run wrote no exit status within {TIMEOUT_S + 60} s\n"}.get(rc, "")
     summary = stdout.strip().splitlines()[-1] if stdout.strip() else ""
     print("JAX backend:", summary)
     assert rc == "0", timed_out + stdout[-5000:] + stderr[-2000:]
