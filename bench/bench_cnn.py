@@ -328,8 +328,8 @@ def layer_figures(snn, spikes, repeat=1):
     """
     import keras
     from keras import ops
-    from snnmap import layers as sl
-    from snnmap import spiketime
+    from snnmap.layers import spiking as sl
+    from snnmap.core import spiketime
 
     spiking = [layer for layer in snn.layers if isinstance(layer, sl.SpikingLayer)]
     probe = keras.Model(snn.inputs, [layer.input for layer in spiking])
@@ -420,7 +420,7 @@ def run_model(name, args, setup_dir):
     t0 = time.perf_counter()
     setup = full_setup(name, args)
     pre = setup["pre"]
-    from snnmap import mapping
+    from snnmap.core import mapping
 
     wins = mapping.windows(pre.X_n, mapping.DEFAULT_ZETA)
     if setup_dir:
@@ -709,7 +709,7 @@ def main(argv=None):
     import keras
     import tensorflow as tf
 
-    from snnmap import spiketime
+    from snnmap.core import spiketime
 
     t_start = time.perf_counter()
     machine = common.machine_info()

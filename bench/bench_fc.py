@@ -250,7 +250,7 @@ def build_variants(pre, names):
     """
     import snnmap
     import tensorflow as tf
-    from snnmap import mapping
+    from snnmap.core import mapping
 
     variants = {}
     for name in names:
@@ -581,7 +581,7 @@ def main(argv=None):
     variants = build_variants(pre, VARIANTS)
     phases["setup_s"] = time.perf_counter() - t_start
     snn_model = variants["snn"][1]
-    from snnmap import mapping
+    from snnmap.core import mapping
     wins = mapping.windows(pre.X_n, mapping.DEFAULT_ZETA)
     print("checking agreement ...", flush=True)
     tf_logger, level = tf.get_logger(), tf.get_logger().level

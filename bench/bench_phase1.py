@@ -86,7 +86,7 @@ def build(name):
 
 def time_phase1(name, args, setup_dir):
     import snnmap
-    from snnmap.preprocess import layer_maxima
+    from snnmap.pipeline.preprocess import layer_maxima
     from snnmap.runtime import predict_batches
 
     ds = load_data(name, n_train=args.n)

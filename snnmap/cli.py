@@ -87,7 +87,7 @@ def snn_settings():
 
 def experiment_names():
     """(data_name, logging_dir, model_name) from the flags, with the defaults filled in."""
-    from . import experiment
+    from .experiments import naming as experiment
 
     data_name = experiment.canonical_data_name(FLAGS.data_name)
     logging_dir = FLAGS.logging_dir or experiment.default_logging_dir(data_name, FLAGS.CNN, FLAGS.layers)
@@ -99,7 +99,7 @@ def experiment_names():
 def load_data(data_name, parts=True):
     """The data set named by the flags; ``parts=False`` ignores ``--part`` (phase 1 needs the
     original network's predictions on the whole test set)."""
-    from . import datasets
+    from .data import sources as datasets
 
     part, num_parts = (FLAGS.part, FLAGS.num_parts) if parts else (None, None)
     data_dir = {"PLACES365": FLAGS.places_data_path, "PASS": FLAGS.pass_data_path}.get(data_name, FLAGS.data_dir)
@@ -125,9 +125,10 @@ def load_phase1_outputs(user):
     """
     import os
 
-    from . import experiment, storage
+    from .experiments import naming as experiment
+    from . import storage
     from .errors import MissingPhase1Error
-    from .preprocess import Preprocessed
+    from .pipeline.preprocess import Preprocessed
 
     data_name, logging_dir, model_name = experiment_names()
     files = experiment.paths(logging_dir, model_name)
@@ -154,7 +155,7 @@ def load_phase1_outputs(user):
 
 def guarded(main):
     """Run ``main``; print snnmap's input errors as one clear line and exit with status 2."""
-    from . import datasets
+    from .data import sources as datasets
     from .errors import SnnmapError
 
     def wrapper(argv):

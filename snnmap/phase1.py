@@ -28,9 +28,11 @@ def run_phase1():
     import keras
     import numpy as np
 
-    from . import experiment, graph, storage, zoo
+    from .experiments import naming as experiment
+    from .pipeline import graph
+    from . import storage, zoo
     from .errors import MissingPhase1Error
-    from .preprocess import describe, preprocess
+    from .pipeline.preprocess import describe, preprocess
     from .runtime import predict_batches
 
     started = time.time()

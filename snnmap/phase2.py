@@ -78,25 +78,18 @@ def summary_lines(result):
     return lines
 
 
-def trial_seed(seed, trial):
-    """The seed of one trial: distinct trials get independent noise, equal ones the same."""
-    import numpy as np
-
-    return int(np.random.SeedSequence([int(seed), int(trial)]).generate_state(1)[0] & 0x7FFFFFFF)
-
-
 def build_snn(pre, settings):
     """The SNN of a run from its settings (see :func:`snnmap.cli.snn_settings`)."""
-    from .convert import to_snn
+    from .pipeline.convert import derive_seed, to_snn
 
     return to_snn(pre, zeta=settings["zeta"], noise=settings["noise"], alpha_noise=settings["alpha_noise"],
-                  seed=trial_seed(settings["seed"], settings["trial"]), dtype=settings["dtype"],
+                  seed=derive_seed(settings["seed"], settings["trial"]), dtype=settings["dtype"],
                   solver=settings["solver"], time_bits=settings["time_bits"], weight_bits=settings["weight_bits"],
                   w_min=settings["w_min"], w_max=settings["w_max"], x_quantile=settings["x_quantile"])
 
 
 def energy_of(ops, mac_pj, add_pj):
-    from . import energy
+    from .pipeline import energy
 
     return None if ops is None else energy.estimate(ops, mac_pj, add_pj)
 
@@ -119,8 +112,9 @@ METRIC_KEYS = ("n_test", "accuracy_relu", "accuracy_relu_preprocessed", "accurac
 
 def run_phase2():
     """Phase 2 from the parsed flags; returns ``(result, path)``."""
-    from . import experiment, storage
-    from .evaluate import evaluate
+    from .experiments import naming as experiment
+    from . import storage
+    from .pipeline.evaluate import evaluate
     from .runtime import distribute_scope
 
     started = time.time()
@@ -158,7 +152,7 @@ def run_phase2():
     }
     storage.atomic_write_json(path, result)
     if FLAGS.report:
-        from . import report
+        from .reporting import html as report
 
         report.write_run_artifacts(path, snn, ds.x_test, relu_model=pre.model, input_range=pre.input_range,
                                    result=result, n_images=16)
@@ -178,7 +172,7 @@ def merge_results(paths, out=None):
     import re
 
     from . import storage
-    from .evaluate import merge, summarize
+    from .pipeline.evaluate import merge, summarize
 
     if not paths:
         raise ValueError("--merge needs the results files of the parts as arguments")
@@ -218,7 +212,7 @@ def merge_results(paths, out=None):
             raise ValueError("cannot derive the merged file name; pass --merged_path")
     storage.atomic_write_json(out, result)
     if FLAGS.report:
-        from . import report
+        from .reporting import html as report
 
         print(f"report: {report.write_report(out)}")
     return result, out

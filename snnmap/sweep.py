@@ -7,7 +7,7 @@ Reads phase 1's outputs from ``--logging_dir`` (it never runs phase 1; a clear e
 run it when they are missing).  ``--sweep KNOB=v1,v2,...`` (repeatable) spans a grid, the
 cartesian product of the values; every other SNN setting is fixed by its usual flag
 (``--zeta``, ``--noise``, ... as in phase 2).  Each grid point runs trials ``0..N-1``
-(``--trials N``); a trial seeds the noises through :func:`snnmap.phase2.trial_seed`, exactly
+(``--trials N``); a trial seeds the noises through :func:`snnmap.pipeline.convert.derive_seed`, exactly
 as ``phase2 --trial``, so a sweep's run equals the phase-2 run of the same settings.
 
 Layout, in ``<logging_dir>/sweeps/<sweep_name>/``::
@@ -230,7 +230,8 @@ def check_sweep_name(name):
 def run_file_name(model_name, settings):
     """A run's file name: the name phase 2 gives the results of the same settings (without ``_n<N>``:
     the sweep directory names the test subset)."""
-    from . import experiment, phase2
+    from .experiments import naming as experiment
+    from . import phase2
 
     return os.path.basename(experiment.results_path("", model_name, phase2.run_name_settings(settings)))
 
@@ -361,7 +362,7 @@ def run_sweep(pre, data, grid, trials, fixed_settings, out_dir, *, model_name=No
     import numpy as np
 
     from . import phase2, storage
-    from .evaluate import evaluate
+    from .pipeline.evaluate import evaluate
     from .runtime import distribute_scope
 
     started = time.time()
@@ -574,7 +575,7 @@ def main(argv):
     table = run_sweep_command()
     print("\n".join(table_lines(table)))
     if FLAGS.report:
-        from . import report
+        from .reporting import html as report
 
         print(f"report: {report.write_report(table['path'])}")
     print(f"table: {os.path.join(os.path.dirname(table['path']), 'sweep.csv')}")

@@ -17,10 +17,10 @@ import time
 
 import pytest
 
-from conftest import REPO
+from helpers import REPO
 
-FILES = ["tests/test_spiketime.py", "tests/test_layers.py", "tests/test_conv_layers.py", "tests/test_bounds.py",
-         "tests/test_convert.py"]
+FILES = ["tests/core/test_spiketime.py", "tests/layers/test_layers.py", "tests/layers/test_conv_layers.py",
+         "tests/core/test_bounds.py", "tests/pipeline/test_convert.py"]
 # JAX compiles every new shape, so the whole files would take tens of minutes: a selection
 # covering every code path (dense and conv layers against the oracle, violations (a)/(b),
 # readout, serialisation, predict in float64, the conversion-equivalence tests, the bounds and

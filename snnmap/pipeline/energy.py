@@ -1,0 +1,126 @@
+"""Operation counts and energy estimates (MAPPING §8).
+
+* ReLU network: multiply-accumulates per image, Dense ``n_in * n_out``, Conv2D
+  ``H_out * W_out * C_out * k_h * k_w * C_in``.
+* SNN: synaptic events per image = the sum over the spikes that reach a spiking layer of
+  the number of its synapses each spike drives (its fan-out: for a convolution, every
+  output position and channel whose kernel covers the input).  Every neuron fires once,
+  so this is the number of synapses; spikes at the end of their window code 0 and
+  hardware with a global end-of-window event can skip them, so the events of
+  *informative* spikes (before the window's end) are counted too, per image.  Padding
+  inside a convolution adds no spikes.
+
+Energies are operations times an energy per operation, which are inputs, never hidden
+constants; :data:`DEFAULT_ENERGY` holds a common reference.  The result is an estimate
+of arithmetic energy only (no memory access, no data movement, no leakage).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..layers.spiking import SpikingConv2D, SpikingDense
+
+#: Per-operation energies (pJ) and where they come from.
+DEFAULT_ENERGY = {
+    "mac_pj": 4.6,
+    "add_pj": 0.9,
+    "source": "Horowitz, 'Computing's energy problem (and what we can do about it)', ISSCC 2014: "
+              "45 nm CMOS, 32-bit float, multiply 3.7 pJ + add 0.9 pJ = 4.6 pJ per multiply-accumulate, "
+              "0.9 pJ per add",
+    "counts": "arithmetic only: ReLU network = multiply-accumulates x mac_pj; SNN = synaptic events "
+              "(one accumulate each) x add_pj; memory access, data movement and leakage are not counted",
+}
+
+
+def relu_macs(layer) -> int:
+    """Multiply-accumulates per image of the ReLU layer a spiking layer stands for."""
+    kernel = tuple(int(d) for d in layer.kernel.shape)
+    if isinstance(layer, SpikingDense):
+        return kernel[0] * kernel[1]
+    if isinstance(layer, SpikingConv2D):
+        h_out, w_out, c_out = (int(d) for d in layer.alpha.shape)
+        return h_out * w_out * c_out * kernel[0] * kernel[1] * kernel[2]
+    raise TypeError(f"no operation count for {type(layer).__name__}")
+
+
+def fan_out(layer) -> np.ndarray:
+    """Synapses driven by each input neuron of a spiking layer, shaped like one input."""
+    if isinstance(layer, SpikingDense):
+        n_in, n_out = (int(d) for d in layer.kernel.shape)
+        return np.full((n_in,), n_out, dtype=np.int64)
+    if isinstance(layer, SpikingConv2D):
+        h, w, c_in = (int(d) for d in layer.input.shape[1:])
+        h_out, w_out, c_out = (int(d) for d in layer.alpha.shape)
+        (top, _), (left, _) = layer._pads  # noqa: SLF001 - the layer's own padding
+        kh, kw = layer.kernel_size
+        sh, sw = layer.strides
+        cover = np.zeros((h, w), dtype=np.int64)
+        for dy in range(kh):
+            rows = np.arange(h_out) * sh + dy - top
+            rows = rows[(rows >= 0) & (rows < h)]
+            for dx in range(kw):
+                cols = np.arange(w_out) * sw + dx - left
+                cols = cols[(cols >= 0) & (cols < w)]
+                cover[np.ix_(rows, cols)] += 1
+        return np.repeat(cover[:, :, None] * c_out, c_in, axis=2)
+    raise TypeError(f"no fan-out for {type(layer).__name__}")
+
+
+def static_counts(layers):
+    """Per spiking layer: ReLU MACs and SNN synaptic events per image (every spike)."""
+    return {layer.name: {"relu_macs": relu_macs(layer), "snn_events": int(fan_out(layer).sum())}
+            for layer in layers}
+
+
+def operations(totals):
+    """Per-layer and total operation counts per image from an evaluation's counts."""
+    n = max(int(totals["n"]), 1)
+    rows, relu_total, events_total, informative_total = [], 0, 0, 0.0
+    for name, rec in totals["layers"].items():
+        if "relu_macs" not in rec:
+            return None
+        informative = rec.get("events_informative", 0) / n
+        rows.append({"name": name, "relu_macs": rec["relu_macs"], "snn_events": rec["snn_events"],
+                     "snn_events_informative": informative})
+        relu_total += rec["relu_macs"]
+        events_total += rec["snn_events"]
+        informative_total += informative
+    return {"per_image": True, "layers": rows, "relu_macs": relu_total, "snn_events": events_total,
+            "snn_events_informative": informative_total}
+
+
+def estimate(ops, mac_pj=DEFAULT_ENERGY["mac_pj"], add_pj=DEFAULT_ENERGY["add_pj"], source=None):
+    """Energy per image (pJ) of the ReLU network and of the SNN, from :func:`operations`.
+
+    Parameters
+    ----------
+    ops : dict
+        Output of :func:`operations`.
+    mac_pj, add_pj : float
+        Energy of one multiply-accumulate (ReLU network) and of one accumulate (a synaptic
+        event of the SNN), in picojoules.
+    source : str, optional
+        Where the energies come from (default: that of :data:`DEFAULT_ENERGY` when the
+        defaults are used).
+    """
+    if mac_pj < 0 or add_pj < 0:
+        raise ValueError("energies per operation must be >= 0")
+    if source is None:
+        default = mac_pj == DEFAULT_ENERGY["mac_pj"] and add_pj == DEFAULT_ENERGY["add_pj"]
+        source = DEFAULT_ENERGY["source"] if default else "user-supplied per-operation energies"
+    relu = ops["relu_macs"] * mac_pj
+    snn = ops["snn_events"] * add_pj
+    informative = ops["snn_events_informative"] * add_pj
+    return {
+        "estimate": True,
+        "mac_pj": mac_pj,
+        "add_pj": add_pj,
+        "source": source,
+        "counts": DEFAULT_ENERGY["counts"],
+        "relu_pj_per_image": relu,
+        "snn_pj_per_image": snn,
+        "snn_informative_pj_per_image": informative,
+        "snn_over_relu": snn / relu if relu else None,
+        "snn_informative_over_relu": informative / relu if relu else None,
+    }

@@ -1,0 +1,282 @@
+"""What a run reports (MAPPING §7), measured batch by batch.
+
+:func:`evaluate` runs the SNN on data and, when it is given the preprocessed ReLU network,
+checks every spiking layer against an independent oracle: the ReLU network's own Keras
+layer (activation removed) applied to the decoded spike times that the spiking layer
+received.  So the exactness figure says whether each spiking layer computes ReLU of what
+it gets, and window violations (MAPPING §3 (a), (b)) are counted rather than blamed on
+the simulator.
+
+Only integer counts and maxima are accumulated (:class:`Totals`), so memory does not
+grow with the number of images, and results of disjoint parts of a test set combine
+exactly (:func:`merge`): the merged figures equal those of one run over the whole set.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from . import energy
+from ..layers.spiking import SpikingLayer
+from ..runtime import num_batches, predict_on, progress, stream
+
+#: Keys of a run's counts; fractions are derived from them by :func:`summarize`.
+COUNTS = ("n", "labelled", "correct_snn", "correct_relu", "correct_original", "agree", "compared")
+
+
+def spiking_layers(snn):
+    return [layer for layer in snn.layers if isinstance(layer, SpikingLayer)]
+
+
+def _oracle(layer):
+    """A copy of a ReLU-network Dense/Conv2D layer without its activation (the pre-activation ``y``)."""
+    config = dict(layer.get_config(), activation="linear", dtype="float64", name=layer.name + "_oracle")
+    clone = type(layer).from_config(config)
+    clone.build(layer.input.shape)
+    clone.set_weights([np.asarray(w, np.float64) for w in layer.get_weights()])
+    return clone
+
+
+def new_totals(snn):
+    """Empty counts for ``snn``: global counts and one record per spiking layer."""
+    totals = {key: 0 for key in COUNTS}
+    totals["max_abs_error_end_to_end"] = 0.0
+    totals["layers"] = {}
+    layers = spiking_layers(snn)
+    counts = energy.static_counts(layers)
+    for layer in layers:
+        win = layer.window
+        totals["layers"][layer.name] = {
+            "output_layer": layer.output_layer, "t_min_prev": win.t_min_prev, "t_min": win.t_min,
+            "t_max": win.t_max, "X_n": None if layer.output_layer else layer.X_n,
+            "neurons": 0, "informative": 0, "violations_a": 0, "violations_b": 0, "max_abs_error": 0.0,
+            "events_informative": 0, **counts[layer.name],
+        }
+    return totals
+
+
+def evaluate(snn, x, y=None, relu_model=None, reference_predictions=None, input_range=(0.0, 1.0),
+             batch_size=256, verbose="auto"):
+    """Run ``snn`` on ``x`` and measure what MAPPING §7 asks for.
+
+    Parameters
+    ----------
+    snn : keras.Model
+        Spiking model from :func:`snnmap.to_snn`.
+    x : array_like, ``tf.data.Dataset`` or iterable
+        Inputs in their original range ``input_range`` (not yet encoded).  Arrays and
+        memory maps are read one batch at a time; a dataset yields batches ``x`` or
+        ``(x, y)``.
+    y : array_like of int, optional
+        Labels (for array inputs); gives ``accuracy_snn``.
+    relu_model : keras.Model, optional
+        The preprocessed ReLU network (``Preprocessed.model``); gives the exactness figures,
+        the violation counts and ``accuracy_relu_preprocessed``.
+    reference_predictions : array_like of int, optional
+        Class predictions of the ORIGINAL ReLU network on ``x``, in order; gives
+        ``agreement``.  Without it, agreement is measured against ``relu_model``.
+    input_range : (float, float)
+    batch_size : int
+    verbose : "auto", 0, 1
+
+    Returns
+    -------
+    dict
+        See :func:`summarize`; ``totals`` holds the counts from which everything is derived.
+    """
+    return summarize(accumulate(snn, x, y, relu_model, reference_predictions, input_range, batch_size, verbose))
+
+
+def accumulate(snn, x, y=None, relu_model=None, reference_predictions=None, input_range=(0.0, 1.0),
+               batch_size=256, verbose="auto"):
+    """The counts behind :func:`evaluate` (see :func:`new_totals`)."""
+    layers = spiking_layers(snn)
+    if not layers or not layers[-1].output_layer:
+        raise ValueError("the SNN must end with a spiking output layer (output_layer=True)")
+    hidden = [layer for layer in layers if not layer.output_layer]
+    out_layer = layers[-1]
+    dtype = keras.backend.standardize_dtype(snn.inputs[0].dtype)
+    eps = float(np.finfo(dtype).eps)
+
+    probe_outputs = []
+    for layer in layers:
+        probe_outputs += [layer.input, layer.output]
+    probe = keras.Model(snn.inputs, probe_outputs)
+
+    oracles, relu_probe = {}, None
+    if relu_model is not None:
+        by_name = {layer.name: layer for layer in relu_model.layers}
+        missing = [layer.name for layer in layers if layer.name not in by_name]
+        if missing:
+            raise ValueError(f"relu_model has no layer named {missing}: pass the preprocessed network the SNN was built from")
+        oracles = {layer.name: _oracle(by_name[layer.name]) for layer in layers}
+        relu_probe = keras.Model(relu_model.inputs, [by_name[layer.name].input for layer in layers]
+                                 + [by_name[h.name].output for h in hidden])
+
+    totals = new_totals(snn)
+    fan_outs = {layer.name: energy.fan_out(layer) for layer in layers}
+    totals["agreement_reference"] = ("original ReLU network" if reference_predictions is not None else
+                                     "preprocessed ReLU network" if relu_model is not None else None)
+    totals["input_range"] = [float(v) for v in input_range]
+    totals["dtype"] = dtype
+    ref = None if reference_predictions is None else np.asarray(reference_predictions).reshape(-1)
+    source = stream(x, tuple(snn.inputs[0].shape[1:]), input_range, y=y, batch_size=batch_size)
+    size = None
+    for x_hat, labels in progress(source, num_batches(x, batch_size), "SNN", verbose):
+        b = len(x_hat)
+        size = size or b
+        n0 = totals["n"]
+        t_batch = [np.asarray(o) for o in predict_on(probe, 1.0 - x_hat, size)]
+        logits = t_batch[-1]
+        pred = np.argmax(logits, axis=-1)
+        labelled = None if labels is None else labels >= 0  # unlabelled sets (PASS) use -1
+        if labelled is not None:
+            totals["labelled"] += int(np.sum(labelled))
+            totals["correct_snn"] += int(np.sum((pred == labels) & labelled))
+        compare_to = None
+        if ref is not None:
+            if len(ref) < n0 + b:
+                raise ValueError(f"reference_predictions has {len(ref)} entries, fewer than the {n0 + b} inputs seen")
+            compare_to = ref[n0:n0 + b]
+        if relu_probe is not None:
+            r = predict_on(relu_probe, x_hat, size)
+            relu_inputs, relu_hidden = r[:len(layers)], r[len(layers):]
+            relu_logits = np.asarray(oracles[out_layer.name](relu_inputs[-1]))
+            relu_pred = np.argmax(relu_logits, axis=-1)
+            if labelled is not None:
+                totals["correct_relu"] += int(np.sum((relu_pred == labels) & labelled))
+            if compare_to is None:
+                compare_to = relu_pred
+            totals["max_abs_error_end_to_end"] = max(totals["max_abs_error_end_to_end"],
+                                                     float(np.max(np.abs(logits - relu_logits))))
+        if ref is not None and labelled is not None:
+            totals["correct_original"] += int(np.sum((ref[n0:n0 + b] == labels) & labelled))
+        if compare_to is not None:
+            totals["agree"] += int(np.sum(pred == compare_to))
+            totals["compared"] += b
+        for k, layer in enumerate(layers):
+            t_in, t_out = layer.global_times(t_batch[2 * k], t_batch[2 * k + 1])
+            rec = totals["layers"][layer.name]
+            win = layer.window
+            # Synaptic events of informative input spikes (before the end of their window).
+            arrived = t_in < win.t_min - 64 * eps * max(1.0, abs(win.t_min))
+            rec["events_informative"] += int(np.sum(arrived * fan_outs[layer.name]))
+            if layer.output_layer:
+                if oracles:
+                    y_out = np.asarray(oracles[layer.name](win.t_min - t_in))
+                    rec["max_abs_error"] = max(rec["max_abs_error"], float(np.max(np.abs(t_out - y_out))))
+                continue
+            code = win.t_max - t_out
+            tol = 64 * eps * max(1.0, abs(win.t_max))
+            rec["informative"] += int(np.sum(t_out < win.t_max - tol))
+            rec["neurons"] += int(t_out.size)
+            if oracles:
+                y_pre = np.asarray(oracles[layer.name](win.t_min - t_in))
+                beyond = y_pre > win.length  # (a): activation beyond the window
+                early = (t_out < win.t_min - tol) & ~beyond  # (b): crossed while inputs arrive
+                rec["violations_a"] += int(np.sum(beyond))
+                rec["violations_b"] += int(np.sum(early))
+                ok = ~(beyond | early)
+                if np.any(ok):
+                    rec["max_abs_error"] = max(rec["max_abs_error"],
+                                               float(np.max(np.abs(code - np.maximum(y_pre, 0.0))[ok])))
+                relu_act = relu_hidden[hidden.index(layer)]
+                totals["max_abs_error_end_to_end"] = max(totals["max_abs_error_end_to_end"],
+                                                         float(np.max(np.abs(code - relu_act))))
+        totals["n"] += b
+    totals["checked"] = relu_model is not None
+    return totals
+
+
+def summarize(totals):
+    """The metrics of MAPPING §7 from counts (see :func:`accumulate`).
+
+    Returns a dict with ``n_test``, ``accuracy_snn``, ``accuracy_relu_preprocessed``,
+    ``agreement``, ``max_abs_error`` (largest ``|(t_max - t) - ReLU(y)|`` over hidden neurons
+    without a window violation, and ``|readout - y|`` of the output layer),
+    ``max_abs_error_end_to_end`` (against the ReLU network run on the same images),
+    ``violations`` = ``violations_a`` + ``violations_b``, ``latency``,
+    ``spikes_per_neuron``, ``informative_spike_fraction``, ``n_hidden_neurons``, ``layers``
+    and ``totals``.
+    """
+    n = totals["n"]
+    recs = totals["layers"]
+    hidden = {k: r for k, r in recs.items() if not r["output_layer"]}
+    neurons = sum(r["neurons"] for r in hidden.values())
+    checked = totals.get("checked", False)
+
+    def ratio(a, b):
+        return a / b if b else None
+
+    result = {
+        "n_test": n,
+        "accuracy_snn": ratio(totals["correct_snn"], totals["labelled"]),
+        "accuracy_relu": ratio(totals["correct_original"], totals["labelled"])
+        if totals.get("agreement_reference") == "original ReLU network" else None,
+        "accuracy_relu_preprocessed": ratio(totals["correct_relu"], totals["labelled"]) if checked else None,
+        "n_labelled": totals["labelled"],
+        "agreement": ratio(totals["agree"], totals["compared"]),
+        "agreement_reference": totals.get("agreement_reference"),
+        "latency": next(r["t_min"] for r in recs.values() if r["output_layer"]),
+        "n_hidden_neurons": neurons // n if n else 0,
+        # Every hidden neuron fires exactly once, by construction of the dynamics.
+        "spikes_per_neuron": 1.0,
+        "informative_spike_fraction": ratio(sum(r["informative"] for r in hidden.values()), neurons),
+        "dtype": totals.get("dtype"),
+        "input_range": totals.get("input_range"),
+    }
+    if checked:
+        result["max_abs_error"] = max(r["max_abs_error"] for r in recs.values())
+        result["max_abs_error_end_to_end"] = totals["max_abs_error_end_to_end"]
+        result["violations_a"] = sum(r["violations_a"] for r in hidden.values())
+        result["violations_b"] = sum(r["violations_b"] for r in hidden.values())
+        result["violations"] = result["violations_a"] + result["violations_b"]
+    result["layers"] = []
+    for name, r in recs.items():
+        entry = {"name": name, "output_layer": r["output_layer"], "t_min_prev": r["t_min_prev"],
+                 "t_min": r["t_min"], "t_max": r["t_max"]}
+        if not r["output_layer"]:
+            entry.update(X_n=r["X_n"], neurons=r["neurons"] // n if n else 0,
+                         informative_spike_fraction=ratio(r["informative"], r["neurons"]))
+        if checked:
+            entry["max_abs_error"] = r["max_abs_error"]
+            if not r["output_layer"]:
+                entry.update(violations_a=r["violations_a"], violations_b=r["violations_b"])
+        result["layers"].append(entry)
+    result["operations"] = energy.operations(totals)
+    result["totals"] = totals
+    return result
+
+
+def merge(totals_list):
+    """Combine the counts of runs on DISJOINT parts of a test set (same SNN and settings).
+
+    Sums counts and takes maxima, so ``summarize(merge(parts))`` equals the figures of one
+    run over all the parts.
+    """
+    totals_list = list(totals_list)
+    if not totals_list:
+        raise ValueError("nothing to merge")
+    first = totals_list[0]
+    out = {key: sum(t.get(key, 0) for t in totals_list) for key in COUNTS}
+    out["max_abs_error_end_to_end"] = max(t["max_abs_error_end_to_end"] for t in totals_list)
+    for key in ("agreement_reference", "input_range", "dtype", "checked"):
+        values = {str(t.get(key)) for t in totals_list}
+        if len(values) != 1:
+            raise ValueError(f"cannot merge runs with different {key}: {sorted(values)}")
+        out[key] = first.get(key)
+    out["layers"] = {}
+    for name, rec in first["layers"].items():
+        recs = [t["layers"].get(name) for t in totals_list]
+        if any(r is None for r in recs):
+            raise ValueError(f"cannot merge runs of different networks (layer {name!r} missing)")
+        for key in ("t_min", "t_max", "X_n"):
+            if len({r[key] for r in recs}) != 1:
+                raise ValueError(f"cannot merge runs with different windows (layer {name!r}, {key})")
+        merged = dict(rec)
+        for key in ("neurons", "informative", "violations_a", "violations_b", "events_informative"):
+            merged[key] = sum(r[key] for r in recs)
+        merged["max_abs_error"] = max(r["max_abs_error"] for r in recs)
+        out["layers"][name] = merged
+    return out

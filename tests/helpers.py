@@ -1,0 +1,37 @@
+"""Constants and helpers the tests share (conftest.py holds the fixtures and hooks)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FASHION_DIR = "/usr/share/datasets/fashion-mnist"
+FASHION_FC_WEIGHTS = os.path.join(REPO, "models", "FashionMNIST", "FC", "fashionmnist_fc_relu_original.weights.h5")
+
+needs_fashion = pytest.mark.skipif(
+    not os.path.isdir(FASHION_DIR),
+    reason=f"Fashion-MNIST IDX files not installed in {FASHION_DIR} (apt-get install dataset-fashion-mnist)",
+)
+
+
+def run_module(*args, ok=True):
+    """``python -m *args`` in the repository, as a user runs it; asserts success when ``ok``."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)
+    proc = subprocess.run([sys.executable, "-m", *args], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=600)
+    if ok and proc.returncode != 0:
+        raise AssertionError(f"{args} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def results_of(proc):
+    """(absolute path, contents) of the results file named by a command's last line ``results: PATH``."""
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith("results: "), last
+    path = last[len("results: "):]
+    path = path if os.path.isabs(path) else os.path.join(REPO, path)
+    with open(path) as fh:
+        return path, json.load(fh)
