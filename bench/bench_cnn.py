@@ -32,7 +32,7 @@ check, warm-up calls, then ``--rounds`` round-robin rounds over all variants of 
 Per spiking layer the bench also reports the fraction of neurons that MAPPING §3's
 one-interval certificate leaves open on the benchmark images, the fraction the free
 one-interval chord/tangent bound still leaves open, which grid bounds the layer then applies
-(one more inner point of ``snnmap.layers.GRID_POINTS`` per stage, each reusing the
+(one more inner point of ``snnmap.solver.SolverConfig.grid_points`` per stage, each reusing the
 products of the points before), how many neurons are left to the event solver, and an eager, one-call time breakdown
 of the layer's parts.
 
@@ -303,106 +303,30 @@ def arrival_figures(u):
     return {"inputs_at_last_arrival": float(np.mean(flat >= flat.max(axis=1, keepdims=True)))}
 
 
-def _timed(fn):
-    import keras
-    from keras import ops
-
-    t0 = time.perf_counter()
-    out = fn()
-    for part in keras.tree.flatten(out):
-        ops.convert_to_numpy(part)  # make sure the result exists
-    return out, time.perf_counter() - t0
-
-
 def layer_figures(snn, spikes, repeat=1):
-    """Per spiking layer: open fractions and an eager time breakdown (best of ``repeat``).
-
-    ``open_1block``: fraction of (image, neuron) pairs that MAPPING §3's certificate
-    (``certificate``, ``tau`` = last arrival) leaves open; ``open_free``: the fraction the
-    free one-interval chord/tangent bound (``open_neurons`` with one interval, no product)
-    still leaves open.  ``grid_bound``: whether the layer's ``solver="auto"`` refines it with
-    grid bounds on this batch, ``grid_stages`` the numbers of intervals of the grids it tries in
-    turn (the layer's ``grid_stages``, each while open neurons x fan-in > ``GRID_WORK`` x neurons
-    x batch).  ``to_solver``: fraction handed to the event
-    solver; ``solver_changed``: fraction whose spike time it changed (crossed before the last input).
-    """
+    """Per spiking layer: open fractions and an eager time breakdown (best of ``repeat``), from
+    :func:`snnmap.layers.solver_report` (which documents every figure), with the layer's
+    geometry and :func:`arrival_figures`."""
     import keras
-    from keras import ops
-    from snnmap.layers import spiking as sl
-    from snnmap.core import spiketime
+    from snnmap.layers import SpikingLayer, solver_report
+    from snnmap.solver import DEFAULT_CONFIG
 
-    spiking = [layer for layer in snn.layers if isinstance(layer, sl.SpikingLayer)]
+    spiking = [layer for layer in snn.layers if isinstance(layer, SpikingLayer)]
     probe = keras.Model(snn.inputs, [layer.input for layer in spiking])
     inputs = probe.predict_on_batch(spikes)
     inputs = inputs if isinstance(inputs, (list, tuple)) else [inputs]
     batch = int(spikes.shape[0])
     rows = []
     for layer, t in zip(spiking, inputs):
-        t = ops.convert_to_tensor(np.asarray(t), layer.compute_dtype)
-        win = layer.window
-        t_in = win.input_length
-        n = int(np.prod(layer.alpha.shape))
         row = {"layer": layer.name, "type": type(layer).__name__, "output_layer": layer.output_layer,
-               "neurons": n, "fan_in": int(np.prod(layer.kernel.shape[:-1]))}
+               "neurons": int(np.prod(layer.alpha.shape)), "fan_in": int(np.prod(layer.kernel.shape[:-1]))}
         if not layer.output_layer:
-            row.update(arrival_figures(np.asarray(layer.local_inputs(t))))
-        best = {}
-
-        def keep(key, seconds):
-            best[key] = min(best.get(key, float("inf")), seconds)
-
-        for _ in range(repeat):
-            u, s_ = _timed(lambda: layer.local_inputs(t))
-            _, s_ = _timed(lambda: layer.synapse(u, layer.kernel))
-            keep("synapse_s", s_)
-            _, s_ = _timed(lambda: layer(t))
-            keep("layer_call_s", s_)
-            if layer.output_layer:
-                continue
-            product, s_ = _timed(lambda: layer.synapse(u, layer.kernel))
-            s, s2 = _timed(lambda: spiketime.closed_form(layer.inv_slope, layer.offset, product,
-                                                         win.length + layer.time_shift))
-            keep("closed_form_s", s_ + s2)
-            ends, s_ = _timed(lambda: layer.last_arrival_terms(u, t_in, product))
-            open1, s2 = _timed(lambda: layer.certificate(ends, t_in) >= layer.threshold)
-            keep("certificate_s", s_ + s2)
-            n_open1 = int(np.sum(ops.convert_to_numpy(open1)))
-            open_, s_ = _timed(lambda: layer._refine_free(open1, u, ends, layer.threshold, t_in))  # noqa: SLF001
-            keep("free_s", s_)
-            n_free = int(np.sum(ops.convert_to_numpy(open_)))
-            cascade, few = layer.grid_stages, layer.grid_stages_few
-            free_open = open_
-            open_, s_ = _timed(lambda: layer.cascade_open(free_open, u, ends, layer.threshold, t_in))
-            # The stages the whole batch would run (the layer decides per chunk of images):
-            # each prefix of the cascade once, outside the timing.
-            stages, n_open = [], n_free
-            for k, points in enumerate(sl.cascade_grids(cascade)):
-                if not sl.grid_needed(n_open, row["fan_in"], n * batch, later=k > 0):
-                    break
-                stages.append(len(points) + 1)
-                if k + 1 < len(cascade):  # the last stage's count is not needed
-                    prefix = layer.cascade_open(free_open, u, ends, layer.threshold, t_in, cascade[:k + 1],
-                                                None if few is None else few[:k + 1])
-                    n_open = int(np.sum(ops.convert_to_numpy(prefix)))
-            switch = bool(stages)
-            if switch:
-                keep("grid_bound_s", s_)
-            n_solver = int(np.sum(ops.convert_to_numpy(open_)))
-            exact, s_ = _timed(lambda: layer.solve_open(u, layer.kernel, layer.alpha, layer.threshold, t_in,
-                                                        win.length, s, open_))
-            keep("event_solver_s", s_)
-            # Neurons whose spike time the event solver changed: those that really needed it.
-            exact, closed = ops.convert_to_numpy(exact), ops.convert_to_numpy(s)
-            tol = 64 * float(np.finfo(exact.dtype).eps) * max(1.0, win.length + t_in)
-            n_needed = int(np.sum(np.abs(exact - closed) > tol))
-            row.update(open_1block=n_open1 / (n * batch), open_free=n_free / (n * batch), grid_bound=switch,
-                       grid_stages=stages,
-                       to_solver=n_solver / (n * batch), n_to_solver=n_solver,
-                       solver_changed=n_needed / (n * batch), n_solver_changed=n_needed)
-        row.update(best)
+            t_local = keras.ops.convert_to_tensor(np.asarray(t), layer.compute_dtype)
+            row.update(arrival_figures(np.asarray(layer.local_inputs(t_local))))
+        row.update(solver_report(layer, t, repeat=repeat))
         rows.append(row)
-    return {"rows": rows, "batch": batch, "repeat": repeat, "grid_work": sl.GRID_WORK,
-            "grid_points": [float(f) for f in sl.GRID_POINTS],
+    return {"rows": rows, "batch": batch, "repeat": repeat, "grid_work": DEFAULT_CONFIG.grid_work,
+            "grid_points": [float(f) for f in DEFAULT_CONFIG.grid_points],
             "note": "eager calls outside tf.function, best of `repeat`; indicative only"}
 
 
@@ -511,8 +435,8 @@ def memory_children(name, args, setup_dir):
                    "--batch_size", str(args.batch_size_of[name]), "--setup_dir", setup_dir]
             cmd += ["--quick"] if args.quick else []
             child = common.run_json_child(cmd, JSON_MARK)
-            out[f"{v}/{d}"] = child if "error" in child else {**child["memory"],
-                                                                "subprocess_seconds": child["seconds"]}
+            out[f"{v}/{d}"] = (child if "error" in child
+                               else {**child["memory"], "subprocess_seconds": child["seconds"]})
     return out
 
 
@@ -547,7 +471,7 @@ def report_text(res):
                  "CPU only" + ("  [--quick]" if cfg["quick"] else ""))
     if "grid_products" in cfg:
         lines.append(f"products : the grid bounds' synapse products in {cfg['grid_products']} "
-                     "(snnmap.spiketime.bf16_products; SNNMAP_BF16=0: float32)")
+                     "(snnmap.solver.bf16_products; SNNMAP_BF16=0: float32)")
     for name, r in res["models"].items():
         d, m = r["data"], r["model"]
         lines.append("")
@@ -587,14 +511,14 @@ def report_text(res):
                          f"max |SNN logits - ReLU logits (float64)| = {a['max_abs_logit_diff']:.2e} "
                          f"(max |logit| {a['max_abs_logit']:.3g}, smallest top-2 gap {a['min_top2_margin_relu']:.2e})")
         for dt, fig in r["layers"].items():
-            lines.append(f"  per spiking layer ({dt}, batch {fig['batch']}): last = inputs arriving with the image's last "
-                         "arrival; open = (image, neuron) pairs the")
-            lines.append(f"  one-interval certificate leaves open; free = still open after the free one-interval bound; grid = "
-                         f"intervals of the grid bounds applied in turn (inner points added from "
-                         f"{fig['grid_points']}, each while open x fan-in > {fig['grid_work']:g} x neurons); solver = pairs "
-                         "left to the")
-            lines.append("  event solver; needed = pairs whose spike time the solver changed (crossings before the last "
-                         "input);")
+            lines.append(f"  per spiking layer ({dt}, batch {fig['batch']}): last = inputs arriving with the "
+                         "image's last arrival; open = (image, neuron) pairs the")
+            lines.append("  one-interval certificate leaves open; free = still open after the free one-interval "
+                         "bound; grid = intervals of the grid bounds applied in turn (inner points added from "
+                         f"{fig['grid_points']}, each while open x fan-in > {fig['grid_work']:g} x neurons); "
+                         "solver = pairs left to the")
+            lines.append("  event solver; needed = pairs whose spike time the solver changed (crossings before the "
+                         "last input);")
             lines.append(f"  times: eager, one call{' (best of 2)' if fig['repeat'] > 1 else ''}, ms")
             lh = (f"    {'layer':<16}{'neurons':>9}{'fan-in':>7}{'last %':>7}{'open %':>7}{'free %':>7}{'grid':>7}"
                   f"{'solver %':>9}{'needed %':>9}{'synapse':>9}{'closed':>9}{'cert':>9}{'free':>9}{'grid':>9}"
@@ -709,7 +633,7 @@ def main(argv=None):
     import keras
     import tensorflow as tf
 
-    from snnmap.core import spiketime
+    from snnmap.solver import bf16_products
 
     t_start = time.perf_counter()
     machine = common.machine_info()
@@ -752,7 +676,7 @@ def main(argv=None):
             "device": "CPU",
             "variants": list(VARIANTS),
             "statistic": "median seconds per batch",
-            "grid_products": "bfloat16 in convolutions" if spiketime.bf16_products() else "float32",
+            "grid_products": "bfloat16 in convolutions" if bf16_products() else "float32",
         },
         "machine": machine,
         "timing_conditions": conditions,

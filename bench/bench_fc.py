@@ -543,7 +543,9 @@ def parse_args(argv=None):
                    help="weights of zoo.fc() to load; if the file does not exist the network is trained for "
                         f"{TRAIN_EPOCHS} epochs (seed {TRAIN_SEED}) (default {common.rel(WEIGHTS)})")
     p.add_argument("--no_memory", action="store_true", help="skip the peak-memory subprocesses")
-    p.add_argument("--warmup", type=int, default=2, help="warm-up calls per variant and batch size after the first call (default 2; scan and reference: 1)")
+    p.add_argument("--warmup", type=int, default=2,
+                   help="warm-up calls per variant and batch size after the first call "
+                        "(default 2; scan and reference: 1)")
     p.add_argument("--tol", type=float, default=1e-9, help="agreement tolerance (default 1e-9)")
     p.add_argument("--json", default=DEFAULT_JSON, help=f"output JSON (default {os.path.relpath(DEFAULT_JSON)})")
     p.add_argument("--setup_dir", default=None, help=argparse.SUPPRESS)  # internal: --only subprocesses

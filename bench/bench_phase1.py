@@ -204,8 +204,9 @@ def report_text(res):
     lines = [bar, "bench_phase1: phase-1 time vs. one ReLU inference pass; phase-2 peak RSS vs. number of images", bar]
     lines.extend(common.machine_lines(mc))
     lines.append(common.load_line(mc, res["timing_conditions"], "the timed rounds"))
-    lines.append(f"method   : N = {cfg['n']} Fashion-MNIST training images #0..#{cfg['n'] - 1}; first call of every row "
-                 f"untimed-for-median, {cfg['warmup']} warm-up call(s), {cfg['rounds']} rounds round-robin;")
+    lines.append(f"method   : N = {cfg['n']} Fashion-MNIST training images #0..#{cfg['n'] - 1}; "
+                 f"first call of every row untimed-for-median, {cfg['warmup']} warm-up call(s), "
+                 f"{cfg['rounds']} rounds round-robin;")
     lines.append(f"           time = MEDIAN wall time of one full pass over the N images (batches of {BATCH}); CPU only"
                  + ("  [--quick]" if cfg["quick"] else ""))
     for name, r in res["models"].items():
@@ -213,8 +214,8 @@ def report_text(res):
         lines.append("")
         lines.append(f"--- {name}: {p1['model']['weights']} ({p1['model']['parameters']} parameters) ---")
         nz = p1["timing_conditions"]
-        lines.append("  other processes kept " + (f"{nz['other_processes_cpus']:.2f}"
-                                                    if nz["other_processes_cpus"] is not None else "?")
+        busy = f"{nz['other_processes_cpus']:.2f}" if nz["other_processes_cpus"] is not None else "?"
+        lines.append("  other processes kept " + busy
                      + f" CPUs busy during its {nz['timing_wall_s']:.0f} s of timing")
         head = f"  {'row':<38}{'calls':>6}{'median s':>10}{'IQR %':>7}{'min s':>9}{'1st call s':>11}{'/ relu':>8}"
         lines.append(head)
@@ -242,7 +243,8 @@ def report_text(res):
                              f"{m['accuracy_snn']:>10.4f}")
             if "growth_difference_mib" in p2:
                 lines.append(f"    growth {p2['sizes'][-1]} vs {p2['sizes'][0]} images: "
-                             f"{p2['growth_difference_mib']:+.1f} MiB (peak RSS {p2['peak_rss_difference_mib']:+.1f} MiB)")
+                             f"{p2['growth_difference_mib']:+.1f} MiB "
+                             f"(peak RSS {p2['peak_rss_difference_mib']:+.1f} MiB)")
     lines.append("")
     lines.append(f"=> checks {'PASSED' if res['checks_passed'] else 'FAILED'} (preprocessed argmax == original argmax)")
     lines.append("targets")

@@ -1,8 +1,10 @@
-"""Command-line plumbing shared by ``python -m snnmap.phase1`` and ``python -m snnmap.phase2``.
+"""Command-line plumbing of ``python -m snnmap.phase1``, ``phase2`` and ``sweep``: the flags and
+the typed settings built from them.
 
 Flag names follow the original exact-mapping code (``data_name``, ``model_name``,
 ``logging_dir``, ``CNN``, ``layers``, ...); ``--flagfile`` (absl) reads them from a file,
-one per line, as in ``flags/*.txt``.
+one per line, as in ``flags/*.txt``.  Every command knows every flag, so one flag file serves
+all three.  The defaults are those of :mod:`snnmap.experiments.settings`.
 """
 
 from __future__ import annotations
@@ -14,60 +16,86 @@ logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 from absl import flags  # noqa: E402
 
+from .data import DataSourceError  # noqa: E402
+from .errors import SnnmapError  # noqa: E402
+from .experiments import naming  # noqa: E402
+from .experiments.settings import (DISTRIBUTE, DTYPES, SOLVERS, Experiment, Phase1Settings,  # noqa: E402
+                                   Phase2Options, RunSettings, default_of)
+
 FLAGS = flags.FLAGS
 
 
-def define_common_flags():
-    """Flags both phases understand (defined once per process)."""
-    if "data_name" in FLAGS:
-        return
-    flags.DEFINE_string("data_name", "MNIST", "Data set: MNIST, FashionMNIST, CIFAR10, CIFAR100, PLACES365 or PASS.")
-    flags.DEFINE_string("data_source", "auto", "Where the data come from: auto, tfds, idx, sample, npz or arrays.")
+def _experiment_flags():
+    d = lambda name: default_of(Experiment, name)  # noqa: E731
+    flags.DEFINE_string("data_name", d("data_name"),
+                        "Data set: MNIST, FashionMNIST, CIFAR10, CIFAR100, PLACES365 or PASS.")
+    flags.DEFINE_string("data_source", d("data_source"),
+                        "Where the data come from: auto, tfds, idx, sample, npz or arrays.")
     flags.DEFINE_string("data_dir", None, "Directory of IDX files (MNIST, Fashion-MNIST) or of a CIFAR npz/npy copy.")
-    flags.DEFINE_string("places_data_path", None, "PLACES365: directory of preprocessed arrays (x_test.npy, y_test.npy, x_train.npy).")
+    flags.DEFINE_string("places_data_path", None,
+                        "PLACES365: directory of preprocessed arrays (x_test.npy, y_test.npy, x_train.npy).")
     flags.DEFINE_string("pass_data_path", None, "PASS: directory of preprocessed arrays (x_test.npy, x_train.npy).")
     flags.DEFINE_integer("part", None, "Evaluate only part PART (0-based) of --num_parts shards of the test set.")
     flags.DEFINE_integer("num_parts", None, "Number of shards of the test set (with --part).")
-    flags.DEFINE_string("model_name", None,
+    flags.DEFINE_string("model_name", d("model_name"),
                         "Base name of the model files (default: <data>_<arch>_relu); a trailing "
                         "_original or _scaled, as in the original code, is ignored.")
-    flags.DEFINE_string("logging_dir", None,
+    flags.DEFINE_string("logging_dir", d("logging_dir"),
                         "Directory of the original weights and of everything phase 1/2 write "
                         "(default: models/<data_name>/<arch>).")
-    flags.DEFINE_boolean("CNN", False, "Convolutional network (True) or fully connected (False).")
-    flags.DEFINE_integer("layers", 2, "Number of Dense/Conv2D layers of the zoo model (FC: 2 = 784-600-10).")
-    flags.DEFINE_integer("batch_size", 256, "Batch size of every pass over data.")
-    flags.DEFINE_integer("test_samples", None, "Use only the first N test images (quick runs).")
-    flags.DEFINE_integer("seed", 0, "Base seed of every random choice.")
-    # Phase 1.  Both commands know every flag, so one flag file serves both phases.
-    flags.DEFINE_integer("epochs", 10, "Phase 1: training epochs when the original weights are missing.")
-    flags.DEFINE_float("l1", 0.0, "Phase 1: L1 activity regularisation of the hidden layers when training.")
-    flags.DEFINE_float("upper_b", 0.99, "Phase 1: upper bound on the weight sums S_i of hidden neurons.")
-    flags.DEFINE_float("lower_b", -10.0, "Phase 1: lower bound on the weight sums S_i of hidden neurons.")
-    flags.DEFINE_integer("calib_samples", None, "Phase 1: use only the first N training images for X_n.")
-    flags.DEFINE_integer("train_samples", None, "Phase 1: train (when weights are missing) on the first N training images only.")
-    # Phase 2.
-    flags.DEFINE_float("noise", 0.0, "Phase 2: std of the Gaussian jitter of every spike time (units of tau_c).")
-    flags.DEFINE_float("alpha_noise", 0.0, "Phase 2: std of the fixed per-neuron perturbation of alpha.")
-    flags.DEFINE_float("zeta", 0.5, "Phase 2: window margin, B_n = (1 + zeta) X_n.")
-    flags.DEFINE_integer("trial", 0, "Phase 2: trial index; with --seed it seeds the noises.")
-    flags.DEFINE_integer("time_bits", 0, "Phase 2: spike times quantised to 2**time_bits levels per window (0 = off).")
-    flags.DEFINE_integer("weight_bits", 0, "Phase 2: weights quantised to 2**weight_bits levels of [w_min, w_max] (0 = off).")
-    flags.DEFINE_float("w_min", None, "Phase 2: lower end of the weight range of --weight_bits (default -max|J| per layer).")
-    flags.DEFINE_float("w_max", None, "Phase 2: upper end of the weight range of --weight_bits (default max|J| per layer).")
-    flags.DEFINE_float("x_quantile", 1.0, "Phase 2: X_n from this quantile of the per-image layer maxima (1 = maximum).")
-    flags.DEFINE_enum("dtype", "float64", ["float64", "float32"], "Phase 2: precision of the SNN.")
-    flags.DEFINE_enum("solver", "auto", ["auto", "exact", "scan"], "Phase 2: spike-time solver (all exact).")
-    flags.DEFINE_float("energy_mac_pj", 4.6, "Phase 2: energy of one multiply-accumulate of the ReLU network, pJ "
-                       "(default: Horowitz ISSCC 2014, 45 nm, 32-bit float).")
-    flags.DEFINE_float("energy_add_pj", 0.9, "Phase 2: energy of one synaptic event (an accumulate) of the SNN, pJ "
-                       "(default: Horowitz ISSCC 2014, 45 nm, 32-bit float add).")
-    flags.DEFINE_enum("distribute", "auto", ["auto", "none", "mirrored"],
+    flags.DEFINE_boolean("CNN", d("cnn"), "Convolutional network (True) or fully connected (False).")
+    flags.DEFINE_integer("layers", d("layers"),
+                         "Number of Dense/Conv2D layers of the zoo model (FC: 2 = 784-600-10).")
+    flags.DEFINE_integer("batch_size", d("batch_size"), "Batch size of every pass over data.")
+    flags.DEFINE_integer("test_samples", d("test_samples"), "Use only the first N test images (quick runs).")
+    flags.DEFINE_integer("seed", default_of(RunSettings, "seed"), "Base seed of every random choice.")
+
+
+def _phase1_flags():
+    d = lambda name: default_of(Phase1Settings, name)  # noqa: E731
+    flags.DEFINE_integer("epochs", d("epochs"), "Phase 1: training epochs when the original weights are missing.")
+    flags.DEFINE_float("l1", d("l1"), "Phase 1: L1 activity regularisation of the hidden layers when training.")
+    flags.DEFINE_float("upper_b", d("upper_b"), "Phase 1: upper bound on the weight sums S_i of hidden neurons.")
+    flags.DEFINE_float("lower_b", d("lower_b"), "Phase 1: lower bound on the weight sums S_i of hidden neurons.")
+    flags.DEFINE_integer("calib_samples", d("calib_samples"), "Phase 1: use only the first N training images for X_n.")
+    flags.DEFINE_integer("train_samples", d("train_samples"),
+                         "Phase 1: train (when weights are missing) on the first N training images only.")
+
+
+def _run_flags():
+    d = lambda name: default_of(RunSettings, name)  # noqa: E731
+    flags.DEFINE_float("noise", d("noise"), "Phase 2: std of the Gaussian jitter of every spike time (units of tau_c).")
+    flags.DEFINE_float("alpha_noise", d("alpha_noise"), "Phase 2: std of the fixed per-neuron perturbation of alpha.")
+    flags.DEFINE_float("zeta", d("zeta"), "Phase 2: window margin, B_n = (1 + zeta) X_n.")
+    flags.DEFINE_integer("trial", d("trial"), "Phase 2: trial index; with --seed it seeds the noises.")
+    flags.DEFINE_integer("time_bits", d("time_bits"),
+                         "Phase 2: spike times quantised to 2**time_bits levels per window (0 = off).")
+    flags.DEFINE_integer("weight_bits", d("weight_bits"),
+                         "Phase 2: weights quantised to 2**weight_bits levels of [w_min, w_max] (0 = off).")
+    flags.DEFINE_float("w_min", d("w_min"),
+                       "Phase 2: lower end of the weight range of --weight_bits (default -max|J| per layer).")
+    flags.DEFINE_float("w_max", d("w_max"),
+                       "Phase 2: upper end of the weight range of --weight_bits (default max|J| per layer).")
+    flags.DEFINE_float("x_quantile", d("x_quantile"),
+                       "Phase 2: X_n from this quantile of the per-image layer maxima (1 = maximum).")
+    flags.DEFINE_enum("dtype", d("dtype"), list(DTYPES), "Phase 2: precision of the SNN.")
+    flags.DEFINE_enum("solver", d("solver"), list(SOLVERS), "Phase 2: spike-time solver (all exact).")
+
+
+def _phase2_flags():
+    d = lambda name: default_of(Phase2Options, name)  # noqa: E731
+    flags.DEFINE_float("energy_mac_pj", d("mac_pj"), "Phase 2: energy of one multiply-accumulate of the ReLU "
+                       "network, pJ (default: Horowitz ISSCC 2014, 45 nm, 32-bit float).")
+    flags.DEFINE_float("energy_add_pj", d("add_pj"), "Phase 2: energy of one synaptic event (an accumulate) of the "
+                       "SNN, pJ (default: Horowitz ISSCC 2014, 45 nm, 32-bit float add).")
+    flags.DEFINE_enum("distribute", d("distribute"), list(DISTRIBUTE),
                       "Phase 2: tf.distribute over several devices (auto: MirroredStrategy when there are >= 2 GPUs).")
     flags.DEFINE_boolean("report", False, "Phase 2 / sweep: also write figures (PNG + SVG) and one self-contained "
                          "HTML report next to the results JSON.")
     flags.DEFINE_string("save_snn", None, "Phase 2: also save the SNN as a .keras file at this path.")
-    # Sweep (python -m snnmap.sweep); defined here so that one flag file serves all three commands.
+
+
+def _sweep_flags():
     flags.DEFINE_multi_string("sweep", [], "Sweep: KNOB=v1,v2,... (repeatable; the grid is the cartesian product). "
                               "Knobs: noise, alpha_noise, zeta, time_bits, weight_bits, w_min, w_max, x_quantile.")
     flags.DEFINE_integer("trials", 1, "Sweep: trials 0..N-1 per grid point (each its own noise seed).")
@@ -77,91 +105,59 @@ def define_common_flags():
                          "the same command again).")
 
 
-def snn_settings():
-    """The SNN knobs of phase 2 (and of a sweep's fixed settings) from the flags."""
-    return {"zeta": FLAGS.zeta, "noise": FLAGS.noise, "alpha_noise": FLAGS.alpha_noise, "trial": FLAGS.trial,
-            "seed": FLAGS.seed, "dtype": FLAGS.dtype, "solver": FLAGS.solver, "time_bits": FLAGS.time_bits,
-            "weight_bits": FLAGS.weight_bits, "w_min": FLAGS.w_min, "w_max": FLAGS.w_max,
-            "x_quantile": FLAGS.x_quantile}
+def define_common_flags():
+    """Define every flag of the three commands (once per process)."""
+    if "data_name" in FLAGS:
+        return
+    _experiment_flags()
+    _phase1_flags()
+    _run_flags()
+    _phase2_flags()
+    _sweep_flags()
+
+
+def experiment():
+    """The :class:`Experiment` of the flags, resolved (canonical data name, default names filled in)."""
+    data_name = naming.canonical_data_name(FLAGS.data_name)
+    data_dir = {"PLACES365": FLAGS.places_data_path, "PASS": FLAGS.pass_data_path}.get(data_name, FLAGS.data_dir)
+    return naming.resolve(Experiment(
+        data_name=data_name, cnn=FLAGS.CNN, layers=FLAGS.layers, model_name=FLAGS.model_name,
+        logging_dir=FLAGS.logging_dir, data_source=FLAGS.data_source, data_dir=data_dir,
+        test_samples=FLAGS.test_samples, batch_size=FLAGS.batch_size))
 
 
 def experiment_names():
     """(data_name, logging_dir, model_name) from the flags, with the defaults filled in."""
-    from .experiments import naming as experiment
-
-    data_name = experiment.canonical_data_name(FLAGS.data_name)
-    logging_dir = FLAGS.logging_dir or experiment.default_logging_dir(data_name, FLAGS.CNN, FLAGS.layers)
-    model_name = experiment.base_model_name(
-        FLAGS.model_name or experiment.default_model_name(data_name, FLAGS.CNN, FLAGS.layers))
-    return data_name, logging_dir, model_name
+    e = experiment()
+    return e.data_name, e.logging_dir, e.model_name
 
 
-def load_data(data_name, parts=True):
-    """The data set named by the flags; ``parts=False`` ignores ``--part`` (phase 1 needs the
-    original network's predictions on the whole test set)."""
-    from .data import sources as datasets
-
-    part, num_parts = (FLAGS.part, FLAGS.num_parts) if parts else (None, None)
-    data_dir = {"PLACES365": FLAGS.places_data_path, "PASS": FLAGS.pass_data_path}.get(data_name, FLAGS.data_dir)
-    return datasets.load(data_name, source=FLAGS.data_source, data_dir=data_dir, flat=not FLAGS.CNN,
-                         max_test=FLAGS.test_samples, part=part, num_parts=num_parts,
-                         part_align=FLAGS.batch_size)
+def phase1_settings():
+    """The :class:`Phase1Settings` of the flags."""
+    return Phase1Settings(epochs=FLAGS.epochs, l1=FLAGS.l1, upper_b=FLAGS.upper_b, lower_b=FLAGS.lower_b,
+                          calib_samples=FLAGS.calib_samples, train_samples=FLAGS.train_samples, seed=FLAGS.seed)
 
 
-def load_phase1_outputs(user):
-    """What phase 2 and the sweep need from phase 1, named by the flags.
+def run_settings():
+    """The :class:`RunSettings` of the flags (phase 2's run, a sweep's fixed settings)."""
+    return RunSettings(zeta=FLAGS.zeta, noise=FLAGS.noise, alpha_noise=FLAGS.alpha_noise, trial=FLAGS.trial,
+                       seed=FLAGS.seed, dtype=FLAGS.dtype, solver=FLAGS.solver, time_bits=FLAGS.time_bits,
+                       weight_bits=FLAGS.weight_bits, w_min=FLAGS.w_min, w_max=FLAGS.w_max,
+                       x_quantile=FLAGS.x_quantile)
 
-    Parameters
-    ----------
-    user : str
-        Who reads them ("phase 2", "the sweep"), for the messages.
 
-    Returns
-    -------
-    dict
-        ``data_name``, ``logging_dir``, ``model_name``, ``files`` (experiment.paths), ``pre``
-        (Preprocessed), ``reference`` (the original network's test predictions) and ``ds``
-        (the data set of the flags, sharded by ``--part`` when given).
-    """
-    import os
-
-    from .experiments import naming as experiment
-    from . import storage
-    from .errors import MissingPhase1Error
-    from .pipeline.preprocess import Preprocessed
-
-    data_name, logging_dir, model_name = experiment_names()
-    files = experiment.paths(logging_dir, model_name)
-    if not os.path.isdir(logging_dir):
-        raise MissingPhase1Error(f"{logging_dir} does not exist: run phase 1 first "
-                                 f"(python -m snnmap.phase1 --data_name {data_name} ...)")
-    storage.require_files([files["predictions"], files["accuracy"]], "phase 1 (python -m snnmap.phase1)")
-    pre = Preprocessed.load(logging_dir, model_name)
-    accuracy = storage.read_json(files["accuracy"])
-    reference = storage.load_npy(files["predictions"])
-
-    ds = load_data(data_name)
-    if accuracy.get("data_source") != ds.source:
-        print(f"warning: phase 1 used data source '{accuracy.get('data_source')}', {user} uses "
-              f"'{ds.source}'; the agreement compares predictions on the same indices")
-    stop = ds.test_indices[1] if ds.test_indices else ds.n_test
-    if len(reference) < stop:
-        raise ValueError(f"phase 1 stored {len(reference)} predictions but the test images used by {user} go up "
-                         f"to index {stop}; run phase 1 again with the same data (and --test_samples)")
-    print(f"data: {ds.description}")
-    return {"data_name": data_name, "logging_dir": logging_dir, "model_name": model_name, "files": files,
-            "pre": pre, "reference": reference, "ds": ds}
+def phase2_options():
+    """The :class:`Phase2Options` of the flags."""
+    return Phase2Options(part=FLAGS.part, num_parts=FLAGS.num_parts, distribute=FLAGS.distribute,
+                         mac_pj=FLAGS.energy_mac_pj, add_pj=FLAGS.energy_add_pj)
 
 
 def guarded(main):
     """Run ``main``; print snnmap's input errors as one clear line and exit with status 2."""
-    from .data import sources as datasets
-    from .errors import SnnmapError
-
     def wrapper(argv):
         try:
             return main(argv)
-        except (SnnmapError, datasets.DataSourceError, ValueError) as err:
+        except (SnnmapError, DataSourceError, ValueError) as err:
             print(f"error: {err}", file=sys.stderr)
             sys.exit(2)
 

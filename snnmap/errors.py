@@ -1,4 +1,4 @@
-"""Errors snnmap raises for bad input; each message names the problem and what to do."""
+"""Errors (and the one warning) snnmap raises for bad input; each message names the problem and what to do."""
 
 
 class SnnmapError(Exception):
@@ -25,3 +25,44 @@ class InvalidWeightsError(SnnmapError, ValueError):
 
 class MissingPhase1Error(SnnmapError, FileNotFoundError):
     """Phase 2 was asked to run before phase 1 wrote its outputs."""
+
+
+class DataSourceError(SnnmapError, RuntimeError):
+    """A data set that cannot be found, read or parsed.
+
+    The message names the file, directory or source concerned and says what to do. It stays a
+    :class:`RuntimeError`, as before it joined :class:`SnnmapError`, so existing handlers still catch it.
+
+    Parameters
+    ----------
+    message : str
+        What went wrong and what to do; it names arguments of :func:`snnmap.data.load` (``data_dir=``),
+        never command-line options.
+    argument : str, optional
+        The argument of :func:`snnmap.data.load` whose value would fix the problem (``"data_dir"``), so
+        that a command line can name its own option for it; ``None`` when no single argument does.
+    """
+
+    def __init__(self, message: str, argument: str | None = None):
+        super().__init__(message)
+        self.argument = argument
+
+
+class SampleDataWarning(UserWarning):
+    """MNIST fell back to the bundled 5,000-image sample, not the full data set.
+
+    A :class:`UserWarning`, so it is shown by default; ``warnings.filterwarnings("ignore",
+    category=SampleDataWarning)`` silences it alone.
+
+    Parameters
+    ----------
+    message : str
+        Why the sample was used and how to get the full data.
+    argument : str, optional
+        The argument of :func:`snnmap.data.load` that would give the full data (``"data_dir"``), for a
+        command line to name its own option.
+    """
+
+    def __init__(self, message: str, argument: str | None = None):
+        super().__init__(message)
+        self.argument = argument

@@ -21,7 +21,12 @@ from .errors import ShapeError
 
 @contextlib.contextmanager
 def floatx(dtype):
-    """Temporarily set ``keras.config.floatx()`` to ``dtype``."""
+    """Temporarily set ``keras.config.floatx()`` to ``dtype``.
+
+    Parameters
+    ----------
+    dtype : str
+    """
     old = keras.config.floatx()
     keras.config.set_floatx(str(dtype))
     try:
@@ -31,7 +36,16 @@ def floatx(dtype):
 
 
 def check_shape(x, input_shape, what="input"):
-    """Raise :class:`ShapeError` unless ``x`` is ``(N,) + input_shape``."""
+    """Raise :class:`ShapeError` unless ``x`` is ``(N,) + input_shape``.
+
+    Parameters
+    ----------
+    x : array_like
+    input_shape : tuple
+        Shape of one input.
+    what : str
+        What ``x`` is, for the message.
+    """
     shape = tuple(np.shape(x))
     expected = tuple(input_shape)
     if len(shape) != len(expected) + 1 or shape[1:] != expected:
@@ -41,11 +55,25 @@ def check_shape(x, input_shape, what="input"):
         raise ShapeError(f"{what} has shape {shape}, the model expects (N,) + {expected}{hint}")
 
 
-def normalise(x, input_range, what="input"):
-    """``x_hat = (x - p) / (q - p)`` in float64, refusing NaN/inf."""
+def normalise(x, input_range, what="input", check_finite=True):
+    """``x_hat = (x - p) / (q - p)`` in float64: the one input normalisation of the package.
+
+    Parameters
+    ----------
+    x : array_like
+        Values in ``input_range``.
+    input_range : (float, float)
+        ``(p, q)`` with ``q > p``.
+    what : str
+        What ``x`` is, for error messages.
+    check_finite : bool
+        Refuse NaN and infinite values.
+    """
     p, q = (float(v) for v in input_range)
+    if not q > p:
+        raise ValueError(f"input_range must be (p, q) with q > p, got {input_range}")
     x = np.asarray(x, dtype=np.float64)
-    if not np.all(np.isfinite(x)):
+    if check_finite and not np.all(np.isfinite(x)):
         raise ValueError(f"{what} contains NaN or infinite values")
     return (x - p) / (q - p)
 
@@ -56,7 +84,13 @@ def _is_array(data):
 
 
 def num_batches(data, batch_size):
-    """Number of batches :func:`stream` will yield, or None if it cannot be known cheaply."""
+    """Number of batches :func:`stream` will yield, or None if it cannot be known cheaply.
+
+    Parameters
+    ----------
+    data : array_like, ``tf.data.Dataset`` or iterable
+    batch_size : int
+    """
     if _is_array(data):
         return (len(data) + batch_size - 1) // batch_size
     cardinality = getattr(data, "cardinality", None)
@@ -84,6 +118,8 @@ def stream(x, input_shape, input_range=(0.0, 1.0), y=None, batch_size=256, what=
         Labels for array inputs.
     batch_size : int
         Batch size for array inputs.
+    what : str
+        What ``x`` is, for error messages.
     """
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
@@ -113,10 +149,20 @@ def _labels(y):
 
 
 def progress(iterable, total, desc, verbose="auto"):
-    """A tqdm progress bar unless ``verbose`` is 0."""
+    """A tqdm progress bar over ``iterable`` unless ``verbose`` is 0.
+
+    Parameters
+    ----------
+    iterable : iterable
+    total : int or None
+        Its length, if known.
+    desc : str
+        The bar's label.
+    verbose : "auto", 0, 1 or 2
+    """
     if verbose == 0:
         return iterable
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # imported on first use: quiet runs need no progress bar
 
     return tqdm(iterable, total=total, desc=desc, unit="batch", leave=False, dynamic_ncols=True, mininterval=1.0)
 
@@ -125,7 +171,7 @@ def distribution():
     """The active ``tf.distribute`` strategy if it has several replicas, else None."""
     if keras.backend.backend() != "tensorflow":
         return None
-    import tensorflow as tf
+    import tensorflow as tf  # only under the TensorFlow backend; JAX runs never load it
 
     if not tf.distribute.has_strategy():
         return None
@@ -144,7 +190,7 @@ def distribute_scope(mode="auto"):
         if mode not in ("auto", "none", "mirrored"):
             raise ValueError(f"distribute must be auto, none or mirrored, got {mode!r}")
         return contextlib.nullcontext()
-    import tensorflow as tf
+    import tensorflow as tf  # only under the TensorFlow backend; JAX runs never load it
 
     gpus = tf.config.list_logical_devices("GPU")
     if mode == "auto" and len(gpus) < 2:
@@ -158,14 +204,23 @@ def predict_on(model, batch, size=None):
     is padded to it (and the padding dropped), so the compiled function sees one shape.
 
     Under a multi-replica ``tf.distribute`` strategy the batch is split across the
-    replicas (through a ``tf.data`` dataset, which keeps float64)."""
+    replicas (through a ``tf.data`` dataset, which keeps float64).
+
+    Parameters
+    ----------
+    model : keras.Model
+    batch : array_like
+        One batch of inputs.
+    size : int, optional
+        The batch size the compiled function is traced for.
+    """
     dtype = keras.backend.standardize_dtype(model.inputs[0].dtype)
     batch = np.asarray(batch, dtype=dtype)
     n = len(batch)
     if size is not None and 0 < n < size:
         batch = np.concatenate([batch, np.repeat(batch[-1:], size - n, axis=0)])
     if distribution() is not None:
-        import tensorflow as tf
+        import tensorflow as tf  # a strategy exists, so the backend is TensorFlow
 
         out = model.predict(tf.data.Dataset.from_tensor_slices(batch).batch(len(batch)), verbose=0)
     else:
@@ -178,8 +233,18 @@ def predict_on(model, batch, size=None):
 def predict_batches(model, x, batch_size=256, verbose="auto", desc=None, input_range=None):
     """Yield ``model.predict_on_batch`` for consecutive batches of ``x``, keeping its dtype.
 
-    ``x`` is an array (sliced lazily) or anything :func:`stream` accepts; with
-    ``input_range`` the batches are normalised first.
+    Parameters
+    ----------
+    model : keras.Model
+    x : array_like, ``tf.data.Dataset`` or iterable
+        An array (sliced lazily) or anything :func:`stream` accepts.
+    batch_size : int
+    verbose : "auto", 0, 1 or 2
+        Progress display.
+    desc : str, optional
+        Label of the progress bar (default: the model's name).
+    input_range : (float, float), optional
+        With it, the batches are normalised first.
     """
     shape = tuple(model.inputs[0].shape[1:])
     source = stream(x, shape, input_range or (0.0, 1.0), batch_size=batch_size)

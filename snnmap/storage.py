@@ -19,7 +19,15 @@ from .errors import MissingPhase1Error
 
 @contextlib.contextmanager
 def atomic_path(path, suffix=""):
-    """Yield a temporary path next to ``path``; rename it onto ``path`` on success."""
+    """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
+
+    Parameters
+    ----------
+    path : str
+        The file to write; its directory is made when missing.
+    suffix : str
+        Ending of the temporary name (writers such as Keras check the extension).
+    """
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp" + suffix, dir=directory)
@@ -37,18 +45,33 @@ def atomic_path(path, suffix=""):
 
 
 def atomic_write_text(path, text):
+    """Write ``text`` (UTF-8) to ``path`` atomically.
+
+    Parameters
+    ----------
+    path : str
+    text : str
+    """
     with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(text)
 
 
-def _jsonable(value):
+def jsonable(value):
+    """``value`` with only JSON types: NumPy arrays and scalars as lists and numbers, tuples
+    as lists, keys as strings, non-finite floats as ``None``, ``"inf"`` or ``"-inf"``.
+
+    Parameters
+    ----------
+    value : object
+        Dicts, lists, tuples, NumPy arrays and scalars, numbers, strings, None.
+    """
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
+        return jsonable(value.tolist())
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, float) and not np.isfinite(value):
@@ -56,40 +79,99 @@ def _jsonable(value):
     return value
 
 
+def as_read_back(value):
+    """``value`` as it reads back from a file :func:`atomic_write_json` wrote.
+
+    Parameters
+    ----------
+    value : object
+        See :func:`jsonable`.
+    """
+    return json.loads(json.dumps(jsonable(value)))
+
+
 def atomic_write_json(path, data):
-    atomic_write_text(path, json.dumps(_jsonable(data), indent=2, sort_keys=False) + "\n")
+    """Write ``data`` to ``path`` atomically as indented JSON, keys in their order.
+
+    Parameters
+    ----------
+    path : str
+    data : object
+        See :func:`jsonable`.
+    """
+    atomic_write_text(path, json.dumps(jsonable(data), indent=2, sort_keys=False) + "\n")
 
 
 def read_json(path):
+    """The content of the JSON file ``path``.
+
+    Parameters
+    ----------
+    path : str
+    """
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
 
 
 def atomic_save_npy(path, array):
+    """Write ``array`` to ``path`` atomically as ``.npy`` (no pickled objects).
+
+    Parameters
+    ----------
+    path : str
+    array : array_like
+    """
     with atomic_path(path, suffix=".npy") as tmp:
         np.save(tmp, np.asarray(array), allow_pickle=False)
 
 
 def load_npy(path):
+    """The array of the ``.npy`` file ``path`` (pickled objects refused).
+
+    Parameters
+    ----------
+    path : str
+    """
     return np.load(path, allow_pickle=False)
 
 
 def atomic_save_weights(model, path):
-    """``model.save_weights`` to a temporary ``.weights.h5`` file, then rename."""
+    """``model.save_weights`` to a temporary ``.weights.h5`` file, then rename.
+
+    Parameters
+    ----------
+    model : keras.Model
+    path : str
+        Ends with ``.weights.h5``.
+    """
     with atomic_path(path, suffix=".weights.h5") as tmp:
         os.remove(tmp)  # Keras refuses to overwrite silently in some versions
         model.save_weights(tmp)
 
 
 def atomic_save_model(model, path):
-    """``model.save`` (``.keras``) to a temporary file, then rename."""
+    """``model.save`` (``.keras``) to a temporary file, then rename.
+
+    Parameters
+    ----------
+    model : keras.Model
+    path : str
+        Ends with ``.keras``.
+    """
     with atomic_path(path, suffix=".keras") as tmp:
         os.remove(tmp)
         model.save(tmp)
 
 
 def require_files(paths, producer):
-    """Raise :class:`MissingPhase1Error` listing the files of ``paths`` that do not exist."""
+    """Raise :class:`MissingPhase1Error` listing the files of ``paths`` that do not exist.
+
+    Parameters
+    ----------
+    paths : list of str
+    producer : str
+        The command that writes them, for the message ("phase 1 (python -m snnmap.phase1)").
+    """
     missing = [p for p in paths if not os.path.isfile(p)]
     if missing:
         raise MissingPhase1Error(

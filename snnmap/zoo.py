@@ -18,13 +18,17 @@ def fc(input_dim=784, hidden=(600,), num_classes=10, dropout=0.2, l1=0.0, name="
     Parameters
     ----------
     input_dim : int
+        Number of input values (pixels).
     hidden : sequence of int
         Hidden layer sizes (``--layers`` counts them plus the output layer).
     num_classes : int
     dropout : float
+        Dropout rate of the input and of every hidden layer.
     l1 : float
         L1 activity regularisation of the hidden ReLU outputs (``--l1``), which makes the
         activations, and with them the spike windows, smaller.
+    name : str
+        The model's name.
     """
     inputs = keras.Input(shape=(input_dim,), name="pixels")
     x = keras.layers.Dropout(dropout)(inputs)
@@ -43,6 +47,16 @@ def lenet5(input_shape=(28, 28, 1), num_classes=10, dropout=0.0, name="lenet5_re
 
     Conv 6@5x5 (same) - BN - ReLU - MaxPool - Conv 16@5x5 - BN - ReLU - MaxPool -
     Conv 120@5x5 - BN - ReLU - Flatten - Dense 84 - BN - ReLU - Dense - softmax.
+
+    Parameters
+    ----------
+    input_shape : (int, int, int)
+        Height, width, channels.
+    num_classes : int
+    dropout : float
+        Dropout rate after every convolution block.
+    name : str
+        The model's name.
     """
     inputs = keras.Input(shape=input_shape, name="pixels")
     x = inputs
@@ -77,8 +91,17 @@ def vgg(plan, dense=(512,), input_shape=(28, 28, 1), num_classes=10, bn=True, dr
         Filters per 3x3 convolution, ``"pool"`` for a 2x2 max pooling.
     dense : sequence of int
         Hidden Dense layers after Flatten (each ReLU - BN - Dropout).
+    input_shape : (int, int, int)
+        Height, width, channels.
+    num_classes : int
     bn : bool
         Batch normalisation after every ReLU.
+    dropout : float
+        Dropout rate after every block.
+    kernel_size : int
+        Size of the square convolution kernels.
+    name : str
+        The model's name.
     """
     inputs = keras.Input(shape=input_shape, name="pixels")
     x = inputs
@@ -105,7 +128,15 @@ def vgg(plan, dense=(512,), input_shape=(28, 28, 1), num_classes=10, bn=True, dr
 
 
 def vgg16_imagenet(input_shape=(224, 224, 3), num_classes=1000, name="vgg16"):
-    """``keras.applications.VGG16`` (random weights) with its classifier: 16 weight layers."""
+    """``keras.applications.VGG16`` (random weights) with its classifier: 16 weight layers.
+
+    Parameters
+    ----------
+    input_shape : (int, int, int)
+    num_classes : int
+    name : str
+        The model's name.
+    """
     return keras.applications.VGG16(weights=None, include_top=True, input_shape=input_shape,
                                     classes=num_classes, name=name)
 
@@ -116,6 +147,20 @@ def build(cnn: bool, layers: int, input_shape, num_classes: int, l1: float = 0.0
     ``--CNN=False``: the fully connected network with ``layers - 1`` hidden layers of 600.
     ``--CNN=True``: ``--layers 5`` LeNet5; ``16`` the 16-layer VGG for 28x28 inputs, or
     ``keras.applications.VGG16`` for 224x224 inputs; ``15`` the 15-layer VGG for 32x32.
+
+    Parameters
+    ----------
+    cnn : bool
+        Convolutional network (True) or fully connected (False).
+    layers : int
+        Number of Dense/Conv2D layers (see above).
+    input_shape : tuple of int
+        Shape of one input image.
+    num_classes : int
+    l1 : float
+        L1 activity regularisation of the hidden layers (fully connected network only).
+    name : str, optional
+        The model's name (default: the architecture's).
     """
     input_shape = tuple(int(d) for d in input_shape)
     if not cnn:
@@ -140,7 +185,26 @@ def build(cnn: bool, layers: int, input_shape, num_classes: int, l1: float = 0.0
 
 
 def train(model, x_train, y_train, epochs=10, batch_size=128, validation_data=None, verbose="auto", seed=0):
-    """Train a zoo model with Adam and cross-entropy; Keras shows its progress bar."""
+    """Train a zoo model with Adam (learning rate 1e-3) and cross-entropy; Keras shows its progress bar.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A zoo network (softmax output); compiled here.
+    x_train, y_train : array_like
+        Images and class ids.
+    epochs, batch_size : int
+    validation_data : tuple, optional
+        ``(x, y)`` evaluated after every epoch.
+    verbose : "auto", 0, 1 or 2
+        Keras' progress display.
+    seed : int
+        Seeds weights initialisation, dropout and shuffling (``keras.utils.set_random_seed``).
+
+    Returns
+    -------
+    keras.callbacks.History
+    """
     keras.utils.set_random_seed(seed)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])

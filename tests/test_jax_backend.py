@@ -3,9 +3,7 @@ conversion-equivalence tests, run again under KERAS_BACKEND=jax in a subprocess.
 
 The subprocess starts as soon as collection selects the test (``conftest.py`` calls
 :func:`start`) and the test itself runs last, waiting for it: the JAX run, mostly XLA
-compilation on one core, overlaps the rest of the suite instead of adding its ten minutes or
-so (on a 2-core AVX2 machine it took 1,127 s alone while it still ran the tests SELECTION now
-leaves to TensorFlow, 473 + 45 s of it)."""
+compilation on one core, overlaps the rest of the suite instead of adding to it."""
 
 import importlib.util
 import os
@@ -20,21 +18,24 @@ import pytest
 from helpers import REPO
 
 FILES = ["tests/core/test_spiketime.py", "tests/layers/test_layers.py", "tests/layers/test_conv_layers.py",
-         "tests/core/test_bounds.py", "tests/pipeline/test_convert.py"]
+         "tests/core/test_bounds.py", "tests/layers/test_layer_bounds.py", "tests/layers/test_legacy.py",
+         "tests/pipeline/test_convert.py"]
 # JAX compiles every new shape, so the whole files would take tens of minutes: a selection
 # covering every code path (dense and conv layers against the oracle, violations (a)/(b),
-# readout, serialisation, predict in float64, the conversion-equivalence tests, the bounds and
-# their cascade) runs instead.  The cascade's own tests of single-point stages and of the
-# alternative points (about 100 s under JAX) and of chunked against separate grids (45 s) are left
-# to TensorFlow: the forced cascade of the layer's own stages, both regimes' code included, runs
-# here in test_every_stage_forced.  So is test_float32_keeps_precision_in_a_deep_network (470 s
-# under JAX, 40 % of this run: five 15-layer SNNs compiled): the frames' float32 rounding is the
-# same arithmetic on either backend, and test_float32_snn_agrees converts in float32 here.
+# readout, serialisation, a model saved by an older snnmap, predict in float64, the
+# conversion-equivalence tests, the bounds and their cascade) runs instead.  The cascade's own
+# tests of single-point stages, of the alternative points and of chunked against separate grids
+# are left to TensorFlow: the forced cascade of the layer's own stages, both regimes' code
+# included, runs here in test_every_stage_forced.  So is
+# test_float32_keeps_precision_in_a_deep_network (five 15-layer SNNs to compile): the frames'
+# float32 rounding is the same arithmetic on either backend, and test_float32_snn_agrees
+# converts in float32 here.
 SELECTION = ("not scan and not float32_keeps_precision and not cascade_chunks and "
              "(test_spiketime or test_convert or (random_layers_match_oracle and seed0) "
              "or (condition_b and 0-) or condition_a or output_layer_readout or model_matches or predict_keeps "
              "or few_open or (random_conv_layers_match_oracle and (g0- or g1-)) or same_padding_inputs "
-             "or conv_model_matches or (test_bounds and not fused and not single_point and not alternative_points))")
+             "or conv_model_matches or test_legacy "
+             "or ((test_bounds or test_layer_bounds) and not fused and not single_point and not alternative_points))")
 TIMEOUT_S = 1800
 
 

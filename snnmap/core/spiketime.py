@@ -15,34 +15,22 @@ Two ways to the same answer:
 
 * :func:`closed_form` - once every input has arrived (``s >= tau = max(0, max_j u_j)``)
   V is linear with slope ``a_i = alpha_i + sum_j J_ij``, so the crossing is
-  ``s* = (theta_i - alpha_i T_in + sum_j J_ij u_j) / a_i = c_i + sum_j J_ij u_j / a_i``.  It is the spike time whenever
-  V stays below theta before ``tau``; :func:`certified` checks a sufficient condition for
-  that with one more product, using the upper bound
-  ``U(s) = alpha (s + T_in) + sum_j max(J_ij, 0) max(0, s - u_j) >= V(s)``, which is
-  non-decreasing when ``alpha >= 0``, so ``U(tau) < theta`` rules out any earlier crossing.
+  ``s* = (theta_i - alpha_i T_in + sum_j J_ij u_j) / a_i = c_i + sum_j J_ij u_j / a_i``.  It is
+  the spike time whenever V stays below theta before ``tau``, which the bounds of
+  :mod:`snnmap.core.bounds` certify (MAPPING §3's certificate first: with ``alpha >= 0`` the
+  upper bound ``U(s) = alpha (s + T_in) + sum_j max(J_ij, 0) max(0, s - u_j) >= V(s)`` is
+  non-decreasing, so ``U(tau) < theta`` rules out any earlier crossing).
 * :func:`first_crossing` - an exact event-driven solution for any neuron: inputs sorted
   in time, V evaluated at every input arrival, the first segment that reaches theta
   solved linearly.  Its cost is O(R log R) per neuron (R inputs), so the layers call it
-  only for the neurons :func:`certified` leaves open, a bounded chunk at a time
+  only for the neurons the bounds leave open, a bounded chunk at a time
   (:func:`solve_pairs`).
 """
 
 from __future__ import annotations
 
-import os
-
 import keras
-import numpy as np
 from keras import ops
-
-
-def upper_bound_margin(alpha, j_pos_sum, j_pos_dot_u, tau, t_in, theta):
-    """``theta - U(tau)`` where ``U(tau) = alpha (tau + T_in) + tau sum_j J+_ij - sum_j J+_ij u_j``.
-
-    Positive margin (with ``alpha >= 0``) certifies that the neuron does not reach theta
-    before all its inputs have arrived.
-    """
-    return theta - (alpha * (tau + t_in) + tau * j_pos_sum - j_pos_dot_u)
 
 
 def crossing_params(alpha, j_sum, theta, t_in, window):
@@ -165,58 +153,6 @@ def fused(fn):
     return tf.function(fn, jit_compile=True, autograph=False)
 
 
-#: bfloat16's unit roundoff (8 significand bits, round to nearest), with room for a float64 ->
-#: float32 -> bfloat16 double rounding.
-BF16_ROUNDOFF = 2.0 ** -8 * (1 + 2.0 ** -10)
-
-_BF16 = {}
-
-
-def bf16_products():
-    """Whether the grid bounds' synapse products may run in bfloat16 (cached per process).
-
-    Only where a bfloat16 product is sound to bound: TensorFlow with oneDNN, whose bfloat16
-    convolutions accumulate in float32 (oneDNN's default "strict" accumulation mode), so a
-    sum of ``R`` non-negative terms is off by at most three bfloat16 roundings (input,
-    kernel, output) and a float32 sum; and worth it: on CPUs with native bfloat16 dot
-    products (``avx512_bf16`` or ``amx_bf16``), where they run twice as fast as float32.  A
-    probe (:func:`_accumulates_in_float32`) checks the accumulation once.  The environment
-    variable ``SNNMAP_BF16`` set to ``0`` turns them off; ``1`` skips the CPU check (the
-    probe still runs).
-    """
-    if "ok" not in _BF16:
-        setting = os.environ.get("SNNMAP_BF16", "auto")
-        ok = (setting != "0" and keras.backend.backend() == "tensorflow"
-              and os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") != "0"
-              and (setting == "1" or _cpu_has_bf16()))
-        _BF16["ok"] = bool(ok and _accumulates_in_float32())
-    return _BF16["ok"]
-
-
-def _cpu_has_bf16():
-    try:
-        with open("/proc/cpuinfo") as fh:
-            flags = next((line for line in fh if line.startswith("flags")), "").split()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def _accumulates_in_float32():
-    """A bfloat16 convolution of 4,608 ones with one weight 1 and the others ``2**-9``:
-    ``9.998`` with float32 accumulation, close to 1 or 2 if partial sums were rounded to
-    bfloat16 (whose spacing above 1 is ``2**-7``)."""
-    import tensorflow as tf  # only where it is the backend
-
-    kernel = np.full((3, 3, 512, 1), 2.0 ** -9, np.float32)
-    kernel[1, 1, 7, 0] = 1.0
-    exact = 1.0 + (kernel.size - 1) * 2.0 ** -9
-    with tf.init_scope():  # eager, even while a graph is traced
-        y = tf.nn.conv2d(tf.ones((1, 3, 3, 512), tf.bfloat16), tf.cast(kernel, tf.bfloat16), 1, "VALID")
-        value = float(tf.cast(tf.reshape(y, []), tf.float32))
-    return abs(value - exact) <= 2.0 ** -6 * exact
-
-
 def sort_inputs(u, j, axis=-1):
     """``u`` and ``j`` reordered so that ``u`` ascends along ``axis``."""
     order = ops.argsort(u, axis=axis)
@@ -254,18 +190,15 @@ def sort_early_inputs(u, j):
     return ops.concatenate([e, last], axis=-1), ops.concatenate([js, j_last], axis=-1)
 
 
-def solve_pairs(mask, values, solve, chunk, small_chunk=16, factor=8, static=None):
+def solve_pairs(mask, values, solve, chunk, small_chunk=16, factor=8):
     """Replace ``values[p]`` by ``solve(p)`` for every index ``p`` (along axis 0) where ``mask`` holds.
 
-    A few selected entries (the usual case) are found with one ``top_k`` and solved at
-    once, in a call of the smallest size ``small_chunk * factor**k`` below ``chunk`` that
-    holds them all; more are compacted (a prefix sum and one scatter) and handed to
-    ``solve`` ``chunk`` at a time inside ``ops.while_loop``.  Peak memory is that of one
-    ``solve`` call whatever the batch size, nothing runs when nothing is selected, and
-    shapes stay static, so the same code is jitted by JAX (and XLA).  On TensorFlow,
-    whose graphs take shapes that vary, the selected indices are taken exactly
-    (``nonzero``) and solved ``chunk`` at a time, so no call solves padding; the spiking
-    layers therefore declare ``supports_jit = False`` there.
+    Where shapes may vary (:func:`shapes_may_vary`: TensorFlow graphs without XLA) the
+    selected indices are taken exactly (:func:`solve_selected`), so no call solves padding;
+    the spiking layers therefore declare ``supports_jit = False`` there.  Elsewhere shapes
+    stay static (:func:`solve_padded`), so the same code is jitted by JAX (and XLA).  Peak
+    memory is that of one ``solve`` call whatever the batch size, and nothing runs when
+    nothing is selected.
 
     Parameters
     ----------
@@ -279,16 +212,29 @@ def solve_pairs(mask, values, solve, chunk, small_chunk=16, factor=8, static=Non
     chunk : int
         Largest number of entries solved by one call.
     small_chunk, factor : int
+        Sizes of the one-call paths of :func:`solve_padded`.
+    """
+    if shapes_may_vary():
+        return solve_selected(mask, values, solve, chunk)
+    return solve_padded(mask, values, solve, chunk, small_chunk, factor)
+
+
+def solve_padded(mask, values, solve, chunk, small_chunk=16, factor=8):
+    """:func:`solve_pairs` with static shapes.
+
+    A few selected entries (the usual case) are found with one ``top_k`` and solved at
+    once, in a call of the smallest size ``small_chunk * factor**k`` below ``chunk`` that
+    holds them all; more are compacted (a prefix sum and one scatter) and handed to
+    ``solve`` ``chunk`` at a time inside ``ops.while_loop``.
+
+    Parameters
+    ----------
+    mask, values, solve, chunk
+        As :func:`solve_pairs`.
+    small_chunk, factor : int
         Sizes of the one-call paths: ``small_chunk``, ``small_chunk * factor``, ... below
         ``chunk``.
-    static : bool, optional
-        Force the static-shape path (True) or the exact one (False); by default the
-        exact one on TensorFlow, the static one elsewhere.
     """
-    if static is None:
-        static = not shapes_may_vary()
-    if not static:
-        return _solve_selected(mask, values, solve, chunk)
     count = ops.sum(ops.cast(mask, "int32"))
     sizes = []
     size = max(1, int(small_chunk))
@@ -312,10 +258,16 @@ def solve_pairs(mask, values, solve, chunk, small_chunk=16, factor=8, static=Non
     return ops.cond(count > 0, branch, lambda: values)
 
 
-def _solve_selected(mask, values, solve, chunk):
+def solve_selected(mask, values, solve, chunk):
     """:func:`solve_pairs` where shapes may vary (TensorFlow graphs without XLA): the
     selected indices exactly, ``chunk`` at a time, so no call solves padding.  Nothing runs
-    when nothing is selected (``any`` costs a fraction of ``nonzero`` on a large mask)."""
+    when nothing is selected (``any`` costs a fraction of ``nonzero`` on a large mask).
+
+    Parameters
+    ----------
+    mask, values, solve, chunk
+        As :func:`solve_pairs`.
+    """
     def run():
         index = ops.cast(ops.reshape(ops.nonzero(mask)[0], (-1,)), "int32")
         count = ops.shape(index)[0]

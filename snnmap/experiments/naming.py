@@ -1,32 +1,49 @@
-"""Names and places of an experiment's files, shared by the phase-1 and phase-2 commands.
+"""Names and places of an experiment's files: the one place the experiments name files.
 
 An experiment is (data set, architecture).  Its directory (``--logging_dir``, by default
 ``models/<data_name>/<arch>/``) holds the shipped or trained original weights
-``<model_name>_original.weights.h5`` and everything phase 1 and phase 2 write:
+``<model_name>_original.weights.h5`` and everything phase 1, phase 2 and the sweep write:
 
-* ``<model_name>_scaled.weights.h5`` + ``<model_name>_scaled.json``: preprocessed network,
-* ``<model_name>_X_n.json``: ``X_n`` per hidden layer (and phase 1's report),
+* the preprocessed network, named by :meth:`snnmap.Preprocessed.paths` (``_scaled.weights.h5``,
+  ``_scaled.json``, ``_X_n.json``, ``_maxima.npy``),
 * ``<model_name>_predictions.npy``: the original network's test predictions (class ids),
 * ``<model_name>_accuracy.json``: accuracies of the original and preprocessed networks and
-  the data they were measured on,
-* ``results/<model_name>_<settings>.json``: one phase-2 results file per setting.
+  the data they were measured on; ``<model_name>_phase1.json``: phase 1's report,
+* ``results/<model_name>_<settings>.json``: one phase-2 results file per setting,
+* ``sweeps/<sweep_name>/``: ``runs/<results name>``, ``sweep.json``, ``sweep.csv``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import os
 import re
 
-from ..data import sources as datasets
+from ..data import canonical_name
+from ..pipeline.preprocess import Preprocessed
+from .grid import SweepError
+from .settings import Experiment, RunSettings, default_of, field_names
 
 ARCHITECTURES = {(False, None): "FC", (True, 5): "LeNet5", (True, 16): "VGG16", (True, 15): "VGG15"}
+#: Settings every results name spells out, in this order (the original code's names).
+ALWAYS_NAMED = ("zeta", "noise", "alpha_noise", "trial")
+#: Their prefixes in a name.
+PREFIXES = {"zeta": "zeta", "noise": "noise", "alpha_noise": "alpha", "trial": "trial"}
+#: Settings named only away from their default, right after ALWAYS_NAMED, in this order.
+NAMED_AWAY_FROM_DEFAULT = ("seed", "dtype", "solver")
+#: The files of a sweep directory.
+SWEEP_TABLE, SWEEP_CSV, RUNS_DIR = "sweep.json", "sweep.csv", "runs"
 
 
 def canonical_data_name(name: str) -> str:
-    return datasets.canonical_name(name)
+    """The canonical name of a data set (``"fashion-mnist"`` -> ``"FashionMNIST"``)."""
+    return canonical_name(name)
 
 
 def architecture(cnn: bool, layers: int) -> str:
+    """The zoo architecture of ``(cnn, layers)``: FC, LeNet5, VGG16 or VGG15."""
     if not cnn:
         return "FC"
     try:
@@ -36,10 +53,12 @@ def architecture(cnn: bool, layers: int) -> str:
 
 
 def default_logging_dir(data_name: str, cnn: bool, layers: int, root: str = "models") -> str:
+    """``<root>/<data_name>/<arch>``."""
     return os.path.join(root, canonical_data_name(data_name), architecture(cnn, layers))
 
 
 def default_model_name(data_name: str, cnn: bool, layers: int) -> str:
+    """``<data>_<arch>_relu`` in lower case."""
     return f"{canonical_data_name(data_name).lower()}_{architecture(cnn, layers).lower()}_relu"
 
 
@@ -48,9 +67,21 @@ def base_model_name(name: str) -> str:
     return re.sub(r"_(original|scaled)$", "", name)
 
 
+def resolve(experiment: Experiment) -> Experiment:
+    """``experiment`` with the canonical data name and the default directory and model name filled in."""
+    data_name = canonical_data_name(experiment.data_name)
+    logging_dir = experiment.logging_dir or default_logging_dir(data_name, experiment.cnn, experiment.layers)
+    model_name = base_model_name(
+        experiment.model_name or default_model_name(data_name, experiment.cnn, experiment.layers))
+    return dataclasses.replace(experiment, data_name=data_name, logging_dir=logging_dir, model_name=model_name)
+
+
 def paths(logging_dir: str, model_name: str) -> dict:
+    """Every file of an experiment: the preprocessed network's (:meth:`Preprocessed.paths`),
+    ``original_weights``, ``predictions``, ``accuracy``, ``phase1_report`` and ``results_dir``."""
     base = os.path.join(logging_dir, model_name)
     return {
+        **Preprocessed.paths(logging_dir, model_name),
         "original_weights": base + "_original.weights.h5",
         "predictions": base + "_predictions.npy",
         "accuracy": base + "_accuracy.json",
@@ -59,33 +90,117 @@ def paths(logging_dir: str, model_name: str) -> dict:
     }
 
 
-def _fmt(value) -> str:
+def _number(value) -> str:
     text = f"{float(value):g}"
     return text.replace("-", "m").replace("+", "")
 
 
-def results_path(logging_dir: str, model_name: str, settings: dict) -> str:
+def results_name(model_name: str, settings: RunSettings, n_test=None, part=None) -> str:
     """A results file name that differs for every setting that changes the SNN or the data.
 
-    ``settings`` keys used: zeta, noise, alpha_noise, trial, seed, dtype, solver, n_test,
-    part (and any other key, appended sorted, so new knobs never collide).
+    Parameters
+    ----------
+    model_name : str
+    settings : RunSettings
+        zeta, noise, alpha_noise and trial always appear; seed, dtype and solver away from
+        their defaults; every other setting away from its default, sorted by name with ``part``.
+    n_test : int, optional
+        The number of test images, when not the whole test set.
+    part : (int, int), optional
+        ``(part, num_parts)`` of a sharded run.
     """
-    s = dict(settings)
-    parts = [model_name, f"zeta{_fmt(s.pop('zeta'))}", f"noise{_fmt(s.pop('noise'))}",
-             f"alpha{_fmt(s.pop('alpha_noise'))}", f"trial{int(s.pop('trial'))}"]
-    seed = s.pop("seed", 0)
-    if seed:
-        parts.append(f"seed{int(seed)}")
-    dtype = s.pop("dtype", "float64")
-    if dtype != "float64":
-        parts.append(dtype)
-    solver = s.pop("solver", "auto")
-    if solver != "auto":
-        parts.append(solver)
-    n_test = s.pop("n_test", None)
+    parts = [model_name] + [f"{PREFIXES[k]}{_number(getattr(settings, k))}" for k in ALWAYS_NAMED[:3]]
+    parts.append(f"trial{int(settings.trial)}")
+    if settings.seed != default_of(RunSettings, "seed"):
+        parts.append(f"seed{int(settings.seed)}")
+    for key in ("dtype", "solver"):
+        if getattr(settings, key) != default_of(RunSettings, key):
+            parts.append(getattr(settings, key))
     if n_test is not None:
         parts.append(f"n{int(n_test)}")
-    for key in sorted(s):
-        if s[key] is not None:
-            parts.append(f"{key}{_fmt(s[key]) if isinstance(s[key], (int, float)) else s[key]}")
-    return os.path.join(paths(logging_dir, model_name)["results_dir"], "_".join(parts) + ".json")
+    extra = {k: getattr(settings, k) for k in field_names()
+             if k not in ALWAYS_NAMED + NAMED_AWAY_FROM_DEFAULT and getattr(settings, k) != default_of(RunSettings, k)}
+    if part is not None:
+        extra["part"] = f"{part[0]}of{part[1]}"
+    for key in sorted(extra):
+        value = extra[key]
+        if value is not None:
+            parts.append(f"{key}{_number(value) if isinstance(value, (int, float)) else value}")
+    return "_".join(parts) + ".json"
+
+
+def results_path(logging_dir: str, model_name: str, settings: RunSettings, n_test=None, part=None) -> str:
+    """Where phase 2 writes the results of ``settings``: ``results/`` + :func:`results_name`."""
+    return os.path.join(paths(logging_dir, model_name)["results_dir"],
+                        results_name(model_name, settings, n_test, part))
+
+
+def merged_path(part_path) -> str:
+    """The name of the merged results of a part's file (``_partKofN`` removed).
+
+    Raises
+    ------
+    ValueError
+        When ``part_path`` names no part.
+    """
+    out = re.sub(r"_part\d+of\d+(?=\.json$)", "", str(part_path))
+    if out == str(part_path):
+        raise ValueError("cannot derive the merged file name; pass --merged_path")
+    return out
+
+
+def sweep_dir(logging_dir: str, sweep_name: str) -> str:
+    """``<logging_dir>/sweeps/<sweep_name>``."""
+    return os.path.join(logging_dir, "sweeps", check_sweep_name(sweep_name))
+
+
+def _token(value) -> str:
+    """A value as it appears in a sweep's name: ``0.05``, ``m1`` for -1, ``none``."""
+    if value is None:
+        return "none"
+    if isinstance(value, float):
+        return format(value, "g").replace("-", "m").replace("+", "")
+    return str(value).replace("-", "m")
+
+
+def default_sweep_name(model_name, grid, fixed: RunSettings, n_test=None) -> str:
+    """A readable sweep name: model, grid, the fixed settings that differ from their defaults, ``n<test>``.
+
+    ``fashionmnist_fc_relu_noise0-0.05-0.1_zeta0-0.5`` ; a long list of values is shortened to
+    ``noise0..0.5x11`` plus a short hash of the whole grid, so distinct grids never share a name.
+
+    Parameters
+    ----------
+    model_name : str
+    grid : dict
+        A checked grid (:func:`snnmap.experiments.grid.check_grid`).
+    fixed : RunSettings
+        The settings of the knobs outside the grid (``trial`` is not part of the name).
+    n_test : int, optional
+        The number of test images, when not the whole test set.
+    """
+    parts, shortened = [model_name], False
+    for knob, values in grid.items():
+        text = "-".join(_token(v) for v in values)
+        if len(text) > 40:
+            numbers = [v for v in values if v is not None]
+            text = f"{_token(min(numbers))}..{_token(max(numbers))}x{len(values)}" if numbers else f"x{len(values)}"
+            shortened = True
+        parts.append(knob + text)
+    for key in field_names():
+        value = getattr(fixed, key)
+        if key != "trial" and key not in grid and value != default_of(RunSettings, key):
+            parts.append(key + _token(value))
+    if n_test is not None:
+        parts.append(f"n{int(n_test)}")
+    if shortened:
+        digest = hashlib.sha256(json.dumps(grid, sort_keys=True).encode()).hexdigest()[:8]
+        parts.append(digest)
+    return "_".join(parts)
+
+
+def check_sweep_name(name: str) -> str:
+    """``name`` if it is a plain directory name; raises :class:`SweepError` otherwise."""
+    if not name or name in (".", "..") or "/" in name or (os.sep != "/" and os.sep in name):
+        raise SweepError(f"--sweep_name '{name}' must be a plain directory name (no path separators)")
+    return name

@@ -5,26 +5,42 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from . import graph
+from . import build, graph
 from ..core import mapping
 from ..errors import UnsupportedLayerError
-from ..layers.spiking import SpikeTimePadding2D, SpikingConv2D, SpikingDense, SpikingMaxPooling2D
-from ..layers.model import SpikingModel
-from .preprocess import Preprocessed, preprocess
+from ..layers import SpikeTimePadding2D, SpikingConv2D, SpikingDense, SpikingMaxPooling2D, SpikingModel
+from .preprocess import DEFAULT_LOWER_B, DEFAULT_UPPER_B, Preprocessed, preprocess
 
 
 def encode(x, input_range=(0.0, 1.0)):
     """Input spike times (time-to-first-spike code of MAPPING §1), float64.
 
     ``t = 1 - (x - p) / (q - p)``: the largest value spikes first, at 0; the smallest at 1.
+
+    Parameters
+    ----------
+    x : array_like
+        Inputs in ``input_range``.
+    input_range : (float, float)
+        ``(p, q)`` with ``q > p``.
     """
     return mapping.encode(x, input_range)
 
 
 def derive_seed(seed: int, index: int) -> int:
-    """A 31-bit seed derived from ``seed`` and ``index``: distinct indices give independent
-    streams, equal ones the same.  It seeds spiking layer ``index`` from the run's seed, and
-    trial ``index`` of an experiment from the experiment's seed."""
+    """A 31-bit seed derived from ``seed`` and ``index``.
+
+    Distinct indices give independent streams, equal ones the same.  It seeds spiking
+    layer ``index`` from the run's seed, and trial ``index`` of an experiment from the
+    experiment's seed.
+
+    Parameters
+    ----------
+    seed : int
+        The parent seed.
+    index : int
+        Which child stream.
+    """
     return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1)[0] & 0x7FFFFFFF)
 
 
@@ -73,58 +89,115 @@ def to_snn(pre: Preprocessed, zeta=mapping.DEFAULT_ZETA, noise=0.0, alpha_noise=
         the logits (the readout potential of the output layer).
     """
     x_n = pre.window_scales(x_quantile)
-    windows = mapping.windows(x_n, zeta)
     relu = pre.model
     inputs = keras.Input(shape=relu.inputs[0].shape[1:], dtype=dtype, name="spike_times")
+    state = _Conversion(x_n, mapping.windows(x_n, zeta), seed, alpha_noise, local_times,
+                        dict(zeta=zeta, noise=noise, dtype=dtype, solver=solver, time_bits=time_bits,
+                             weight_bits=weight_bits, w_min=w_min, w_max=w_max))
     x = inputs
-    hidden = 0
-    common = dict(zeta=zeta, noise=noise, dtype=dtype, solver=solver, time_bits=time_bits,
-                  weight_bits=weight_bits, w_min=w_min, w_max=w_max)
-    origin = 0.0  # the frame of the spike times x holds: encode() gives global times
-    for layer in relu.layers:
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D)):
-            is_hidden = graph._activation_name(layer, layer.activation) == "relu"  # noqa: SLF001
-            w, b = (np.asarray(keras.ops.convert_to_numpy(v), np.float64) for v in (layer.kernel, layer.bias))
-            win = windows[hidden] if is_hidden else windows[-1]
-            kwargs = dict(t_min_prev=win.t_min_prev, t_min=win.t_min, seed=derive_seed(seed, hidden),
-                          name=layer.name, input_origin=origin, **common)
-            if is_hidden:
-                kwargs.update(X_n=x_n[hidden], alpha_noise=alpha_noise)
-            else:
-                kwargs.update(output_layer=True)
-            if local_times and is_hidden:
-                kwargs.update(output_origin=win.t_max)
-            spiking = (SpikingDense(layer.units, **kwargs) if isinstance(layer, keras.layers.Dense) else
-                       SpikingConv2D(layer.filters, layer.kernel_size, strides=layer.strides,
-                                     padding=layer.padding, **kwargs))
-            x = spiking(x)
-            spiking.set_relu_params(w, b)
-            origin = spiking.output_origin
-            hidden += int(is_hidden)
-        elif isinstance(layer, keras.layers.MaxPooling2D):
-            signs = getattr(layer, "signs", None)
-            x = SpikingMaxPooling2D(signs=signs, pool_size=layer.pool_size, strides=layer.strides,
-                                    padding=layer.padding, name=layer.name, dtype=dtype)(x)
-        elif isinstance(layer, keras.layers.ZeroPadding2D):
-            # Padded positions code 0: they spike at the end of their window, which is the
-            # start of the window of the spiking layer that reads them.
-            x = SpikeTimePadding2D(layer.padding, t_pad=windows[hidden].t_min - origin, name=layer.name,
-                                   dtype=dtype)(x)
-        elif isinstance(layer, (keras.layers.Flatten, keras.layers.Reshape)):
-            config = dict(layer.get_config(), dtype=dtype)
-            x = type(layer).from_config(config)(x)
-        else:
-            raise UnsupportedLayerError(layer, "not a layer of a preprocessed network; run snnmap.preprocess first")
-    if hidden != len(pre.X_n):
-        raise ValueError(f"the preprocessed model has {hidden} hidden layers but {len(pre.X_n)} X_n values")
-    return SpikingModel(inputs, x, name=relu.name.replace("_preprocessed", "") + "_snn")
+    for node in graph.walk(relu):
+        x = _converter_for(node.layer)(state, node.layer, x)
+    if state.hidden != len(pre.X_n):
+        raise ValueError(f"the preprocessed model has {state.hidden} hidden layers but {len(pre.X_n)} X_n values")
+    # The report names the original model; a hand-made Preprocessed may lack it.
+    original = pre.report.get("original_model") or relu.name.replace("_preprocessed", "")
+    return SpikingModel(inputs, x, name=original + "_snn")
 
 
-def convert(model, x_calib, input_range=(0.0, 1.0), upper_b=0.99, lower_b=-10.0, zeta=mapping.DEFAULT_ZETA,
-            noise=0.0, alpha_noise=0.0, seed=0, dtype="float64", batch_size=256, verbose="auto"):
+class _Conversion:
+    """What :func:`to_snn` carries from layer to layer: windows, seeds and the time frame."""
+
+    def __init__(self, x_n, windows, seed, alpha_noise, local_times, common):
+        self.x_n, self.windows, self.seed = x_n, windows, seed
+        self.alpha_noise, self.local_times, self.common = alpha_noise, local_times, common
+        self.hidden = 0  # hidden layers converted so far
+        self.origin = 0.0  # the frame of the spike times x holds: encode() gives global times
+
+    @property
+    def dtype(self):
+        return self.common["dtype"]
+
+
+def _linear_kwargs(state, layer):
+    """Keyword arguments of the spiking twin of a Dense/Conv2D layer."""
+    hidden = build.is_hidden(layer)
+    win = state.windows[state.hidden] if hidden else state.windows[-1]
+    kwargs = dict(t_min_prev=win.t_min_prev, t_min=win.t_min, seed=derive_seed(state.seed, state.hidden),
+                  name=layer.name, input_origin=state.origin, **state.common)
+    if hidden:
+        kwargs.update(X_n=state.x_n[state.hidden], alpha_noise=state.alpha_noise)
+    else:
+        kwargs.update(output_layer=True)
+    if state.local_times and hidden:
+        kwargs.update(output_origin=win.t_max)
+    return kwargs
+
+
+def _spiking_linear(state, layer, x, spiking):
+    """Call the spiking twin on ``x`` and give it the ReLU layer's weights."""
+    w, b = (np.asarray(keras.ops.convert_to_numpy(v), np.float64) for v in (layer.kernel, layer.bias))
+    x = spiking(x)
+    spiking.set_relu_params(w, b)
+    state.origin = spiking.output_origin
+    state.hidden += int(build.is_hidden(layer))
+    return x
+
+
+def _convert_dense(state, layer, x):
+    return _spiking_linear(state, layer, x, SpikingDense(layer.units, **_linear_kwargs(state, layer)))
+
+
+def _convert_conv(state, layer, x):
+    spiking = SpikingConv2D(layer.filters, layer.kernel_size, strides=layer.strides, padding=layer.padding,
+                            **_linear_kwargs(state, layer))
+    return _spiking_linear(state, layer, x, spiking)
+
+
+def _convert_maxpool(state, layer, x):
+    return SpikingMaxPooling2D(signs=getattr(layer, "signs", None), pool_size=layer.pool_size, strides=layer.strides,
+                               padding=layer.padding, name=layer.name, dtype=state.dtype)(x)
+
+
+def _convert_zeropad(state, layer, x):
+    # Padded positions code 0: they spike at the end of their window, which is the
+    # start of the window of the spiking layer that reads them.
+    return SpikeTimePadding2D(layer.padding, t_pad=state.windows[state.hidden].t_min - state.origin,
+                              name=layer.name, dtype=state.dtype)(x)
+
+
+def _convert_reshaping(state, layer, x):
+    return type(layer).from_config(dict(layer.get_config(), dtype=state.dtype))(x)
+
+
+#: The spiking counterpart of every layer type of a preprocessed network.
+CONVERTERS = {
+    keras.layers.Dense: _convert_dense,
+    keras.layers.Conv2D: _convert_conv,
+    keras.layers.MaxPooling2D: _convert_maxpool,
+    keras.layers.ZeroPadding2D: _convert_zeropad,
+    keras.layers.Flatten: _convert_reshaping,
+    keras.layers.Reshape: _convert_reshaping,
+}
+
+
+def _converter_for(layer):
+    for cls in type(layer).__mro__:
+        if cls in CONVERTERS:
+            return CONVERTERS[cls]
+    raise UnsupportedLayerError(layer, "not a layer of a preprocessed network; run snnmap.preprocess first")
+
+
+def convert(model, x_calib, input_range=(0.0, 1.0), upper_b=DEFAULT_UPPER_B, lower_b=DEFAULT_LOWER_B,
+            zeta=mapping.DEFAULT_ZETA, noise=0.0, alpha_noise=0.0, seed=0, dtype="float64", batch_size=256,
+            verbose="auto"):
     """Both phases at once: :func:`snnmap.preprocess` then :func:`to_snn`.
+
+    Parameters
+    ----------
+    model, x_calib, input_range, upper_b, lower_b, batch_size, verbose
+        As :func:`snnmap.preprocess`.
+    zeta, noise, alpha_noise, seed, dtype
+        As :func:`to_snn`.
 
     Returns
     -------

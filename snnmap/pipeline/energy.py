@@ -17,9 +17,11 @@ of arithmetic energy only (no memory access, no data movement, no leakage).
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
-from ..layers.spiking import SpikingConv2D, SpikingDense
+from ..layers import SpikingConv2D, SpikingDense, same_padding
 
 #: Per-operation energies (pJ) and where they come from.
 DEFAULT_ENERGY = {
@@ -33,48 +35,128 @@ DEFAULT_ENERGY = {
 }
 
 
+@dataclasses.dataclass(frozen=True)
+class LayerCounter:
+    """Operation counts of one spiking layer type.
+
+    Attributes
+    ----------
+    relu_macs : callable
+        ``relu_macs(layer) -> int``: multiply-accumulates per image of the ReLU layer the
+        spiking layer stands for.
+    fan_out : callable
+        ``fan_out(layer) -> ndarray``: synapses driven by each input neuron, shaped like
+        one input.
+    """
+
+    relu_macs: object
+    fan_out: object
+
+
+#: The counter of every spiking layer type (see :func:`register_layer`).
+COUNTERS = {}
+
+
+def register_layer(layer_class, relu_macs, fan_out):
+    """Count the operations of ``layer_class`` (and its subclasses) with these functions.
+
+    Parameters
+    ----------
+    layer_class : type
+        A spiking layer class.
+    relu_macs, fan_out : callable
+        See :class:`LayerCounter`.
+    """
+    COUNTERS[layer_class] = LayerCounter(relu_macs, fan_out)
+
+
+def _counter(layer, what):
+    for cls in type(layer).__mro__:
+        if cls in COUNTERS:
+            return COUNTERS[cls]
+    raise TypeError(f"no {what} for {type(layer).__name__}")
+
+
 def relu_macs(layer) -> int:
-    """Multiply-accumulates per image of the ReLU layer a spiking layer stands for."""
-    kernel = tuple(int(d) for d in layer.kernel.shape)
-    if isinstance(layer, SpikingDense):
-        return kernel[0] * kernel[1]
-    if isinstance(layer, SpikingConv2D):
-        h_out, w_out, c_out = (int(d) for d in layer.alpha.shape)
-        return h_out * w_out * c_out * kernel[0] * kernel[1] * kernel[2]
-    raise TypeError(f"no operation count for {type(layer).__name__}")
+    """Multiply-accumulates per image of the ReLU layer a spiking layer stands for.
+
+    Parameters
+    ----------
+    layer : SpikingLayer
+    """
+    return int(_counter(layer, "operation count").relu_macs(layer))
 
 
 def fan_out(layer) -> np.ndarray:
-    """Synapses driven by each input neuron of a spiking layer, shaped like one input."""
-    if isinstance(layer, SpikingDense):
-        n_in, n_out = (int(d) for d in layer.kernel.shape)
-        return np.full((n_in,), n_out, dtype=np.int64)
-    if isinstance(layer, SpikingConv2D):
-        h, w, c_in = (int(d) for d in layer.input.shape[1:])
-        h_out, w_out, c_out = (int(d) for d in layer.alpha.shape)
-        (top, _), (left, _) = layer._pads  # noqa: SLF001 - the layer's own padding
-        kh, kw = layer.kernel_size
-        sh, sw = layer.strides
-        cover = np.zeros((h, w), dtype=np.int64)
-        for dy in range(kh):
-            rows = np.arange(h_out) * sh + dy - top
-            rows = rows[(rows >= 0) & (rows < h)]
-            for dx in range(kw):
-                cols = np.arange(w_out) * sw + dx - left
-                cols = cols[(cols >= 0) & (cols < w)]
-                cover[np.ix_(rows, cols)] += 1
-        return np.repeat(cover[:, :, None] * c_out, c_in, axis=2)
-    raise TypeError(f"no fan-out for {type(layer).__name__}")
+    """Synapses driven by each input neuron of a spiking layer, shaped like one input.
+
+    Parameters
+    ----------
+    layer : SpikingLayer
+    """
+    return _counter(layer, "fan-out").fan_out(layer)
+
+
+def _dense_macs(layer):
+    n_in, n_out = (int(d) for d in layer.kernel.shape)
+    return n_in * n_out
+
+
+def _dense_fan_out(layer):
+    n_in, n_out = (int(d) for d in layer.kernel.shape)
+    return np.full((n_in,), n_out, dtype=np.int64)
+
+
+def _conv_macs(layer):
+    kernel = tuple(int(d) for d in layer.kernel.shape)
+    h_out, w_out, c_out = (int(d) for d in layer.alpha.shape)
+    return h_out * w_out * c_out * kernel[0] * kernel[1] * kernel[2]
+
+
+def _conv_fan_out(layer):
+    """Per input position: output positions whose kernel window covers it, times ``C_out``."""
+    h, w, c_in = (int(d) for d in layer.input.shape[1:])
+    h_out, w_out, c_out = (int(d) for d in layer.alpha.shape)
+    kh, kw = layer.kernel_size
+    sh, sw = layer.strides
+    if layer.padding == "same":
+        (top, _), (left, _) = same_padding(h, kh, sh), same_padding(w, kw, sw)
+    else:
+        top = left = 0
+    cover = np.zeros((h, w), dtype=np.int64)
+    for dy in range(kh):
+        rows = np.arange(h_out) * sh + dy - top
+        rows = rows[(rows >= 0) & (rows < h)]
+        for dx in range(kw):
+            cols = np.arange(w_out) * sw + dx - left
+            cols = cols[(cols >= 0) & (cols < w)]
+            cover[np.ix_(rows, cols)] += 1
+    return np.repeat(cover[:, :, None] * c_out, c_in, axis=2)
+
+
+register_layer(SpikingDense, _dense_macs, _dense_fan_out)
+register_layer(SpikingConv2D, _conv_macs, _conv_fan_out)
 
 
 def static_counts(layers):
-    """Per spiking layer: ReLU MACs and SNN synaptic events per image (every spike)."""
+    """Per spiking layer: ReLU MACs and SNN synaptic events per image (every spike).
+
+    Parameters
+    ----------
+    layers : list of SpikingLayer
+    """
     return {layer.name: {"relu_macs": relu_macs(layer), "snn_events": int(fan_out(layer).sum())}
             for layer in layers}
 
 
 def operations(totals):
-    """Per-layer and total operation counts per image from an evaluation's counts."""
+    """Per-layer and total operation counts per image from an evaluation's counts.
+
+    Parameters
+    ----------
+    totals : dict
+        From :func:`snnmap.pipeline.evaluate.accumulate` (or ``merge``).
+    """
     n = max(int(totals["n"]), 1)
     rows, relu_total, events_total, informative_total = [], 0, 0, 0.0
     for name, rec in totals["layers"].items():

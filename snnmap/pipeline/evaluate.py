@@ -17,8 +17,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from . import energy
-from ..layers.spiking import SpikingLayer
+from . import energy, graph
+from ..layers import SpikingLayer
 from ..runtime import num_batches, predict_on, progress, stream
 
 #: Keys of a run's counts; fractions are derived from them by :func:`summarize`.
@@ -26,11 +26,60 @@ COUNTS = ("n", "labelled", "correct_snn", "correct_relu", "correct_original", "a
 
 
 def spiking_layers(snn):
-    return [layer for layer in snn.layers if isinstance(layer, SpikingLayer)]
+    """The spiking layers of ``snn`` in topological order.
+
+    Parameters
+    ----------
+    snn : keras.Model
+        A spiking model from :func:`snnmap.to_snn`.
+    """
+    return [node.layer for node in graph.walk(snn) if isinstance(node.layer, SpikingLayer)]
 
 
-def _oracle(layer):
-    """A copy of a ReLU-network Dense/Conv2D layer without its activation (the pre-activation ``y``)."""
+def relu_twins(layers, relu_model):
+    """The ReLU-network Dense/Conv2D layer of each spiking layer, paired by structure.
+
+    The spiking layers and the Dense/Conv2D layers of the preprocessed network are taken
+    in the same topological order and zipped; names play no part.  Each pair must agree in
+    kernel shape and output shape.
+
+    Parameters
+    ----------
+    layers : list of SpikingLayer
+        From :func:`spiking_layers`.
+    relu_model : keras.Model
+        The preprocessed ReLU network the SNN was built from.
+
+    Returns
+    -------
+    list of keras.layers.Layer
+        One per spiking layer, in the same order.
+    """
+    linear = [node.layer for node in graph.walk(relu_model)
+              if isinstance(node.layer, (keras.layers.Dense, keras.layers.Conv2D))]
+    if len(linear) != len(layers):
+        raise ValueError(f"relu_model has {len(linear)} Dense/Conv2D layers but the SNN has {len(layers)} spiking "
+                         "layers: pass the preprocessed network the SNN was built from")
+    for spiking, relu in zip(layers, linear):
+        ours = (tuple(spiking.kernel.shape), tuple(spiking.output.shape[1:]))
+        theirs = (tuple(relu.kernel.shape), tuple(relu.output.shape[1:]))
+        if ours != theirs:
+            raise ValueError(f"spiking layer '{spiking.name}' (kernel, output shape {ours}) does not match its "
+                             f"ReLU twin '{relu.name}' ({theirs}): pass the preprocessed network the SNN was "
+                             "built from")
+    return linear
+
+
+def oracle(layer):
+    """A float64 copy of a ReLU-network Dense/Conv2D layer without its activation.
+
+    It computes the pre-activation ``y = W x + b`` of the layer (``conv(x, W) + b`` for a
+    convolution), the independent reference a spiking layer is checked against.
+
+    Parameters
+    ----------
+    layer : keras.layers.Dense or keras.layers.Conv2D
+    """
     config = dict(layer.get_config(), activation="linear", dtype="float64", name=layer.name + "_oracle")
     clone = type(layer).from_config(config)
     clone.build(layer.input.shape)
@@ -39,7 +88,13 @@ def _oracle(layer):
 
 
 def new_totals(snn):
-    """Empty counts for ``snn``: global counts and one record per spiking layer."""
+    """Empty counts for ``snn``: global counts and one record per spiking layer.
+
+    Parameters
+    ----------
+    snn : keras.Model
+        A spiking model from :func:`snnmap.to_snn`.
+    """
     totals = {key: 0 for key in COUNTS}
     totals["max_abs_error_end_to_end"] = 0.0
     totals["layers"] = {}
@@ -90,44 +145,61 @@ def evaluate(snn, x, y=None, relu_model=None, reference_predictions=None, input_
 
 def accumulate(snn, x, y=None, relu_model=None, reference_predictions=None, input_range=(0.0, 1.0),
                batch_size=256, verbose="auto"):
-    """The counts behind :func:`evaluate` (see :func:`new_totals`)."""
+    """The counts behind :func:`evaluate` (see :func:`new_totals`).
+
+    Parameters
+    ----------
+    snn, x, y, relu_model, reference_predictions, input_range, batch_size, verbose
+        As :func:`evaluate`.
+
+    Returns
+    -------
+    dict
+        Integer counts and maxima only; :func:`summarize` derives the figures.
+    """
     layers = spiking_layers(snn)
     if not layers or not layers[-1].output_layer:
         raise ValueError("the SNN must end with a spiking output layer (output_layer=True)")
-    hidden = [layer for layer in layers if not layer.output_layer]
-    out_layer = layers[-1]
-    dtype = keras.backend.standardize_dtype(snn.inputs[0].dtype)
-    eps = float(np.finfo(dtype).eps)
-
     probe_outputs = []
     for layer in layers:
         probe_outputs += [layer.input, layer.output]
-    probe = keras.Model(snn.inputs, probe_outputs)
-
-    oracles, relu_probe = {}, None
-    if relu_model is not None:
-        by_name = {layer.name: layer for layer in relu_model.layers}
-        missing = [layer.name for layer in layers if layer.name not in by_name]
-        if missing:
-            raise ValueError(f"relu_model has no layer named {missing}: pass the preprocessed network the SNN was built from")
-        oracles = {layer.name: _oracle(by_name[layer.name]) for layer in layers}
-        relu_probe = keras.Model(relu_model.inputs, [by_name[layer.name].input for layer in layers]
-                                 + [by_name[h.name].output for h in hidden])
-
+    run = _Run(snn, layers, keras.Model(snn.inputs, probe_outputs), relu_model)
     totals = new_totals(snn)
-    fan_outs = {layer.name: energy.fan_out(layer) for layer in layers}
     totals["agreement_reference"] = ("original ReLU network" if reference_predictions is not None else
                                      "preprocessed ReLU network" if relu_model is not None else None)
     totals["input_range"] = [float(v) for v in input_range]
-    totals["dtype"] = dtype
+    totals["dtype"] = run.dtype
     ref = None if reference_predictions is None else np.asarray(reference_predictions).reshape(-1)
     source = stream(x, tuple(snn.inputs[0].shape[1:]), input_range, y=y, batch_size=batch_size)
     size = None
     for x_hat, labels in progress(source, num_batches(x, batch_size), "SNN", verbose):
-        b = len(x_hat)
-        size = size or b
-        n0 = totals["n"]
-        t_batch = [np.asarray(o) for o in predict_on(probe, 1.0 - x_hat, size)]
+        size = size or len(x_hat)
+        run.count_batch(totals, x_hat, labels, ref, size)
+    totals["checked"] = relu_model is not None
+    return totals
+
+
+class _Run:
+    """The probes of one evaluation and how a batch adds to its counts."""
+
+    def __init__(self, snn, layers, probe, relu_model):
+        self.layers, self.probe = layers, probe
+        self.hidden = [layer for layer in layers if not layer.output_layer]
+        self.dtype = keras.backend.standardize_dtype(snn.inputs[0].dtype)
+        self.eps = float(np.finfo(self.dtype).eps)
+        self.fan_outs = {layer.name: energy.fan_out(layer) for layer in layers}
+        self.oracles, self.relu_probe = {}, None
+        if relu_model is not None:
+            twins = relu_twins(layers, relu_model)
+            self.oracles = {layer.name: oracle(twin) for layer, twin in zip(layers, twins)}
+            self.relu_probe = keras.Model(relu_model.inputs, [twin.input for twin in twins]
+                                          + [twin.output for layer, twin in zip(layers, twins)
+                                             if not layer.output_layer])
+
+    def count_batch(self, totals, x_hat, labels, ref, size):
+        """Add one batch's counts to ``totals``."""
+        b, n0 = len(x_hat), totals["n"]
+        t_batch = [np.asarray(o) for o in predict_on(self.probe, 1.0 - x_hat, size)]
         logits = t_batch[-1]
         pred = np.argmax(logits, axis=-1)
         labelled = None if labels is None else labels >= 0  # unlabelled sets (PASS) use -1
@@ -139,10 +211,11 @@ def accumulate(snn, x, y=None, relu_model=None, reference_predictions=None, inpu
             if len(ref) < n0 + b:
                 raise ValueError(f"reference_predictions has {len(ref)} entries, fewer than the {n0 + b} inputs seen")
             compare_to = ref[n0:n0 + b]
-        if relu_probe is not None:
-            r = predict_on(relu_probe, x_hat, size)
-            relu_inputs, relu_hidden = r[:len(layers)], r[len(layers):]
-            relu_logits = np.asarray(oracles[out_layer.name](relu_inputs[-1]))
+        relu_hidden = None
+        if self.relu_probe is not None:
+            r = predict_on(self.relu_probe, x_hat, size)
+            relu_inputs, relu_hidden = r[:len(self.layers)], r[len(self.layers):]
+            relu_logits = np.asarray(self.oracles[self.layers[-1].name](relu_inputs[-1]))
             relu_pred = np.argmax(relu_logits, axis=-1)
             if labelled is not None:
                 totals["correct_relu"] += int(np.sum((relu_pred == labels) & labelled))
@@ -155,38 +228,40 @@ def accumulate(snn, x, y=None, relu_model=None, reference_predictions=None, inpu
         if compare_to is not None:
             totals["agree"] += int(np.sum(pred == compare_to))
             totals["compared"] += b
-        for k, layer in enumerate(layers):
+        for k, layer in enumerate(self.layers):
             t_in, t_out = layer.global_times(t_batch[2 * k], t_batch[2 * k + 1])
-            rec = totals["layers"][layer.name]
-            win = layer.window
-            # Synaptic events of informative input spikes (before the end of their window).
-            arrived = t_in < win.t_min - 64 * eps * max(1.0, abs(win.t_min))
-            rec["events_informative"] += int(np.sum(arrived * fan_outs[layer.name]))
-            if layer.output_layer:
-                if oracles:
-                    y_out = np.asarray(oracles[layer.name](win.t_min - t_in))
-                    rec["max_abs_error"] = max(rec["max_abs_error"], float(np.max(np.abs(t_out - y_out))))
-                continue
-            code = win.t_max - t_out
-            tol = 64 * eps * max(1.0, abs(win.t_max))
-            rec["informative"] += int(np.sum(t_out < win.t_max - tol))
-            rec["neurons"] += int(t_out.size)
-            if oracles:
-                y_pre = np.asarray(oracles[layer.name](win.t_min - t_in))
-                beyond = y_pre > win.length  # (a): activation beyond the window
-                early = (t_out < win.t_min - tol) & ~beyond  # (b): crossed while inputs arrive
-                rec["violations_a"] += int(np.sum(beyond))
-                rec["violations_b"] += int(np.sum(early))
-                ok = ~(beyond | early)
-                if np.any(ok):
-                    rec["max_abs_error"] = max(rec["max_abs_error"],
-                                               float(np.max(np.abs(code - np.maximum(y_pre, 0.0))[ok])))
-                relu_act = relu_hidden[hidden.index(layer)]
-                totals["max_abs_error_end_to_end"] = max(totals["max_abs_error_end_to_end"],
-                                                         float(np.max(np.abs(code - relu_act))))
+            self._count_layer(totals, layer, t_in, t_out, relu_hidden)
         totals["n"] += b
-    totals["checked"] = relu_model is not None
-    return totals
+
+    def _count_layer(self, totals, layer, t_in, t_out, relu_hidden):
+        """Add one spiking layer's counts on one batch (its global input and output times)."""
+        rec = totals["layers"][layer.name]
+        win = layer.window
+        # Synaptic events of informative input spikes (before the end of their window).
+        arrived = t_in < win.t_min - 64 * self.eps * max(1.0, abs(win.t_min))
+        rec["events_informative"] += int(np.sum(arrived * self.fan_outs[layer.name]))
+        if layer.output_layer:
+            if self.oracles:
+                y_out = np.asarray(self.oracles[layer.name](win.t_min - t_in))
+                rec["max_abs_error"] = max(rec["max_abs_error"], float(np.max(np.abs(t_out - y_out))))
+            return
+        code = win.t_max - t_out
+        tol = 64 * self.eps * max(1.0, abs(win.t_max))
+        rec["informative"] += int(np.sum(t_out < win.t_max - tol))
+        rec["neurons"] += int(t_out.size)
+        if not self.oracles:
+            return
+        y_pre = np.asarray(self.oracles[layer.name](win.t_min - t_in))
+        beyond = y_pre > win.length  # (a): activation beyond the window
+        early = (t_out < win.t_min - tol) & ~beyond  # (b): crossed while inputs arrive
+        rec["violations_a"] += int(np.sum(beyond))
+        rec["violations_b"] += int(np.sum(early))
+        ok = ~(beyond | early)
+        if np.any(ok):
+            rec["max_abs_error"] = max(rec["max_abs_error"], float(np.max(np.abs(code - np.maximum(y_pre, 0.0))[ok])))
+        relu_act = relu_hidden[self.hidden.index(layer)]
+        totals["max_abs_error_end_to_end"] = max(totals["max_abs_error_end_to_end"],
+                                                 float(np.max(np.abs(code - relu_act))))
 
 
 def summarize(totals):
@@ -254,6 +329,11 @@ def merge(totals_list):
 
     Sums counts and takes maxima, so ``summarize(merge(parts))`` equals the figures of one
     run over all the parts.
+
+    Parameters
+    ----------
+    totals_list : iterable of dict
+        Outputs of :func:`accumulate`.
     """
     totals_list = list(totals_list)
     if not totals_list:

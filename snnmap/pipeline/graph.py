@@ -1,11 +1,12 @@
-"""Reading a Keras model as a chain of operations, dispatching on layer types.
+"""Reading a Keras model as a graph of layers in topological order.
 
-The exact mapping applies to feed-forward chains: every layer takes the output of the one
-before.  :func:`chain` walks a ``Sequential`` or functional model (nested models are
-opened up) and returns that chain as :class:`Op` records; anything that is not a chain
-(residual ``Add``, several inputs or outputs, a shared layer) or a layer the mapping does
-not know is refused with an :class:`~snnmap.errors.UnsupportedLayerError` naming it.
-No layer is ever recognised by its name.
+:func:`walk` returns the layers of a ``Sequential`` or functional model (nested models
+opened up) as :class:`Node` records, each with the indices of the nodes it reads.  The
+exact mapping applies to chains, where every layer reads the one before: :func:`chain`
+is the walk refused unless it is one (residual ``Add``, branches, a shared layer) with an
+:class:`~snnmap.errors.UnsupportedLayerError` naming the layer.  Which layer types the
+mapping knows is decided by the folding registry of :mod:`snnmap.pipeline.fold`; no layer
+is ever recognised by its name.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ import keras
 import numpy as np
 
 from ..errors import InvalidWeightsError, UnsupportedLayerError
+
+#: The ``inbound`` index that stands for the model's input.
+INPUT = -1
 
 #: Layers that do nothing at inference time.
 INFERENCE_IDENTITY = (
@@ -32,33 +36,43 @@ INFERENCE_IDENTITY = (
 
 
 @dataclasses.dataclass
-class Op:
-    """One step of the chain.
+class Node:
+    """One layer of the walked graph.
 
     Attributes
     ----------
-    kind : str
-        ``"linear"`` (Dense / Conv2D without its activation), ``"bn"``, ``"relu"``,
-        ``"softmax"``, ``"identity"``, ``"maxpool"``, ``"avgpool"``, ``"gap"``,
-        ``"flatten"``, ``"reshape"`` or ``"zeropad"``.
-    layer : keras.layers.Layer
-        The Keras layer it comes from (a Dense with ``activation="relu"`` gives two ops,
-        ``linear`` then ``relu``, with the same layer).
-    input_shape, output_shape : tuple
-        Shapes without the batch axis.
+    layer : keras.Operation
+        The Keras layer (or bare operation, which :func:`chain` refuses).
+    inbound : tuple of int
+        Indices, in the walk, of the nodes whose outputs it reads (:data:`INPUT` for the
+        model's input).
+    input_shapes : tuple of tuple
+        Shape of each input, without the batch axis (in the order of ``inbound``).
+    output_shape : tuple
+        Shape of the output, without the batch axis.
+    group : tuple
+        ``(id of the model it belongs to, its depth there)``: Keras's depth, the longest
+        path from the node to the model's output; two nodes of one group run side by side.
     """
 
-    kind: str
     layer: object
-    input_shape: tuple
+    inbound: tuple
+    input_shapes: tuple
     output_shape: tuple
+    group: tuple
 
     @property
     def name(self) -> str:
         return self.layer.name
 
+    @property
+    def input_shape(self) -> tuple:
+        """The shape of the (first) input."""
+        return self.input_shapes[0]
 
-def _activation_name(layer, activation):
+
+def activation_name(layer, activation):
+    """``"relu"``, ``"softmax"`` or ``"linear"`` for a layer's activation; anything else is refused."""
     if activation is None:
         return "linear"
     name = getattr(activation, "__name__", None)
@@ -77,147 +91,139 @@ def _activation_name(layer, activation):
     )
 
 
-def _shape(tensor_or_shape):
+def shape_of(tensor_or_shape):
+    """The shape of a tensor (or a shape) without its batch axis, as a tuple of int/None.
+
+    Parameters
+    ----------
+    tensor_or_shape : tensor or tuple
+    """
     shape = getattr(tensor_or_shape, "shape", tensor_or_shape)
     return tuple(None if d is None else int(d) for d in shape[1:])
 
 
-def _layers_in_order(model):
-    """Layers of a (possibly nested) model in execution order, checking it is a chain."""
+def _optional_shapes(layer):
+    """``(input shapes, output shape)`` of a Sequential's layer, None where Keras cannot say."""
+    try:
+        return (shape_of(layer.input),), shape_of(layer.output)
+    except (AttributeError, ValueError):
+        return (None,), None
+
+
+def _walk(model, input_index, nodes):
+    """Append the nodes of ``model`` (reading node ``input_index``) to ``nodes``; returns the
+    index of the node that gives the model's output."""
     if isinstance(model, keras.Sequential):
         layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
-    else:
-        if len(model.inputs) != 1:
-            raise UnsupportedLayerError(model, f"it has {len(model.inputs)} inputs; the mapping needs one")
-        if len(model.outputs) != 1:
-            raise UnsupportedLayerError(model, f"it has {len(model.outputs)} outputs; the mapping needs one")
-        nodes_by_depth = model._nodes_by_depth  # noqa: SLF001 - Keras keeps the DAG here
-        layers, previous = [], None
-        for depth in sorted(nodes_by_depth, reverse=True):
-            nodes = nodes_by_depth[depth]
-            if len(nodes) != 1:
-                names = ", ".join(f"'{n.operation.name}'" for n in nodes)
-                raise UnsupportedLayerError(
-                    nodes[0].operation,
-                    f"the model branches (layers {names} run side by side); only chains of "
-                    "layers can be mapped",
-                )
-            node = nodes[0]
-            op = node.operation
-            inputs = node.arguments.keras_tensors
-            if isinstance(op, keras.layers.InputLayer):
-                previous = node
+        last = input_index
+        for position, layer in enumerate(layers):
+            in_shapes, out_shape = _optional_shapes(layer)
+            last = _add(layer, (last,), in_shapes, out_shape, (id(model), len(layers) - 1 - position), nodes)
+        return last
+    if len(model.inputs) != 1:
+        raise UnsupportedLayerError(model, f"it has {len(model.inputs)} inputs; the mapping needs one")
+    if len(model.outputs) != 1:
+        raise UnsupportedLayerError(model, f"it has {len(model.outputs)} outputs; the mapping needs one")
+    produced = {}
+    nodes_by_depth = model._nodes_by_depth  # noqa: SLF001 - Keras keeps the DAG here
+    for depth in sorted(nodes_by_depth, reverse=True):
+        for node in nodes_by_depth[depth]:
+            if isinstance(node.operation, keras.layers.InputLayer):
+                produced[id(node.outputs[0])] = input_index
                 continue
-            if len(inputs) != 1:
-                raise UnsupportedLayerError(
-                    op,
-                    f"it combines {len(inputs)} tensors (e.g. a residual connection); only "
-                    "chains of layers can be mapped",
-                )
-            if previous is not None and inputs[0] is not previous.outputs[0]:
-                raise UnsupportedLayerError(op, "its input is not the output of the layer before it")
-            if not isinstance(op, keras.layers.Layer):
-                raise UnsupportedLayerError(
-                    op, "it is a bare operation, not a Keras layer; use the equivalent layer"
-                )
-            layers.append(op)
-            previous = node
-    out = []
-    for layer in layers:
-        if isinstance(layer, keras.Model):
-            out.extend(_layers_in_order(layer))
-        else:
-            out.append(layer)
-    return out
+            inputs = node.arguments.keras_tensors
+            index = _add(node.operation, tuple(produced.get(id(t)) for t in inputs),
+                         tuple(shape_of(t) for t in inputs), shape_of(node.outputs[0]), (id(model), depth), nodes)
+            for tensor in node.outputs:
+                produced[id(tensor)] = index
+    return produced.get(id(model.outputs[0]), input_index)
 
 
-def chain(model) -> list:
-    """The model as a list of :class:`Op`, inference-time identities included.
+def _add(layer, inbound, in_shapes, out_shape, group, nodes):
+    """Append one node (a nested model: its own nodes); returns the index of its output node."""
+    if isinstance(layer, keras.Model):
+        if len(inbound) != 1:
+            raise UnsupportedLayerError(layer, f"it combines {len(inbound)} tensors; a nested model must read one")
+        return _walk(layer, inbound[0], nodes)
+    nodes.append(Node(layer, inbound, in_shapes, out_shape, group))
+    return len(nodes) - 1
 
-    Raises
-    ------
-    UnsupportedLayerError
-        For a layer type or configuration the exact mapping does not support, or a model
-        that is not a single chain of layers.
+
+def walk(model) -> list:
+    """The layers of ``model`` as :class:`Node` records in topological order.
+
+    Every node comes after the nodes it reads; nested models are opened up, so the walk
+    holds layers only.  Models with several inputs or outputs are refused.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A built ``Sequential`` or functional model.
+
+    Returns
+    -------
+    list of Node
     """
     if not isinstance(model, keras.Model):
         raise TypeError(f"expected a keras.Model, got {type(model).__name__}")
     if not model.built:
         raise ValueError("the model is not built: call it on data or give it an Input first")
-    ops = []
-    for layer in _layers_in_order(model):
+    nodes = []
+    _walk(model, INPUT, nodes)
+    return nodes
+
+
+def _check_chain_node(nodes, index):
+    """Refuse node ``index`` unless it reads exactly the node before it."""
+    node = nodes[index]
+    side_by_side = [n for n in nodes if n.group == node.group]
+    if len(side_by_side) != 1:
+        names = ", ".join(f"'{n.layer.name}'" for n in side_by_side)
+        raise UnsupportedLayerError(
+            side_by_side[0].layer,
+            f"the model branches (layers {names} run side by side); only chains of layers can be mapped",
+        )
+    if len(node.inbound) != 1:
+        raise UnsupportedLayerError(
+            node.layer,
+            f"it combines {len(node.inbound)} tensors (e.g. a residual connection); only chains of layers "
+            "can be mapped",
+        )
+    if node.inbound[0] != index - 1:
+        raise UnsupportedLayerError(node.layer, "its input is not the output of the layer before it")
+    if not isinstance(node.layer, keras.layers.Layer):
+        raise UnsupportedLayerError(node.layer, "it is a bare operation, not a Keras layer; use the equivalent layer")
+
+
+def chain(model) -> list:
+    """The walk of ``model`` (see :func:`walk`), refused unless it is a single chain.
+
+    Raises
+    ------
+    UnsupportedLayerError
+        For a model that is not a chain of layers: branches, residual merges, a shared
+        layer or a bare operation; the error names the layer.
+    """
+    nodes = walk(model)
+    for index in range(len(nodes)):
+        _check_chain_node(nodes, index)
+    for node in nodes:
+        layer = node.layer
         try:
-            in_shape, out_shape = _shape(layer.input), _shape(layer.output)
+            node.input_shapes, node.output_shape = (shape_of(layer.input),), shape_of(layer.output)
         except (AttributeError, ValueError) as err:
             raise UnsupportedLayerError(layer, f"its input/output shapes are not defined ({err})") from err
-        ops.extend(Op(kind, layer, in_shape, out_shape) for kind in _kinds(layer, in_shape, out_shape))
-    return ops
-
-
-def _kinds(layer, in_shape, out_shape):
-    """The op kinds one layer stands for (a Dense with an activation is two ops)."""
-    if isinstance(layer, INFERENCE_IDENTITY):
-        return ["identity"]
-    if isinstance(layer, keras.layers.Dense):
-        if len(in_shape) != 1:
-            raise UnsupportedLayerError(
-                layer, f"Dense on inputs of shape {in_shape}: add a Flatten before it"
-            )
-        return ["linear"] + _activation_op(layer, layer.activation)
-    if isinstance(layer, keras.layers.Conv2D) and not isinstance(
-        layer, (keras.layers.Conv2DTranspose, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
-    ):
-        if layer.data_format != "channels_last":
-            raise UnsupportedLayerError(layer, "only data_format='channels_last' is supported")
-        if tuple(layer.dilation_rate) != (1, 1):
-            raise UnsupportedLayerError(layer, f"dilation_rate {layer.dilation_rate} is not supported")
-        if layer.groups != 1:
-            raise UnsupportedLayerError(layer, "grouped convolutions are not supported")
-        return ["linear"] + _activation_op(layer, layer.activation)
-    if isinstance(layer, keras.layers.BatchNormalization):
-        axis = layer.axis if isinstance(layer.axis, int) else list(layer.axis)
-        if axis not in (-1, len(in_shape), [-1], [len(in_shape)]):
-            raise UnsupportedLayerError(layer, f"batch normalisation over axis {layer.axis}; only the last axis is supported")
-        return ["bn"]
-    if isinstance(layer, keras.layers.ReLU):
-        if layer.max_value is not None or float(layer.negative_slope) != 0 or float(layer.threshold) != 0:
-            raise UnsupportedLayerError(
-                layer, "ReLU with max_value, negative_slope or threshold is not a plain ReLU"
-            )
-        return ["relu"]
-    if isinstance(layer, keras.layers.Softmax):
-        return ["softmax"]
-    if isinstance(layer, keras.layers.Activation):
-        return _activation_op(layer, layer.activation) or ["identity"]
-    if isinstance(layer, keras.layers.MaxPooling2D):
-        return ["maxpool"]
-    if isinstance(layer, keras.layers.AveragePooling2D):
-        return ["avgpool"]
-    if isinstance(layer, keras.layers.GlobalAveragePooling2D):
-        if layer.keepdims:
-            raise UnsupportedLayerError(layer, "keepdims=True is not supported")
-        return ["gap"]
-    if isinstance(layer, keras.layers.Flatten):
-        return ["flatten"]
-    if isinstance(layer, keras.layers.Reshape):
-        return ["reshape"]
-    if isinstance(layer, keras.layers.ZeroPadding2D):
-        return ["zeropad"]
-    raise UnsupportedLayerError(
-        layer,
-        "the exact mapping supports Dense, Conv2D, BatchNormalization, ReLU/relu, softmax "
-        "output, MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, Flatten, Reshape, "
-        "ZeroPadding2D and inference-time identities (Dropout, ActivityRegularization, ...)",
-    )
-
-
-def _activation_op(layer, activation):
-    name = _activation_name(layer, activation)
-    return [] if name == "linear" else [name]
+    return nodes
 
 
 def check_finite_weights(model):
-    """Raise :class:`InvalidWeightsError` naming the first layer with NaN/inf weights."""
+    """Raise :class:`InvalidWeightsError` naming the first layer with NaN/inf weights.
+
+    Parameters
+    ----------
+    model : keras.Model or keras.layers.Layer
+        Nested models are searched too.
+    """
     for layer in model.layers if hasattr(model, "layers") else [model]:
         if isinstance(layer, keras.Model):
             check_finite_weights(layer)
@@ -252,6 +258,12 @@ def with_dtype(model, dtype: str = "float64"):
 
     MAPPING §9: a float32 ``keras.Input`` casts whatever enters it, so a float64 copy of a
     model needs its whole config retyped, not just its weights cast.
+
+    Parameters
+    ----------
+    model : keras.Model
+    dtype : str
+        The compute dtype of the copy.
     """
     config = _retype(json.loads(model.to_json()), dtype)
     copy = keras.models.model_from_json(json.dumps(config))

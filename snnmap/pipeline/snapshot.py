@@ -3,7 +3,7 @@
 :func:`take_snapshot` runs a few images through a spiking model and keeps, for every
 spiking layer (MAPPING §1-3), the spike times it received and emitted, its window and,
 given the preprocessed ReLU network, the pre-activation ``y`` that the layer's own ReLU
-twin computes from the decoded inputs (the oracle of :mod:`snnmap.evaluate`).  For a few
+twin computes from the decoded inputs (:func:`snnmap.pipeline.evaluate.oracle`).  For a few
 neurons of one hidden layer it also keeps the EXACT membrane potential of MAPPING §2,
 
     V_i(t) = alpha_i (t - t_min(n-1)) + sum_j J_ij max(0, t - t_j),     t >= t_min(n-1),
@@ -43,7 +43,7 @@ import keras
 import numpy as np
 
 from .. import storage
-from .evaluate import _oracle, spiking_layers
+from .evaluate import oracle, relu_twins, spiking_layers
 from ..runtime import check_shape, normalise, predict_on
 
 #: Samples of the regular part of a trace's time grid (breakpoints are added to it).
@@ -90,6 +90,17 @@ def pick_neurons(spikes, window, k, tol=None):
     least one, if any exists) are neurons that do not reach threshold and fire at
     ``t_max``; a neuron that fired before ``t_min`` (an early crossing, MAPPING §3 (b))
     is included when there is one.
+
+    Parameters
+    ----------
+    spikes : array_like
+        One image's output spike times of the layer.
+    window : (float, float, float)
+        ``(t_min_prev, t_min, t_max)`` of the layer.
+    k : int
+        How many neurons.
+    tol : float, optional
+        Distance from ``t_max`` below which a spike counts as informative.
     """
     spikes = np.asarray(spikes, np.float64).ravel()
     t_min, t_max = float(window[1]), float(window[2])
@@ -120,6 +131,16 @@ def potential(t, t0, alpha, times, weights):
     """Exact ``V(t) = alpha (t - t0) + sum_j J_j max(0, t - t_j)`` at the times ``t`` (1-D).
 
     Sorted inputs and prefix sums: O((T + R) log R) for T times and R inputs.
+
+    Parameters
+    ----------
+    t : array_like
+        Times at which to evaluate ``V``.
+    t0 : float
+        ``t_min(n-1)``, where the constant current ``alpha`` starts.
+    alpha : float
+    times, weights : array_like
+        Input spike times ``t_j`` and their weights ``J_j``.
     """
     t = np.asarray(t, np.float64)
     order = np.argsort(times, kind="stable")
@@ -131,7 +152,17 @@ def potential(t, t0, alpha, times, weights):
 
 
 def first_crossing(t0, t_max, alpha, theta, times, weights):
-    """First ``t`` in ``[t0, t_max]`` with ``V(t) >= theta`` on the exact trace, else ``t_max``."""
+    """First ``t`` in ``[t0, t_max]`` with ``V(t) >= theta`` on the exact trace, else ``t_max``.
+
+    Parameters
+    ----------
+    t0, t_max : float
+        The interval searched.
+    alpha, theta : float
+        The neuron's constant current and threshold.
+    times, weights : array_like
+        Input spike times ``t_j`` and weights ``J_j`` (see :func:`potential`).
+    """
     inside = np.asarray(times, np.float64)
     bps = np.unique(np.concatenate([[t0], inside[(inside > t0) & (inside < t_max)], [t_max]]))
     v = potential(bps, t0, alpha, times, weights)
@@ -155,7 +186,7 @@ def _trace(layer, t_in_all, t_out_all, image, k, states_before, states_after):
     if noisy:
         _restore([layer], states_before)
     dtype = layer.compute_dtype
-    t_rec = layer._perturb(keras.ops.convert_to_tensor(np.asarray(t_in_all), dtype=dtype))  # noqa: SLF001
+    t_rec = layer.perturb(keras.ops.convert_to_tensor(np.asarray(t_in_all), dtype=dtype))
     if noisy:
         _restore([layer], states_after)
     t_rec = keras.ops.take(t_rec, [image], axis=0)
@@ -201,12 +232,37 @@ def _trace(layer, t_in_all, t_out_all, image, k, states_before, states_after):
     }
 
 
+def _layer_entries(layers, t_batch, relu_model):
+    """``t_in``, ``t_out``, ``window``, ``output_layer`` (and ``y``) entries of every spiking layer."""
+    snap = {}
+    for k, layer in enumerate(layers):
+        win = layer.window
+        snap[f"t_in/{layer.name}"], snap[f"t_out/{layer.name}"] = layer.global_times(t_batch[2 * k],
+                                                                                     t_batch[2 * k + 1])
+        snap[f"window/{layer.name}"] = np.asarray([win.t_min_prev, win.t_min, win.t_max], np.float64)
+        snap[f"output_layer/{layer.name}"] = np.asarray(bool(layer.output_layer))
+    if relu_model is not None:
+        for layer, twin in zip(layers, relu_twins(layers, relu_model)):
+            decoded = layer.window.t_min - snap[f"t_in/{layer.name}"]
+            snap[f"y/{layer.name}"] = _np(oracle(twin)(decoded)).astype(np.float64)
+    return snap
+
+
 #: Default bound on the spike times a snapshot keeps (bytes); big networks get fewer images.
 MAX_BYTES = 256 << 20
 
 
 def images_that_fit(snn, n_images, with_y=True, max_bytes=MAX_BYTES):
-    """How many of ``n_images`` fit in ``max_bytes`` of float64 ``t_in``/``t_out``(/``y``) arrays (at least 1)."""
+    """How many of ``n_images`` fit in ``max_bytes`` of float64 ``t_in``/``t_out``(/``y``) arrays (at least 1).
+
+    Parameters
+    ----------
+    snn : keras.Model
+    n_images : int
+    with_y : bool
+        Whether the ReLU oracle's ``y`` arrays are kept too.
+    max_bytes : int
+    """
     per_image = 0
     for layer in spiking_layers(snn):
         size_in = int(np.prod(layer.input.shape[1:]))
@@ -284,22 +340,7 @@ def take_snapshot(snn, x, input_range=(0.0, 1.0), relu_model=None, n_images=16, 
         first = next((layer for layer in layers if not layer.output_layer), layers[0])
         for key in ("noise", "alpha_noise", "zeta", "time_bits", "weight_bits"):
             snap[f"meta/{key}"] = np.asarray(getattr(first, key))
-        for k, layer in enumerate(layers):
-            win = layer.window
-            snap[f"t_in/{layer.name}"], snap[f"t_out/{layer.name}"] = layer.global_times(t_batch[2 * k],
-                                                                                         t_batch[2 * k + 1])
-            snap[f"window/{layer.name}"] = np.asarray([win.t_min_prev, win.t_min, win.t_max], np.float64)
-            snap[f"output_layer/{layer.name}"] = np.asarray(bool(layer.output_layer))
-        if relu_model is not None:
-            by_name = {layer.name: layer for layer in relu_model.layers}
-            missing = [layer.name for layer in layers if layer.name not in by_name]
-            if missing:
-                raise ValueError(f"relu_model has no layer named {missing}: pass the preprocessed network "
-                                 "the SNN was built from")
-            for k, layer in enumerate(layers):
-                oracle = _oracle(by_name[layer.name])
-                decoded = layer.window.t_min - snap[f"t_in/{layer.name}"]
-                snap[f"y/{layer.name}"] = _np(oracle(decoded)).astype(np.float64)
+        snap.update(_layer_entries(layers, t_batch, relu_model))
         traced = _pick_layer(layers, trace_layer)
         if traced is not None:
             k = layers.index(traced)
@@ -311,7 +352,14 @@ def take_snapshot(snn, x, input_range=(0.0, 1.0), relu_model=None, n_images=16, 
 
 
 def save_snapshot(path, snap):
-    """Write ``snap`` to ``path`` (``.npz``, compressed), atomically; returns ``path``."""
+    """Write ``snap`` to ``path`` (``.npz``, compressed), atomically; returns ``path``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    snap : dict of str -> array_like
+        Numbers, booleans and unicode strings only.
+    """
     arrays = {}
     for key, value in snap.items():
         arr = np.asarray(value)
@@ -327,11 +375,22 @@ def save_snapshot(path, snap):
 
 
 def load_snapshot(path):
-    """The dict saved by :func:`save_snapshot` (read with ``allow_pickle=False``)."""
+    """The dict saved by :func:`save_snapshot` (read with ``allow_pickle=False``).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    """
     with np.load(os.fspath(path), allow_pickle=False) as data:
         return {key: data[key] for key in data.files}
 
 
 def hidden_layer_names(snap):
-    """Names of the hidden (spiking, non-output) layers of a snapshot, in order."""
+    """Names of the hidden (spiking, non-output) layers of a snapshot, in order.
+
+    Parameters
+    ----------
+    snap : dict
+        From :func:`take_snapshot` or :func:`load_snapshot`.
+    """
     return [str(n) for n in snap["layer_names"] if not bool(snap[f"output_layer/{n}"])]

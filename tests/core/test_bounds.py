@@ -1,72 +1,31 @@
-"""The bounds that decide which neurons the event solver must see (snnmap.layers).
+"""The bounds' arithmetic, as functions of tensors (snnmap.core.bounds, .grid, .products) and
+the solver's policy (snnmap.solver), checked against values computed here with NumPy.
 
-Each bound must stay a bound: every (sample, neuron) pair that the independent time-stepped
-oracle (tests/oracle.py) sees reach theta before the sample's last input must stay open.
-Besides soundness this file checks the pieces the bounds are built from against values
-computed here with NumPy: the per-neuron kernel constants, the receptive-field counts, the
-products a grid keeps for the next stage of the cascade; and that the paths that compute the
-same bound (gathered pairs or all neurons, fused or not, products reused or recomputed)
-agree.
+How the layers run these bounds, and that they stay bounds against the independent oracle,
+is tested in tests/layers/test_layer_bounds.py.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from fractions import Fraction
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
-import sys
-
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from snnmap.layers import spiking as sl  # noqa: E402
-from snnmap.core import spiketime  # noqa: E402
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "layers"))  # FIXME(H1)
-import test_conv_layers as tc  # noqa: E402
-import test_layers as td  # noqa: E402
-
-
-def local(layer, t):
-    return layer.local_inputs(keras.ops.convert_to_tensor(np.asarray(t), layer.compute_dtype))
+from snnmap import solver  # noqa: E402
+from snnmap.core import bounds, grid, products, spiketime  # noqa: E402
+from snnmap.solver import SolverConfig  # noqa: E402
 
 
 def mask_of(x):
     return np.asarray(keras.ops.convert_to_numpy(x))
 
 
-def early_pairs(layer, t, oracle):
-    """Pairs whose oracle spike time comes before the sample's last input (local ``tau``)."""
-    u = np.asarray(keras.ops.convert_to_numpy(local(layer, t)))
-    tau = np.maximum(u.reshape(len(u), -1).max(axis=1), -layer.window.input_length)
-    spikes = oracle - layer.window.t_min  # local times
-    return spikes < tau.reshape((-1,) + (1,) * (spikes.ndim - 1)) - 1e-9
-
-
-def dense_case(seed=81):
-    w, b, x, X_n = td.mixed_case(seed, batch=40, n_early_neurons=5)
-    layer = td.make_layer(w, b, X_n, zeta=0.1)
-    t = 1.0 - x
-    return layer, t, td.oracle_times(layer, t)
-
-
-def conv_case(index=0):
-    seed, hw, filters, k, s, padding = tc.EARLY[index]
-    w, b, x, _, X_n, zeta = tc.early_case(index)
-    layer = tc.make_conv(w, b, x.shape[1:], s, padding, X_n=X_n, zeta=zeta)
-    t = 1.0 - x
-    return layer, t, tc.layer_oracle(layer, t)
-
-
-CASES = {"dense": dense_case, "conv": conv_case}
-
-
-# --------------------------------------------------------------------------------------
-# the pieces
-# --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("shape", [(30, 7), (3, 3, 4, 5)])
 def test_kernel_stats_rows(shape, dtype):
@@ -74,7 +33,7 @@ def test_kernel_stats_rows(shape, dtype):
     never below their exact value when rounded to float32."""
     rng = np.random.default_rng(3)
     k = rng.normal(0.0, 1.0, shape)
-    stats = sl.kernel_stats(k, dtype)
+    stats = products.kernel_stats(k, dtype)
     flat = k.reshape(-1, shape[-1])
     neg = np.maximum(-flat, 0.0)
     exact = np.stack([flat.sum(0), neg.sum(0), neg.max(0), np.sqrt((neg ** 2).sum(0)), np.abs(flat).sum(0)])
@@ -84,61 +43,9 @@ def test_kernel_stats_rows(shape, dtype):
     assert np.all(stats[1:].astype(np.float64) >= exact[1:])
 
 
-@pytest.mark.parametrize("index", range(len(tc.GEOMETRIES)), ids=tc.GEOMETRY_IDS)
-def test_receptive_count_matches_fields(index):
-    """Informative inputs per receptive field: the layer's box filter against the fields
-    expanded by hand (padding counts as not informative: it arrives at tau)."""
-    seed, in_shape, filters, k, s, pad, t_min_prev, t_min = tc.GEOMETRIES[index]
-    rng = np.random.default_rng(seed)
-    w = tc.random_kernel(rng, tc.pair(k), in_shape[-1], filters)
-    layer = tc.make_conv(w, np.zeros(filters), in_shape, s, pad)
-    mask = (rng.random((3,) + in_shape) < 0.4).astype(np.float64)
-    count = mask_of(layer.receptive_count(layer.arrange_inputs(keras.ops.convert_to_tensor(mask, "float32"))))
-    fields = tc.receptive_fields(mask, tc.pair(k), tc.pair(s), pad, 0.0)  # (B, h, w, R)
-    np.testing.assert_array_equal(count[..., 0], fields.sum(axis=-1))
-
-
-# --------------------------------------------------------------------------------------
-# one bound, several paths
-# --------------------------------------------------------------------------------------
-@pytest.mark.parametrize("kind", ["dense", "conv"])
-def test_free_bound_gathered_equals_dense(kind):
-    """The free one-interval bound on gathered pairs (what the auto solver runs when few
-    neurons are open) equals the same bound on all neurons at once, and is sound."""
-    layer, t, oracle = CASES[kind]()
-    u = local(layer, t)
-    t_in = layer.window.input_length
-    ends = layer.last_arrival_terms(u, t_in)
-    dense = mask_of(layer.open_neurons(u, layer.kernel, layer.alpha, layer.threshold, t_in, 1, ends))
-    everything = keras.ops.ones_like(ends.product, dtype="bool")
-    gathered = mask_of(layer._free_open_pairs(everything, u, ends, layer.threshold, t_in))  # noqa: SLF001
-    np.testing.assert_array_equal(gathered, dense)
-    early = early_pairs(layer, t, oracle)
-    assert early.any() and np.all(dense[early])
-    cert = mask_of(layer.certificate(ends, t_in) >= layer.threshold)
-    assert not np.any(dense & ~cert) and dense.sum() < cert.sum()
-
-
-@pytest.mark.parametrize("blocks", [1, 2, 4])
-@pytest.mark.parametrize("kind", ["dense", "conv"])
-def test_fused_bound_is_sound(kind, blocks, monkeypatch):
-    """The bound's arithmetic compiled as one computation (spiketime.fused: XLA on
-    TensorFlow) stays a bound and agrees with the op-by-op evaluation but for pairs at the
-    edge of its rounding slack."""
-    layer, t, oracle = CASES[kind]()
-    u = local(layer, t)
-    t_in = layer.window.input_length
-    plain = mask_of(layer.open_neurons(u, layer.kernel, layer.alpha, layer.threshold, t_in, blocks))
-    monkeypatch.setattr(sl, "FUSE_NEURONS", 0)
-    fused = mask_of(layer.open_neurons(u, layer.kernel, layer.alpha, layer.threshold, t_in, blocks))
-    early = early_pairs(layer, t, oracle)
-    assert early.any() and np.all(fused[early])
-    assert np.sum(fused != plain) <= max(2, 0.01 * plain.size)
-
-
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_last_interval_top_bounds_the_potential(seed):
-    """The last interval's tied bound (SpikingLayer._last_interval_top) against V(s) sampled
+    """The last interval's tied bound (bounds.last_interval_top) against V(s) sampled
     finely, for random neurons: P, N from random arrivals and weights, P(tau) known only
     within a random bracket, P(tau) - N(tau) exact, the slopes as loose as the bound allows."""
     rng = np.random.default_rng(seed)
@@ -165,276 +72,39 @@ def test_last_interval_top_bounds_the_potential(seed):
     c = (neg * (u <= a[:, None])).sum(1) * rng.uniform(0.0, 1.0, n)
     d = (neg * (u < tau[:, None])).sum(1) * rng.uniform(1.0, 1.5, n)
     v_a = alpha * (a + t_in) + p_a - n_a
-    top = np.asarray(keras.ops.convert_to_numpy(sl.SpikingLayer._last_interval_top(
-        *(keras.ops.convert_to_tensor(x, "float64") for x in (v_a, p_a, n_a, a, tau - a, c, d, p_up, p_lo, n_tied, tau,
-                                                                alpha)), t_in)))
+    args = (v_a, p_a, n_a, a, tau - a, c, d, p_up, p_lo, n_tied, tau, alpha)
+    top = mask_of(bounds.last_interval_top(*(keras.ops.convert_to_tensor(x, "float64") for x in args), t_in))
     assert np.all(v.max(axis=1) <= top + 1e-9 * (1 + np.abs(top)))
-
-
-
-def grid_points(u, t_in, blocks):
-    """The grid's inner points as MAPPING's quantile rule gives them, in NumPy (inputs
-    fewer than the sample size of the bound: no striding); ``blocks``: intervals, or the
-    points' quantiles as fractions."""
-    flat = u.reshape(len(u), -1)
-    assert flat.shape[1] <= sl.GRID_SAMPLE
-    tau = np.maximum(flat.max(axis=1), -t_in)
-    ordered = np.sort(flat, axis=1)
-    early = (flat < tau[:, None]).sum(axis=1)
-    quantiles = [Fraction(g, blocks) for g in range(1, blocks)] if isinstance(blocks, int) else blocks
-    picks = np.stack([(early * f.numerator) // f.denominator for f in quantiles], axis=1)
-    return np.clip(np.take_along_axis(ordered, np.minimum(picks, flat.shape[1] - 1), axis=1), -t_in, tau[:, None])
-
-
-def products_in(monkeypatch, bf16):
-    """Run the grid bounds' products in bfloat16 (where the layer keeps bfloat16 kernels) or
-    in float32, whatever :func:`spiketime.bf16_products` would decide on this machine."""
-    if bf16 and keras.backend.backend() != "tensorflow":
-        pytest.skip("bfloat16 products are used on TensorFlow (oneDNN) only")
-    if bf16 and not spiketime._accumulates_in_float32():  # noqa: SLF001
-        pytest.skip("this TensorFlow's bfloat16 convolutions do not accumulate in float32: never used")
-    monkeypatch.setattr(spiketime, "_BF16", {"ok": bf16})
-
-
-@pytest.mark.parametrize("bf16", [False, True])
-@pytest.mark.parametrize("kind", ["dense", "conv"])
-def test_cascade_keeps_and_reuses_products(kind, bf16, monkeypatch):
-    """A grid of 2 intervals keeps P (up) and N (down, up) at its inner point; the grid of
-    4 reuses them for its middle point and gives the same mask as computing all three
-    points; every kept value brackets P, N computed here at the same points in float64
-    (products in float32, or in bfloat16 with float32 accumulation)."""
-    products_in(monkeypatch, bf16)
-    layer, t, oracle = CASES[kind]()
-    u = local(layer, t)
-    t_in = layer.window.input_length
-    ends = layer.last_arrival_terms(u, t_in)
-    theta = layer.threshold
-    two, kept = layer.open_neurons(u, layer.kernel, layer.alpha, theta, t_in, 2, ends, keep=True)
-    four_reused, kept4 = layer.open_neurons(u, layer.kernel, layer.alpha, theta, t_in, 4, ends, prior=kept,
-                                            keep=True)
-    four = layer.block_open(u, ends, theta, t_in, 4)
-    np.testing.assert_array_equal(mask_of(four_reused), mask_of(four))
-    early = early_pairs(layer, t, oracle)
-    assert early.any() and np.all(mask_of(four)[early]) and np.all(mask_of(two)[early])
-
-    # Kept products against P(g), N(g) computed here: points from the quantile rule,
-    # ramps max(0, g - u) through the kernel's positive / negative parts, in float64.
-    un = np.asarray(keras.ops.convert_to_numpy(u), np.float64)
-    kernel = np.asarray(layer.kernel.numpy(), np.float64)
-    points = grid_points(un, t_in, 4)  # (B, 3)
-    # (9, B, ...): P up, N down, N up at the 3 inner points, rounded outward as the bound uses them.
-    kept4 = np.stack([np.asarray(keras.ops.convert_to_numpy(v), np.float64)
-                      for values in layer.grid_bounds(kept4) for v in values])
-    for k in range(3):
-        ramps = np.maximum(points[:, k].reshape((-1,) + (1,) * (un.ndim - 1)) - un, 0.0)
-        for row, part in ((k, np.maximum(kernel, 0.0)), (3 + k, np.maximum(-kernel, 0.0)), (6 + k, None)):
-            exact = np.asarray(keras.ops.convert_to_numpy(layer.synapse(
-                keras.ops.convert_to_tensor(ramps), keras.ops.convert_to_tensor(
-                    part if part is not None else np.maximum(-kernel, 0.0)))), np.float64)
-            got = kept4[row]
-            if row < 3 or row >= 6:  # upper bounds: P up, N up
-                assert np.all(got >= exact * (1 - 1e-12) - 1e-12)
-            else:  # N down
-                assert np.all(got <= exact * (1 + 1e-12) + 1e-12)
-            # bfloat16: three roundings of 2**-8 and the bound's own margin, about 1.2 %.
-            rtol = 3e-2 if bf16 and layer.bf16_grid else 1e-3
-            np.testing.assert_allclose(got, exact, rtol=rtol, atol=1e-9)
 
 
 def test_grid_points_and_cascade_grids():
     """Stages name inner points as exact quantiles: an int the grid of that many intervals, a
     sequence its own points; a cascade's grids accumulate them, ascending."""
-    assert sl.grid_points(4) == (Fraction(1, 4), Fraction(1, 2), Fraction(3, 4))
-    assert sl.grid_points(1) == ()
-    assert sl.grid_points((0.35, 1 / 3)) == (Fraction(7, 20), Fraction(1, 3))
-    assert sl.cascade_grids(((0.35,), (0.7,), (0.2,))) == (
+    assert grid.grid_points(4) == (Fraction(1, 4), Fraction(1, 2), Fraction(3, 4))
+    assert grid.grid_points(1) == ()
+    assert grid.grid_points((0.35, 1 / 3)) == (Fraction(7, 20), Fraction(1, 3))
+    assert grid.cascade_grids(((0.35,), (0.7,), (0.2,))) == (
         (Fraction(7, 20),), (Fraction(7, 20), Fraction(7, 10)), (Fraction(1, 5), Fraction(7, 20), Fraction(7, 10)))
-    assert sl.cascade_grids((2, 4)) == ((Fraction(1, 2),), sl.grid_points(4))
+    assert grid.cascade_grids((2, 4)) == ((Fraction(1, 2),), grid.grid_points(4))
     for bad in (0, (0.0,), (1.0,), (0.5, 1.5)):
         with pytest.raises(ValueError, match="interval|quantiles"):
-            sl.grid_points(bad)
+            grid.grid_points(bad)
     with pytest.raises(ValueError, match="at least one stage"):
-        sl.cascade_grids(())
-    assert all(0 < f < 1 for f in sl.GRID_POINTS) and len(set(sl.GRID_POINTS)) == len(sl.GRID_POINTS)
-
-
-@pytest.mark.parametrize("kind", ["dense", "conv"])
-def test_single_point_stages_reuse_products(kind, monkeypatch):
-    """Stages of one new point each (``GRID_POINTS``): the grid of the points 0.35 and 0.7
-    that reuses the products kept at 0.35 gives the mask of computing both, and its kept
-    products bracket P, N computed here in float64 at the points of the quantile rule; a
-    prior grid with a point this one lacks is refused; the cascade with every stage forced
-    on, a few images per chunk, equals the separate grids and keeps every pair the oracle
-    sees fire early open."""
-    layer, t, oracle = CASES[kind]()
-    u = local(layer, t)
-    t_in = layer.window.input_length
-    ends = layer.last_arrival_terms(u, t_in)
-    theta = layer.threshold
-    first, kept = layer.open_neurons(u, layer.kernel, layer.alpha, theta, t_in, (0.35,), ends, keep=True)
-    both_reused, kept2 = layer.open_neurons(u, layer.kernel, layer.alpha, theta, t_in, (0.7, 0.35), ends,
-                                            prior=kept, keep=True)
-    assert kept2.points == (Fraction(7, 20), Fraction(7, 10))
-    np.testing.assert_array_equal(mask_of(both_reused), mask_of(layer.block_open(u, ends, theta, t_in, (0.35, 0.7))))
-    with pytest.raises(ValueError, match="prior grid"):
-        layer.open_neurons(u, layer.kernel, layer.alpha, theta, t_in, (0.7,), ends, prior=kept)
-
-    un = np.asarray(keras.ops.convert_to_numpy(u), np.float64)
-    kernel = np.asarray(layer.kernel.numpy(), np.float64)
-    points = grid_points(un, t_in, list(kept2.points))  # (B, 2)
-    p_up, n_lo, n_up = ([np.asarray(keras.ops.convert_to_numpy(v), np.float64) for v in values]
-                        for values in layer.grid_bounds(kept2))
-    for k in range(2):
-        ramps = keras.ops.convert_to_tensor(np.maximum(points[:, k].reshape((-1,) + (1,) * (un.ndim - 1)) - un, 0.0))
-        p = np.asarray(keras.ops.convert_to_numpy(layer.synapse(ramps, np.maximum(kernel, 0.0))), np.float64)
-        n = np.asarray(keras.ops.convert_to_numpy(layer.synapse(ramps, np.maximum(-kernel, 0.0))), np.float64)
-        assert np.all(p_up[k] >= p * (1 - 1e-12) - 1e-12) and np.all(n_up[k] >= n * (1 - 1e-12) - 1e-12)
-        assert np.all(n_lo[k] <= n * (1 + 1e-12) + 1e-12)
-        # Products in this machine's dtype: bfloat16 (CPUs with bfloat16 dot products) is
-        # within three roundings of 2**-8 and the bound's own margin, about 1.2 %.
-        rtol = 3e-2 if layer._product_dtype() == "bfloat16" else 1e-3  # noqa: SLF001
-        for got, exact in ((p_up[k], p), (n_lo[k], n), (n_up[k], n)):
-            np.testing.assert_allclose(got, exact, rtol=rtol, atol=1e-9)
-
-    stages = tuple((f,) for f in sl.GRID_POINTS)
-    open_ = layer.certificate(ends, t_in) >= theta
-    monkeypatch.setattr(sl, "GRID_WORK", 0.0)
-    monkeypatch.setattr(sl, "GRID_LATER", -1.0)
-    per_image = 3 * (len(stages) + 1) * (int(np.prod(u.shape[1:])) + layer._n_neurons)  # noqa: SLF001
-    layer.solver_elements = max(1, (3 * per_image) // sl.GRID_CHUNK)  # 3 images per chunk
-    forced = mask_of(layer.cascade_open(open_, u, ends, theta, t_in, stages))
-    separate = mask_of(open_)
-    for points in sl.cascade_grids(stages):
-        separate &= mask_of(layer.block_open(u, ends, theta, t_in, points))
-    np.testing.assert_array_equal(forced, separate)
-    assert separate.sum() < mask_of(open_).sum()
-    early = early_pairs(layer, t, oracle)
-    assert early.any() and np.all(forced[early])
+        grid.cascade_grids(())
+    points = SolverConfig().grid_points
+    assert all(0 < f < 1 for f in points) and len(set(points)) == len(points)
 
 
 def test_aligned_points():
     """The alternative cascade matches point for point and must keep every grid's order."""
-    stages, few = tuple((f,) for f in sl.GRID_POINTS), tuple((f,) for f in sl.GRID_POINTS_FEW)
-    swap = sl.aligned_points(stages, few)
+    config = SolverConfig()
+    stages, few = tuple((f,) for f in config.grid_points), tuple((f,) for f in config.grid_points_few)
+    swap = grid.aligned_points(stages, few)
     assert swap[Fraction(7, 20)] == Fraction(1, 2) and swap[Fraction(7, 10)] == Fraction(3, 4)
     with pytest.raises(ValueError, match="not in the order"):
-        sl.aligned_points(((0.35,), (0.7,)), ((0.5,), (0.25,)))
+        grid.aligned_points(((0.35,), (0.7,)), ((0.5,), (0.25,)))
     with pytest.raises(ValueError, match="stages"):
-        sl.aligned_points(((0.35,), (0.7,)), ((0.5,),))
-
-
-@pytest.mark.parametrize("kind", ["dense", "conv"])
-def test_alternative_points_where_few_are_open(kind, monkeypatch):
-    """A grid whose points are swapped for their alternatives gives the mask of the
-    alternative grid itself; the forced cascade with ``few`` stages gives the separate grids of
-    the stages or of ``few``, whichever GRID_MANY_OPEN picks, and keeps the early pairs open."""
-    layer, t, oracle = CASES[kind]()
-    u = local(layer, t)
-    t_in = layer.window.input_length
-    ends = layer.last_arrival_terms(u, t_in)
-    theta = layer.threshold
-    for use in (True, False):
-        swapped = layer.open_neurons(u, layer.kernel, layer.alpha, theta, t_in, (0.35, 0.7), ends,
-                                     alternative=((0.5, 0.75), keras.ops.convert_to_tensor(use)))
-        direct = layer.open_neurons(u, layer.kernel, layer.alpha, theta, t_in, (0.5, 0.75) if use else (0.35, 0.7),
-                                    ends)
-        np.testing.assert_array_equal(mask_of(swapped), mask_of(direct))
-    stages, few = ((0.35,), (0.7,), (0.2,)), ((0.5,), (0.75,), (0.25,))
-    open_ = layer.certificate(ends, t_in) >= theta
-    monkeypatch.setattr(sl, "GRID_WORK", 0.0)
-    monkeypatch.setattr(sl, "GRID_LATER", -1.0)
-    early = early_pairs(layer, t, oracle)
-    for many_open, used in ((-1.0, stages), (2.0, few)):
-        monkeypatch.setattr(sl, "GRID_MANY_OPEN", many_open)
-        forced = mask_of(layer.cascade_open(open_, u, ends, theta, t_in, stages, few))
-        separate = mask_of(open_)
-        for points in sl.cascade_grids(used):
-            separate &= mask_of(layer.block_open(u, ends, theta, t_in, points))
-        np.testing.assert_array_equal(forced, separate)
-        assert early.any() and np.all(forced[early])
-
-
-@pytest.mark.parametrize("bf16", [False, True])
-@pytest.mark.parametrize("kind", ["dense", "conv"])
-def test_every_stage_forced_matches_oracle(kind, bf16, monkeypatch):
-    """With every grid stage forced on (the layer's own: one point of GRID_POINTS more per
-    stage, each reusing the products before) the layer still gives the oracle's spike times,
-    with the products in float32 or bfloat16."""
-    products_in(monkeypatch, bf16)
-    monkeypatch.setattr(sl, "GRID_WORK", 0.0)
-    monkeypatch.setattr(sl, "GRID_LATER", -1.0)
-    monkeypatch.setattr(sl, "GRID_LATER_WORK", 0)
-    monkeypatch.setattr(sl, "FREE_OPEN", 1.0)
-    layer, t, oracle = CASES[kind]()
-    np.testing.assert_allclose(np.asarray(keras.ops.convert_to_numpy(layer(keras.ops.convert_to_tensor(t)))),
-                               oracle, rtol=0, atol=td.TOL)
-
-
-@pytest.mark.parametrize("kind", ["dense", "conv"])
-def test_cascade_chunks_equal_separate_grids(kind, monkeypatch):
-    """``cascade_open`` with every stage forced on, a few images per chunk, gives exactly
-    the open mask AND the separate 2-, 4- and 8-interval grids (each computed on the whole
-    batch, without reuse); with the default thresholds it only ever closes pairs, and never
-    one the oracle sees fire before the last input."""
-    layer, t, oracle = CASES[kind]()
-    u = local(layer, t)
-    t_in = layer.window.input_length
-    ends = layer.last_arrival_terms(u, t_in)
-    theta = layer.threshold
-    open_ = layer.certificate(ends, t_in) >= theta
-    default = mask_of(layer.cascade_open(open_, u, ends, theta, t_in, (2, 4, 8)))
-    opened = mask_of(open_)
-    assert not np.any(default & ~opened)
-    early = early_pairs(layer, t, oracle)
-    assert early.any() and np.all(default[early])
-
-    monkeypatch.setattr(sl, "GRID_WORK", 0.0)
-    monkeypatch.setattr(sl, "GRID_LATER", -1.0)
-    per_image = 3 * 8 * (int(np.prod(u.shape[1:])) + layer._n_neurons)  # noqa: SLF001
-    layer.solver_elements = max(1, (3 * per_image) // sl.GRID_CHUNK)  # 3 images per chunk
-    forced = mask_of(layer.cascade_open(open_, u, ends, theta, t_in, (2, 4, 8)))
-    separate = opened.copy()
-    for blocks in (2, 4, 8):
-        separate &= mask_of(layer.block_open(u, ends, theta, t_in, blocks))
-    np.testing.assert_array_equal(forced, separate)
-    assert separate.sum() < opened.sum()  # the grids closed something: the comparison means something
-
-
-@pytest.mark.skipif(not spiketime.shapes_may_vary(), reason="channel subsets need shapes that vary")
-@pytest.mark.parametrize("spread", ["one_hot", "gather"])
-@pytest.mark.parametrize("kind", ["dense", "conv"])
-def test_channel_subsets_change_nothing(kind, spread, monkeypatch):
-    """Grid stages that compute their products only in the channels with open neurons
-    (SpikingLayer._open_channels, every subset size allowed here; products spread back to all
-    channels by either method) give the mask of stages that compute them in all channels, and
-    keep every pair the oracle sees fire early open."""
-    monkeypatch.setattr(sl, "SPREAD_GATHER", 1 << 30 if spread == "one_hot" else 0)
-    layer, t, oracle = CASES[kind]()
-    u = local(layer, t)
-    t_in = layer.window.input_length
-    ends = layer.last_arrival_terms(u, t_in)
-    theta = layer.threshold
-    width = int(layer.alpha.shape[-1])
-    # Every other channel closed beforehand: any subset of the open pairs may be refined.
-    kept = np.arange(width) % 2 == 0
-    open_ = keras.ops.logical_and(layer.certificate(ends, t_in) >= theta, kept)
-    monkeypatch.setattr(sl, "GRID_WORK", 0.0)
-    monkeypatch.setattr(sl, "GRID_LATER", -1.0)
-    monkeypatch.setattr(sl, "CHANNEL_STEP", 1)
-    monkeypatch.setattr(sl, "CHANNEL_SPARE", 0.0)
-    picked = mask_of(layer._open_channels(open_))  # noqa: SLF001
-    assert 0 < len(picked) < width  # the subset path runs
-    assert np.all(np.diff(picked) > 0)
-    active = np.flatnonzero(mask_of(open_).reshape(-1, width).any(axis=0))
-    np.testing.assert_array_equal(picked, active)
-    subsets = mask_of(layer.cascade_open(open_, u, ends, theta, t_in, (2, 4, 8)))
-    monkeypatch.setattr(sl, "CHANNEL_SPARE", 1.0)
-    assert len(mask_of(layer._open_channels(open_))) == width  # noqa: SLF001
-    every = mask_of(layer.cascade_open(open_, u, ends, theta, t_in, (2, 4, 8)))
-    np.testing.assert_array_equal(subsets, every)
-    early = early_pairs(layer, t, oracle) & kept
-    assert early.any() and np.all(subsets[early])
-    assert subsets.sum() < mask_of(open_).sum()  # the grids closed something
+        grid.aligned_points(((0.35,), (0.7,)), ((0.5,),))
 
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="bfloat16 products: TensorFlow only")
@@ -442,36 +112,41 @@ def test_bf16_products_gate(monkeypatch):
     """On a CPU with bfloat16 dot products this TensorFlow's bfloat16 convolutions
     accumulate in float32 (the probe the gate relies on); SNNMAP_BF16=0 turns the bfloat16
     products off, =1 leaves only the probe."""
-    probe = spiketime._accumulates_in_float32()  # noqa: SLF001
-    if spiketime._cpu_has_bf16():  # noqa: SLF001
+    probe = solver.accumulates_in_float32()
+    if solver.cpu_has_bf16():
         assert probe
-    monkeypatch.setattr(spiketime, "_BF16", {})
     monkeypatch.setenv("SNNMAP_BF16", "0")
-    assert not spiketime.bf16_products()
-    monkeypatch.setattr(spiketime, "_BF16", {})
+    assert not solver.bf16_products()
     monkeypatch.setenv("SNNMAP_BF16", "1")
-    assert spiketime.bf16_products() == probe
+    assert solver.bf16_products() == probe
+    assert solver.bf16_products(SolverConfig(bf16=False)) is False
 
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="bfloat16 products: TensorFlow only")
 @pytest.mark.parametrize("seed", [0, 1])
-def test_bf16_bounds_bracket_exact_products(seed, monkeypatch):
-    """The bfloat16 products' bounds bracket the float64 products of non-negative ramps
-    (spanning six orders of magnitude, some exactly 0) with J+ and J-, and stay within
-    3 % of them."""
-    products_in(monkeypatch, True)
-    layer, _, _ = conv_case()
+def test_bf16_bounds_bracket_exact_products(seed):
+    """The bounds of bfloat16 convolutions (float32 accumulation) bracket the float64 products of
+    non-negative ramps (spanning six orders of magnitude, some exactly 0) with J+ and J-, and
+    stay within 3 % of them."""
+    if not solver.accumulates_in_float32():
+        pytest.skip("this TensorFlow's bfloat16 convolutions do not accumulate in float32: never used")
     rng = np.random.default_rng(seed)
-    in_shape = tuple(int(d) for d in layer._padded)  # noqa: SLF001
+    in_shape = (9, 9, 6)
+    kernel = rng.normal(0.0, 0.3, (3, 3, 6, 5))
+    fan_in = 3 * 3 * 6
     ramps = rng.uniform(0, 1, (3,) + in_shape) * 10.0 ** rng.uniform(-3, 3, (3,) + in_shape)
     ramps[rng.uniform(size=ramps.shape) < 0.3] = 0.0
-    (p_up, _), (n_up, n_lo) = ((np.asarray(keras.ops.convert_to_numpy(v), np.float64) for v in pair)
-                               for pair in (layer._product_bounds(y) for y in layer._raw_products(  # noqa: SLF001
-                                   keras.ops.convert_to_tensor(ramps, "float32"), ("pos", "neg"))))
-    kernel = np.asarray(layer.kernel.numpy(), np.float64)
-    exact = [np.asarray(keras.ops.convert_to_numpy(layer.synapse(keras.ops.convert_to_tensor(ramps),
-                                                                 keras.ops.convert_to_tensor(part))), np.float64)
-             for part in (np.maximum(kernel, 0.0), np.maximum(-kernel, 0.0))]
+
+    def conv(x, k, dtype):
+        x, k = (keras.ops.cast(keras.ops.convert_to_tensor(v, "float32"), dtype) for v in (x, k))
+        return keras.ops.conv(x, k, padding="valid")
+
+    parts = (np.maximum(kernel, 0.0), np.maximum(-kernel, 0.0))
+    (p_up, _), (n_up, n_lo) = ((np.asarray(keras.ops.convert_to_numpy(v), np.float64) for v in
+                                products.product_bounds(conv(ramps, part, "bfloat16"), fan_in)) for part in parts)
+    exact = [np.asarray(keras.ops.convert_to_numpy(keras.ops.conv(keras.ops.convert_to_tensor(ramps),
+                                                                  keras.ops.convert_to_tensor(part))), np.float64)
+             for part in parts]
     assert np.all(p_up >= exact[0]) and np.all(n_up >= exact[1]) and np.all(n_lo <= exact[1])
     for got, ref in ((p_up, exact[0]), (n_up, exact[1]), (n_lo, exact[1])):
         np.testing.assert_allclose(got, ref, rtol=3e-2, atol=1e-20)
@@ -489,13 +164,89 @@ def test_channel_spreads_copy_exactly(width, count):
     expected = np.zeros((37, width), "float32")
     expected[:, channels] = y
     index = keras.ops.convert_to_tensor(channels)
-    spreads = (lambda y, index: sl._spread_one_hot(y, index, width),  # noqa: SLF001
-               sl._compiled_once("spread", sl._spread_gather, width))  # noqa: SLF001
+    spreads = (lambda y, index: products.spread_one_hot(y, index, width),
+               products.compiled_once(products.spread_gather, width))
     for dtype in ("float32", "bfloat16"):
         want = mask_of(keras.ops.cast(keras.ops.cast(expected, dtype), "float32"))
         for spread in spreads:
             got = spread(keras.ops.cast(y, dtype), index)
             np.testing.assert_array_equal(mask_of(keras.ops.cast(got, "float32")), want)
     kernel = rng.standard_normal((3, 3, 2, width)).astype("float32")
-    taken = sl._compiled_once("take_last", sl._take_last)(keras.ops.convert_to_tensor(kernel), index)  # noqa: SLF001
+    taken = products.compiled_once(products.take_last)(keras.ops.convert_to_tensor(kernel), index)
     np.testing.assert_array_equal(mask_of(taken), kernel[..., channels])
+
+
+def test_quantile_grid_matches_numpy():
+    """The grid's inner points: the input at rank floor(f n) of each image's sorted inputs, n its
+    informative ones (before tau), clipped to [-T_in, tau]; an alternative set where asked."""
+    rng = np.random.default_rng(5)
+    t_in = 1.0
+    u = -rng.uniform(0.0, 1.3, (6, 40)) * (rng.random((6, 40)) < 0.6)
+    u[2] = 0.0  # no informative input: every point at tau
+    tau = np.maximum(u.max(axis=1), -t_in)
+    points = grid.inner_points((0.35, 0.7))
+
+    def expected(quantiles):
+        ordered = np.sort(u, axis=1)
+        early = (u < tau[:, None]).sum(axis=1)
+        picks = np.stack([(early * f.numerator) // f.denominator for f in quantiles], axis=1)
+        return np.clip(np.take_along_axis(ordered, np.minimum(picks, u.shape[1] - 1), axis=1), -t_in, tau[:, None])
+
+    def got(**kwargs):
+        g = grid.quantile_grid(keras.ops.convert_to_tensor(u), keras.ops.convert_to_tensor(tau[:, None]), points,
+                               t_in, 2048, **kwargs)
+        return mask_of(g).reshape(len(points), -1).T
+
+    np.testing.assert_array_equal(got(), expected(points))
+    alt = grid.inner_points((0.5, 0.75))
+    for use in (True, False):
+        np.testing.assert_array_equal(got(alternative=(alt, keras.ops.convert_to_tensor(use))),
+                                      expected(alt if use else points))
+    assert np.all(got()[2] == tau[2])
+
+
+def test_solver_policy():
+    """grid_needed: the event solver would read more inputs than the grid's products cost (and,
+    later, enough pairs are open); cascade_stages: one point per stage in large layers, the small
+    grid in small ones, the direct grid in large dense kernels; free_bound_pays below free_open."""
+    config = SolverConfig()
+    assert solver.grid_needed(11, 100, 1000, config) and not solver.grid_needed(9, 100, 1000, config)
+    assert not solver.grid_needed(0.05, 1e6, 1000, config, later=True)
+    assert solver.grid_needed(1, 1e6, 1000, config.replace(grid_later=0.0), later=True)
+    stages, few = solver.cascade_stages(1000, 1 << 11, config)
+    assert stages == tuple((f,) for f in config.grid_points) and few == tuple((f,) for f in config.grid_points_few)
+    assert solver.cascade_stages(10, 10, config) == ((config.grid_small,), None)
+    assert solver.cascade_stages(1 << 12, 1 << 10, config, dense=True) == ((config.dense_direct_blocks,), None)
+    assert solver.cascade_stages(1 << 12, 1 << 10, config) == (stages, few)
+    assert solver.free_bound_pays(2, 100, config) and not solver.free_bound_pays(3, 100, config)
+    assert solver.fuse(config.fuse_neurons, config) and not solver.fuse(config.fuse_neurons - 1, config)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.grid_work = 2.0
+
+
+def test_certificate_and_tau_bounds_bracket():
+    """certificate >= the potential at tau; tau_bounds bracket N(tau) = sum_j J-_ij (tau - u_j)
+    and cap bounds N'(s) before tau, for random neurons whose products are float32 sums."""
+    rng = np.random.default_rng(9)
+    n, r, t_in = 300, 50, 1.0
+    u = -rng.uniform(0.0, 1.0, (n, r)) * (rng.random((n, r)) < 0.5)
+    j = rng.normal(0.0, 1.0, (n, r))
+    alpha = rng.normal(1.0, 0.3, n)
+    tau = np.maximum(u.max(axis=1), -t_in)
+    pos, neg = np.maximum(j, 0.0), np.maximum(-j, 0.0)
+    ramp = np.maximum(tau[:, None] - u, 0.0)
+    p_exact, n_exact = (pos * ramp).sum(1), (neg * ramp).sum(1)
+    p32 = (pos.astype(np.float32) * ramp.astype(np.float32)).sum(1, dtype=np.float32)
+    product = (j * u).sum(1)
+    count = (u < tau[:, None]).sum(1).astype(np.float64)
+    stats = products.kernel_stats(j.T, "float64")
+    t = keras.ops.convert_to_tensor
+    cert = mask_of(bounds.certificate(t(alpha), t(tau), t(p32), t_in, r))
+    v_tau = alpha * (tau + t_in) + p_exact - n_exact
+    assert np.all(cert >= v_tau - 1e-12)
+    p_up, n_lo, n_up, cap, _, p_lo, _ = (mask_of(v) for v in bounds.tau_bounds(
+        t(tau), t(p32), t(product), t(count), t(alpha), t(stats), t_in, r, "float64"))
+    assert np.all(p_up >= p_exact) and np.all(p_lo <= p_exact)
+    assert np.all(n_lo <= n_exact + 1e-12) and np.all(n_up >= n_exact - 1e-12)
+    slope = (neg * (u < tau[:, None])).sum(1)
+    assert np.all(cap >= slope)

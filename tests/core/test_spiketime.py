@@ -1,4 +1,4 @@
-"""Direct tests of snnmap.spiketime: first_crossing / sort_inputs against the oracle,
+"""Direct tests of snnmap.core.spiketime: first_crossing / sort_inputs against the oracle,
 solve_pairs against a trivial solve function; plus a few hand-checked oracle cases.
 
 first_crossing works in local time (integration starts at ``-T_in``, window ``[0, B]``),
@@ -143,7 +143,8 @@ def test_closed_form_agrees_when_no_early_crossing():
     theta = rng.uniform(0.5, 4.0, n)
     # Certified when theta exceeds the (increasing) potential at the last input.
     tau = u.max(axis=1)
-    margin = np_(spiketime.upper_bound_margin(alpha, j.sum(1), (j * u).sum(1), tau, t_in, theta))
+    # theta - U(tau), U(tau) = alpha (tau + T_in) + sum_j J+_ij (tau - u_j) (MAPPING §3).
+    margin = theta - (alpha * (tau + t_in) + (np.maximum(j, 0.0) * (tau[:, None] - u)).sum(1))
     inv_slope, offset = spiketime.crossing_params(alpha, j.sum(1), theta, t_in, window)
     cf = np_(spiketime.closed_form(inv_slope, offset, (j * u).sum(1), window))
     ref = np.array([simulate_sample(u[i], j[i][:, None], theta[i:i + 1], alpha[i:i + 1], -t_in, window)[0]
@@ -165,8 +166,14 @@ def trivial(calls=None):
 
 
 def run_pairs(mask, values, solve, chunk, small_chunk=16, static=None):
-    return np_(spiketime.solve_pairs(ops.convert_to_tensor(mask), ops.convert_to_tensor(values),
-                                     solve, chunk, small_chunk, static=static))
+    """:func:`spiketime.solve_pairs`, or with ``static`` its static-shape path
+    (:func:`spiketime.solve_padded`, True) or its exact one (:func:`spiketime.solve_selected`)."""
+    mask, values = ops.convert_to_tensor(mask), ops.convert_to_tensor(values)
+    if static is None:
+        return np_(spiketime.solve_pairs(mask, values, solve, chunk, small_chunk))
+    if static:
+        return np_(spiketime.solve_padded(mask, values, solve, chunk, small_chunk))
+    return np_(spiketime.solve_selected(mask, values, solve, chunk))
 
 
 MASKS = {  # name -> (N, selected indices, chunk, small_chunk)

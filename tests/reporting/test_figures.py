@@ -6,25 +6,21 @@ convolutions cut out by hand), and against the layer's own spike times: a neuron
 fires before ``t_max`` reaches theta exactly at its spike and stays below it before.
 """
 
-import csv
 import os
 import sys
-import xml.etree.ElementTree as ET
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
+import matplotlib  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-import snnmap  # noqa: E402
-from snnmap.pipeline import snapshot
-from snnmap.reporting import figures  # noqa: E402
-from snnmap.pipeline.evaluate import spiking_layers  # noqa: E402
-
 import oracle  # noqa: E402
-
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+import snnmap  # noqa: E402
+from snnmap.pipeline import snapshot  # noqa: E402
+from snnmap.pipeline.evaluate import spiking_layers  # noqa: E402
+from snnmap.reporting import figures  # noqa: E402
 
 
 def tiny_dense(rng):
@@ -126,10 +122,17 @@ def test_trace_reaches_theta_at_the_spike(run):
     np.testing.assert_allclose(snap["trace/crossing"], spikes, rtol=0, atol=1e-9 * t_max)
 
 
+def _noise_states(snn):
+    """The seed-generator states of a model's spiking layers (Keras variables), by path."""
+    return {v.path: np.asarray(v).copy() for layer in spiking_layers(snn) for v in layer.variables
+            if "seed_generator_state" in v.path}
+
+
 def test_trace_with_noise_replays_the_draw():
     snn, pre, x = build("dense", noise=0.05, seed=3)
     layer = spiking_layers(snn)[0]
-    state = np.asarray(layer._noise_seed.state).copy()  # noqa: SLF001
+    states = _noise_states(snn)
+    assert states, "a noisy SNN has seed-generator state"
     per_image = 8 * sum(int(np.prod(lay.input.shape[1:])) + 2 * int(np.prod(lay.output.shape[1:]))
                         for lay in spiking_layers(snn))
     assert snapshot.images_that_fit(snn, 4, True, 3 * per_image - 1) == 2
@@ -139,8 +142,13 @@ def test_trace_with_noise_replays_the_draw():
     assert bool(snap["trace/noisy"]) and "ONE draw" in str(snap["trace/note"])
     # The trace's own first crossing is the spike the layer reported in the same run.
     np.testing.assert_allclose(snap["trace/crossing"], snap["trace/spike"], rtol=0, atol=1e-9)
-    # Taking a snapshot leaves the SNN's noise state as it was.
-    np.testing.assert_array_equal(np.asarray(layer._noise_seed.state), state)  # noqa: SLF001
+    # Taking a snapshot leaves the SNN's noise state as it was (and a run of the SNN does not).
+    after = _noise_states(snn)
+    assert after.keys() == states.keys()
+    for key in states:
+        np.testing.assert_array_equal(after[key], states[key])
+    snn(snnmap.encode(x[:4], (0.0, 1.0)))
+    assert any(not np.array_equal(_noise_states(snn)[key], states[key]) for key in states)
 
 
 def test_snapshot_contents_and_round_trip(run, tmp_path):
@@ -165,27 +173,7 @@ def test_snapshot_contents_and_round_trip(run, tmp_path):
         snapshot.save_snapshot(tmp_path / "bad.npz", {"x": np.array([{}], dtype=object)})
 
 
-def _check_png(path):
-    import matplotlib.image
-
-    with open(path, "rb") as fh:
-        assert fh.read(8) == PNG_MAGIC
-    img = matplotlib.image.imread(path)
-    rgb = img[..., :3].reshape(-1, 3)
-    assert float(np.var(rgb)) > 0
-    colours = np.unique(np.round(rgb * 255).astype(np.uint8), axis=0)
-    assert len(colours) >= 8, f"{path}: only {len(colours)} colours"
-
-
-def _check_svg(path):
-    root = ET.parse(path).getroot()
-    assert root.tag.endswith("svg")
-    assert sum(1 for _ in root.iter()) > 50
-
-
-def test_run_figures_are_valid_pictures(run, tmp_path):
-    import matplotlib
-
+def test_run_figures_are_valid_pictures(run, tmp_path, check_picture):
     kind, snn, pre, x, snap = run
     rc = dict(matplotlib.rcParams)
     had_pyplot = "matplotlib.pyplot" in sys.modules
@@ -194,43 +182,10 @@ def test_run_figures_are_valid_pictures(run, tmp_path):
     assert names == sorted(f"run_{k}.{e}" for k in figures.RUN_FIGURES for e in ("png", "svg"))
     for p in paths:
         assert os.path.getsize(p) > 1000
-        (_check_png if p.endswith(".png") else _check_svg)(p)
+        check_picture(p)
     # No global matplotlib state touched: no pyplot, same rcParams.
     assert ("matplotlib.pyplot" in sys.modules) == had_pyplot
     assert dict(matplotlib.rcParams) == rc
-
-
-def _sweep_rows():
-    rows = []
-    for noise, acc, agr in ((0.0, 0.95, 1.0), (0.05, 0.94, 0.98), (0.1, 0.92, 0.96), (0.2, 0.87, 0.91)):
-        rows.append({"noise": noise, "accuracy_snn_mean": acc, "accuracy_snn_std": noise / 20,
-                     "agreement_mean": agr, "agreement_std": noise / 25, "accuracy_relu": 0.95, "trials": 5})
-    return rows
-
-
-def test_sweep_plot_from_rows_and_csv(tmp_path):
-    rows = _sweep_rows()
-    paths = figures.sweep_plot(rows, "noise", tmp_path / "sweep_noise", "synthetic table")
-    assert [os.path.basename(p) for p in paths] == ["sweep_noise.png", "sweep_noise.svg"]
-    _check_png(paths[0])
-    _check_svg(paths[1])
-    with open(tmp_path / "table.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    with open(tmp_path / "table.csv", newline="") as fh:
-        loaded = list(csv.DictReader(fh))
-    assert isinstance(loaded[0]["noise"], str)
-    paths = figures.sweep_plot(loaded, "noise", tmp_path / "csv_noise.png", "from CSV")
-    _check_png(paths[0])
-    _check_svg(paths[1])
-
-
-def test_blank_figures_are_refused(tmp_path):
-    rows = [{"noise": 0.1, "accuracy_snn_mean": None, "agreement_mean": None}]
-    with pytest.raises(RuntimeError, match="blank"):
-        figures.sweep_plot(rows, "noise", tmp_path / "blank", "")
-    assert not os.path.exists(tmp_path / "blank.png")
 
 
 def test_exactness_needs_the_relu_oracle(tmp_path, run):

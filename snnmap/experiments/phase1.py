@@ -1,0 +1,195 @@
+"""Phase 1 of an experiment (MAPPING §4): the original network, its preprocessing, and the check
+that the preprocessed network computes the same function."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import keras
+import numpy as np
+
+from .. import storage, zoo
+from ..errors import MissingPhase1Error
+from ..pipeline import graph
+from ..pipeline.preprocess import describe, preprocess
+from ..runtime import predict_batches
+from . import naming
+from .inputs import load_data
+from .settings import Experiment, Phase1Settings
+
+
+def _imagenet_vgg16(path, log):
+    """The ImageNet VGG16 of Keras, as the paper's PASS experiment uses it; saved at ``path``."""
+    log("no original weights: loading keras.applications.VGG16(weights='imagenet')")
+    try:
+        model = keras.applications.VGG16(weights="imagenet")
+    except Exception as err:  # noqa: BLE001 - any download failure
+        raise MissingPhase1Error(
+            f"the ImageNet weights of keras.applications.VGG16 could not be downloaded ({err}); on a "
+            f"machine with network access run phase 1 once, or save them to {path}"
+        ) from err
+    storage.atomic_save_weights(model, path)
+    return model
+
+
+def original_network(experiment: Experiment, settings: Phase1Settings, ds, log=print):
+    """The original ReLU network: its stored weights, or trained (and stored) when they are missing.
+
+    Parameters
+    ----------
+    experiment : Experiment
+        Resolved; names the zoo network and its weights file.
+    settings : Phase1Settings
+        Training choices.
+    ds : snnmap.data.DataSet
+        The data set (its training split trains the network).
+    log : callable
+        Receives the lines to print.
+
+    Returns
+    -------
+    (keras.Model, bool)
+        The network and whether it was trained (or downloaded) now.
+    """
+    weights = naming.paths(experiment.logging_dir, experiment.model_name)["original_weights"]
+    build = lambda: zoo.build(experiment.cnn, experiment.layers, ds.input_shape, ds.num_classes,  # noqa: E731
+                              l1=settings.l1, name=experiment.model_name)
+    model = build()
+    if os.path.isfile(weights):
+        model.load_weights(weights)
+        log(f"original weights: {weights}")
+        return model, False
+    if experiment.data_name == "PASS":
+        return _imagenet_vgg16(weights, log), True
+    if experiment.data_name == "PLACES365":
+        raise MissingPhase1Error(
+            f"no original weights at {weights}: convert the Places365 VGG16 (Caffe model "
+            "vgg16_places365.caffemodel) into keras.applications.VGG16 layout with 365 classes and save it "
+            "there with model.save_weights(); training on 224x224 images is not done by phase 1"
+        )
+    n_train = len(ds.x_train) if settings.train_samples is None else min(settings.train_samples, len(ds.x_train))
+    log(f"no original weights at {weights}: training {experiment.model_name} for "
+        f"{settings.epochs} epoch(s) on {n_train:,} training images of {ds.description}")
+    zoo.train(model, ds.x_train[:n_train], ds.y_train[:n_train], epochs=settings.epochs,
+              batch_size=settings.train_batch_size, seed=settings.seed)
+    # An uncompiled copy stores the network's weights only, not the optimizer's state.
+    plain = build()
+    plain.set_weights(model.get_weights())
+    storage.atomic_save_weights(plain, weights)
+    return model, True
+
+
+def compare(model, pre, x_test, batch_size):
+    """Predictions of the original and the preprocessed network, and how far their outputs differ.
+
+    The original network runs in its own dtype; a float64 copy of it measures how closely the
+    two functions agree (the preprocessed network computes in float64).
+
+    Parameters
+    ----------
+    model : keras.Model
+        The original network.
+    pre : Preprocessed
+        Its preprocessing.
+    x_test : array_like
+        Test images in the original input range.
+    batch_size : int
+
+    Returns
+    -------
+    (ndarray, ndarray, float)
+        Class ids of the original and of the preprocessed network, and the largest absolute
+        output difference between the float64 original and the preprocessed network.
+    """
+    original64 = graph.with_dtype(model, "float64")
+    pred_orig, pred_pre, max_diff = [], [], 0.0
+    for p_orig, p64, p_pre in zip(
+        predict_batches(model, x_test, batch_size, desc="original"),
+        predict_batches(original64, x_test, batch_size, verbose=0),
+        predict_batches(pre.model, x_test, batch_size, verbose=0, input_range=pre.input_range),
+    ):
+        pred_orig.append(np.argmax(p_orig, axis=-1))
+        pred_pre.append(np.argmax(p_pre, axis=-1))
+        max_diff = max(max_diff, float(np.max(np.abs(p64 - p_pre))))
+    return np.concatenate(pred_orig).astype(np.int64), np.concatenate(pred_pre).astype(np.int64), max_diff
+
+
+def _accuracy(predictions, labels):
+    labelled = labels >= 0  # PASS has no labels (-1)
+    return float(np.mean(predictions[labelled] == labels[labelled])) if labelled.any() else None
+
+
+def run_phase1(experiment: Experiment, settings: Phase1Settings = Phase1Settings(), log=print) -> dict:
+    """Phase 1: preprocess the experiment's original network and write its outputs atomically.
+
+    Parameters
+    ----------
+    experiment : Experiment
+        Resolved (:func:`snnmap.experiments.naming.resolve`).
+    settings : Phase1Settings
+    log : callable
+        Receives the lines to print.
+
+    Returns
+    -------
+    dict
+        The report written to ``<model>_phase1.json``.
+    """
+    started = time.time()
+    logging_dir, model_name = experiment.logging_dir, experiment.model_name
+    files = naming.paths(logging_dir, model_name)
+    ds = load_data(experiment)
+    log(f"data: {ds.description}")
+    model, trained_now = original_network(experiment, settings, ds, log)
+
+    x_calib = ds.x_train if settings.calib_samples is None else ds.x_train[:settings.calib_samples]
+    pre = preprocess(model, x_calib, input_range=ds.input_range, upper_b=settings.upper_b,
+                     lower_b=settings.lower_b, batch_size=experiment.batch_size)
+    log(describe(pre.report))
+    pred_orig, pred_pre, max_diff = compare(model, pre, ds.x_test, experiment.batch_size)
+
+    saved = pre.save(logging_dir, model_name)
+    storage.atomic_save_npy(files["predictions"], pred_orig)
+    accuracy = {
+        "data_name": experiment.data_name,
+        "data_source": ds.source,
+        "data": ds.summary(),
+        "n_test": int(ds.n_test),
+        "accuracy_relu": _accuracy(pred_orig, ds.y_test),
+        "accuracy_relu_preprocessed": _accuracy(pred_pre, ds.y_test),
+        "predictions_agree": float(np.mean(pred_orig == pred_pre)),
+        "max_abs_output_difference_float64": max_diff,
+    }
+    storage.atomic_write_json(files["accuracy"], accuracy)
+    report = {
+        **accuracy,
+        "model_name": model_name,
+        "logging_dir": logging_dir,
+        "trained_now": trained_now,
+        "epochs": settings.epochs if trained_now else None,
+        "X_n": pre.X_n,
+        "preprocessing": pre.report,
+        "files": {**saved, "predictions": files["predictions"], "accuracy": files["accuracy"]},
+        "elapsed_s": round(time.time() - started, 2),
+    }
+    storage.atomic_write_json(files["phase1_report"], report)
+    return report
+
+
+def summary_lines(report) -> list:
+    """The readable summary of a phase-1 report (:func:`run_phase1`).
+
+    Parameters
+    ----------
+    report : dict
+    """
+    fmt = lambda a: "n/a (no labels)" if a is None else f"{a:.4f}"  # noqa: E731
+    return [
+        f"accuracy (original ReLU):     {fmt(report['accuracy_relu'])} on {report['n_test']} test images",
+        f"accuracy (preprocessed ReLU): {fmt(report['accuracy_relu_preprocessed'])}; same predictions on "
+        f"{100 * report['predictions_agree']:.2f}% of them; max |output difference| (float64) "
+        f"{report['max_abs_output_difference_float64']:.2e}",
+        f"phase 1 outputs in {report['logging_dir']} (report: "
+        f"{naming.paths(report['logging_dir'], report['model_name'])['phase1_report']})",
+    ]

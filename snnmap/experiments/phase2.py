@@ -1,0 +1,161 @@
+"""Phase 2 of an experiment: the SNN of one run's settings, evaluated on the test set (MAPPING §6, §7)."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+from .. import storage
+from ..pipeline import energy
+from ..pipeline.convert import to_snn
+from ..pipeline.evaluate import evaluate
+from ..runtime import distribute_scope
+from . import naming, provenance
+from .inputs import load_phase1
+from .settings import Experiment, Phase2Options, RunSettings
+
+#: Metrics of a results file, from :func:`snnmap.evaluate` (MAPPING §7).
+METRIC_KEYS = ("n_test", "accuracy_relu", "accuracy_relu_preprocessed", "accuracy_snn", "agreement",
+               "agreement_reference", "max_abs_error", "max_abs_error_end_to_end", "violations", "violations_a",
+               "violations_b", "latency", "spikes_per_neuron", "informative_spike_fraction", "n_hidden_neurons",
+               "n_labelled", "layers", "operations", "totals")
+
+
+def build_snn(pre, settings: RunSettings):
+    """The SNN of a run.
+
+    Parameters
+    ----------
+    pre : Preprocessed
+        Phase 1's network.
+    settings : RunSettings
+        The run's knobs; the noises are seeded by ``settings.noise_seed``.
+    """
+    return to_snn(pre, zeta=settings.zeta, noise=settings.noise, alpha_noise=settings.alpha_noise,
+                  seed=settings.noise_seed, dtype=settings.dtype, solver=settings.solver,
+                  time_bits=settings.time_bits, weight_bits=settings.weight_bits, w_min=settings.w_min,
+                  w_max=settings.w_max, x_quantile=settings.x_quantile)
+
+
+def energy_of(ops, mac_pj, add_pj):
+    """The energy estimate of operation counts (:func:`snnmap.pipeline.energy.estimate`), or None.
+
+    Parameters
+    ----------
+    ops : dict or None
+        Operations per image (``metrics["operations"]``).
+    mac_pj, add_pj : float
+        Energy of a multiply-accumulate and of a synaptic event, pJ.
+    """
+    return None if ops is None else energy.estimate(ops, mac_pj, add_pj)
+
+
+@dataclasses.dataclass
+class Phase2Run:
+    """A finished phase-2 run.
+
+    Attributes
+    ----------
+    result : dict
+        What the results file holds.
+    path : str
+        The results file.
+    snn : SpikingModel
+        The SNN that was evaluated.
+    pre : Preprocessed
+        Phase 1's network it was built from.
+    data : snnmap.data.DataSet
+        The data it was evaluated on.
+    """
+
+    result: dict
+    path: str
+    snn: object
+    pre: object
+    data: object
+
+
+def run_phase2(experiment: Experiment, settings: RunSettings = RunSettings(),
+               options: Phase2Options = Phase2Options(), log=print) -> Phase2Run:
+    """Phase 2: build the SNN of ``settings``, evaluate it, write the results file.
+
+    Parameters
+    ----------
+    experiment : Experiment
+        Resolved (:func:`snnmap.experiments.naming.resolve`); phase 1 has run on it.
+    settings : RunSettings
+    options : Phase2Options
+        Shard, devices and per-operation energies.
+    log : callable
+        Receives the lines to print.
+    """
+    started = time.time()
+    loaded = load_phase1(experiment, "phase 2", options.part, options.num_parts, log)
+    pre, ds = loaded.pre, loaded.data
+    start, stop = ds.test_indices or (0, ds.n_test)
+    with distribute_scope(options.distribute):
+        snn = build_snn(pre, settings)
+        metrics = evaluate(snn, ds.x_test, ds.y_test, relu_model=pre.model,
+                           reference_predictions=loaded.reference[start:stop], input_range=pre.input_range,
+                           batch_size=experiment.batch_size)
+    part = None if options.part is None else (options.part, options.num_parts)
+    path = naming.results_path(experiment.logging_dir, experiment.model_name, settings,
+                               n_test=experiment.test_samples, part=part)
+    result = {
+        "data_name": experiment.data_name,
+        "data_source": ds.source,
+        "data_description": ds.description,
+        "data": ds.summary(),
+        "model_name": experiment.model_name,
+        "logging_dir": experiment.logging_dir,
+        **{key: metrics.get(key) for key in METRIC_KEYS},
+        "X_n": pre.window_scales(settings.x_quantile),
+        "energy": energy_of(metrics["operations"], options.mac_pj, options.add_pj),
+        "settings": settings.as_dict(),
+        "part": None if part is None else {"part": options.part, "num_parts": options.num_parts,
+                                           "test_indices": [start, stop]},
+        "versions": provenance.versions(),
+        "created": provenance.now(),
+        "elapsed_s": round(time.time() - started, 2),
+    }
+    storage.atomic_write_json(path, result)
+    return Phase2Run(result, path, snn, pre, ds)
+
+
+def summary_lines(result) -> list:
+    """The readable summary of a results file.
+
+    Parameters
+    ----------
+    result : dict
+        A results file's content (phase 2's or a merge's).
+    """
+    def num(key, fmt):
+        value = result.get(key)
+        return "n/a" if value is None else format(value, fmt)
+
+    s = result["settings"]
+    lines = [
+        f"SNN of {result['model_name']} on {result['data_description']}",
+        "  settings: " + " ".join(f"{k}={v}" for k, v in s.items() if v is not None),
+        f"  test images:          {result['n_test']}",
+        f"  accuracy (ReLU):      {num('accuracy_relu', '.4f')}   (original network)",
+        f"  accuracy (SNN):       {num('accuracy_snn', '.4f')}",
+        f"  agreement SNN/ReLU:   {num('agreement', '.4f')}   (argmax vs the original network)",
+        f"  max |error|:          {num('max_abs_error', '.3e')}   (spike codes vs ReLU, and logits; "
+        f"neurons without window violations)",
+        f"  window violations:    {result.get('violations')} ((a) beyond window: {result.get('violations_a')}, "
+        f"(b) early crossing: {result.get('violations_b')})",
+        f"  latency:              {result['latency']:.4f} tau_c (t_min of the output layer)",
+        f"  spikes per neuron:    {result['spikes_per_neuron']:.1f}; informative (before t_max): "
+        f"{100 * result['informative_spike_fraction']:.2f}%",
+    ]
+    ops, en = result.get("operations"), result.get("energy")
+    if ops and en:
+        lines.append(f"  operations / image:   ReLU {ops['relu_macs']:,} MACs; SNN {ops['snn_events']:,} "
+                     f"synaptic events ({ops['snn_events_informative']:,.0f} from informative spikes)")
+        lines.append(f"  energy / image (estimate, {en['mac_pj']} pJ/MAC, {en['add_pj']} pJ/event): ReLU "
+                     f"{en['relu_pj_per_image'] / 1e6:.3f} uJ, SNN {en['snn_pj_per_image'] / 1e6:.3f} uJ "
+                     f"({en['snn_informative_pj_per_image'] / 1e6:.3f} uJ informative only)")
+    lines.append(f"  time:                 {result['elapsed_s']:.1f} s")
+    return lines

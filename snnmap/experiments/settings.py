@@ -1,0 +1,214 @@
+"""Typed settings of an experiment: which network on which data, phase 1's choices, and the
+knobs of one SNN run.
+
+Every default is written here once, or refers to the pipeline constant it comes from; the
+commands' flags (:mod:`snnmap.cli`) take their defaults from these classes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ..core.mapping import DEFAULT_ZETA
+from ..pipeline.convert import derive_seed
+from ..pipeline.energy import DEFAULT_ENERGY
+from ..pipeline.preprocess import DEFAULT_LOWER_B, DEFAULT_UPPER_B
+
+#: Base seed of every random choice (training, noises).
+DEFAULT_SEED = 0
+#: Precisions the SNN may compute in.
+DTYPES = ("float64", "float32")
+#: Spike-time solvers (all exact; see :class:`snnmap.layers.SpikingLayer`).
+SOLVERS = ("auto", "exact", "scan")
+#: Device placements of an evaluation (:func:`snnmap.runtime.distribute_scope`).
+DISTRIBUTE = ("auto", "none", "mirrored")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSettings:
+    """The settings of one SNN run (MAPPING §6): each changes what the SNN computes.
+
+    A results file records them under ``settings`` (the fields in this order) and its name
+    encodes them (:func:`snnmap.experiments.naming.results_name`).
+
+    Attributes
+    ----------
+    zeta : float
+        Window margin, ``B_n = (1 + zeta) X_n``; dimensionless, ``>= 0``.
+    noise : float
+        Standard deviation of the Gaussian jitter of every spike time (input spikes
+        included), in units of ``tau_c``.
+    alpha_noise : float
+        Standard deviation of the fixed per-neuron perturbation of ``alpha`` (the threshold
+        keeps the nominal ``alpha``); dimensionless.
+    trial : int
+        Trial index: the noises are seeded by :attr:`noise_seed`.
+    seed : int
+        Base seed of the noises.
+    dtype : {"float64", "float32"}
+        Precision of the SNN.
+    solver : {"auto", "exact", "scan"}
+        Spike-time solver (all exact).
+    time_bits : int
+        Spike times entering layer ``n`` rounded to ``2**time_bits`` evenly spaced levels of
+        ``[t_min(n-1), t_min(n)]``; 0 = off.
+    weight_bits : int
+        Weights of the spiking layers rounded to ``2**weight_bits`` evenly spaced levels of
+        ``[w_min, w_max]`` (values outside clipped); 0 = off.
+    w_min, w_max : float or None
+        The range of ``weight_bits``; None: ``-max|J|`` and ``max|J|`` of each layer.
+    x_quantile : float
+        ``X_n`` as this quantile, in ``(0, 1]``, of the calibration images' largest
+        activations in layer ``n`` (1 = their maximum).
+    """
+
+    zeta: float = DEFAULT_ZETA
+    noise: float = 0.0
+    alpha_noise: float = 0.0
+    trial: int = 0
+    seed: int = DEFAULT_SEED
+    dtype: str = DTYPES[0]
+    solver: str = SOLVERS[0]
+    time_bits: int = 0
+    weight_bits: int = 0
+    w_min: float | None = None
+    w_max: float | None = None
+    x_quantile: float = 1.0
+
+    @property
+    def noise_seed(self) -> int:
+        """The seed of this trial's noises: ``derive_seed(seed, trial)``."""
+        return derive_seed(self.seed, self.trial)
+
+    def as_dict(self) -> dict:
+        """The settings as a results file records them (the fields in order)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values) -> RunSettings:
+        """Settings from a dict of some of the fields (the others take their defaults).
+
+        Parameters
+        ----------
+        values : dict
+            Field name -> value.
+
+        Raises
+        ------
+        ValueError
+            For a key that is not a field.
+        """
+        unknown = sorted(set(values) - set(field_names()))
+        if unknown:
+            raise ValueError(f"unknown settings {unknown}; settings: {', '.join(field_names())}")
+        return cls(**values)
+
+
+def field_names() -> tuple:
+    """The names of :class:`RunSettings`' fields, in order."""
+    return tuple(f.name for f in dataclasses.fields(RunSettings))
+
+
+def default_of(cls, name: str):
+    """The default of field ``name`` of the settings class ``cls``."""
+    return {f.name: f.default for f in dataclasses.fields(cls)}[name]
+
+
+#: Fields of :class:`RunSettings` a sweep may vary, and their types.
+KNOBS = {"noise": float, "alpha_noise": float, "zeta": float, "time_bits": int, "weight_bits": int,
+         "w_min": float, "w_max": float, "x_quantile": float}
+#: Knobs that also take ``None`` (their default: the range of each layer's weights).
+OPTIONAL_KNOBS = ("w_min", "w_max")
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """Which network on which data, and where its files live.
+
+    Attributes
+    ----------
+    data_name : str
+        Data set (canonical name once resolved by :func:`snnmap.experiments.naming.resolve`).
+    cnn : bool
+        Convolutional zoo network (True) or fully connected (False).
+    layers : int
+        Number of Dense/Conv2D layers of the zoo network (FC: 2 = 784-600-10).
+    model_name : str or None
+        Base name of the model files; None: ``<data>_<arch>_relu``.
+    logging_dir : str or None
+        Directory of the original weights and of every file phase 1 and 2 write; None:
+        ``models/<data_name>/<arch>``.
+    data_source : str
+        Where the data come from (see :func:`snnmap.data.load`).
+    data_dir : str or None
+        Directory of the data set's files (see :func:`snnmap.data.load`).
+    test_samples : int or None
+        Only the first ``test_samples`` test images.
+    batch_size : int
+        Batch size of every pass over data.
+    """
+
+    data_name: str = "MNIST"
+    cnn: bool = False
+    layers: int = 2
+    model_name: str | None = None
+    logging_dir: str | None = None
+    data_source: str = "auto"
+    data_dir: str | None = None
+    test_samples: int | None = None
+    batch_size: int = 256
+
+
+@dataclasses.dataclass(frozen=True)
+class Phase1Settings:
+    """Phase 1's choices (MAPPING §4).
+
+    Attributes
+    ----------
+    epochs : int
+        Training epochs when the original weights are missing.
+    l1 : float
+        L1 activity regularisation of the hidden layers when training.
+    upper_b, lower_b : float
+        Bounds on the weight sums ``S_i`` of hidden neurons.
+    calib_samples : int or None
+        Only the first ``calib_samples`` training images measure ``X_n``.
+    train_samples : int or None
+        Train (when weights are missing) on the first ``train_samples`` images only.
+    seed : int
+        Seed of the training.
+    train_batch_size : int
+        Batch size of the training.
+    """
+
+    epochs: int = 10
+    l1: float = 0.0
+    upper_b: float = DEFAULT_UPPER_B
+    lower_b: float = DEFAULT_LOWER_B
+    calib_samples: int | None = None
+    train_samples: int | None = None
+    seed: int = DEFAULT_SEED
+    train_batch_size: int = 128
+
+
+@dataclasses.dataclass(frozen=True)
+class Phase2Options:
+    """How phase 2 evaluates a run; none of these changes what the SNN computes.
+
+    Attributes
+    ----------
+    part, num_parts : int or None
+        Evaluate only part ``part`` (0-based) of ``num_parts`` shards of the test set.
+    distribute : {"auto", "none", "mirrored"}
+        Devices of the evaluation (:func:`snnmap.runtime.distribute_scope`).
+    mac_pj : float
+        Energy of one multiply-accumulate of the ReLU network, pJ (MAPPING §8).
+    add_pj : float
+        Energy of one synaptic event (an accumulate) of the SNN, pJ.
+    """
+
+    part: int | None = None
+    num_parts: int | None = None
+    distribute: str = DISTRIBUTE[0]
+    mac_pj: float = DEFAULT_ENERGY["mac_pj"]
+    add_pj: float = DEFAULT_ENERGY["add_pj"]

@@ -1,0 +1,419 @@
+"""Sweeps: the robustness experiments of MAPPING §6 over a grid of knobs, with trials.
+
+A sweep evaluates the SNN at every point of a grid (:mod:`snnmap.experiments.grid`) and for
+trials ``0..N-1`` of each; a trial seeds the noises through :attr:`RunSettings.noise_seed`,
+exactly as ``phase2 --trial``, so a sweep's run equals the phase-2 run of the same settings.
+Its directory holds ``runs/<results name>`` (one file per grid point and trial),
+``sweep.json`` (the table, one row per grid point) and ``sweep.csv``, all written atomically.
+A sweep resumes: a run whose file records the same network, settings, data and batch size is
+read back instead of recomputed.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import time
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .. import storage
+from ..pipeline.evaluate import evaluate
+from ..runtime import distribute_scope
+from . import naming, provenance
+from .grid import SweepError, check_grid, grid_points, parse_grid
+from .phase2 import METRIC_KEYS, build_snn, energy_of
+from .settings import RunSettings
+
+#: Metrics of the table (mean and std over trials), from a run's result (MAPPING §7).
+TABLE_METRICS = ("accuracy_snn", "agreement", "latency", "spikes_per_neuron", "informative_spike_fraction",
+                 "violations", "violations_a", "violations_b", "max_abs_error")
+#: What a run file must record, equal to the run at hand, to be reused instead of recomputed.
+MATCH_KEYS = ("model_name", "network_sha256", "settings", "data", "X_n", "batch_size", "agreement_reference")
+
+
+def network_fingerprint(pre) -> str:
+    """sha256 of the preprocessed network's weights, ``X_n`` and input range (which network a run used).
+
+    Parameters
+    ----------
+    pre : Preprocessed
+    """
+    digest = hashlib.sha256()
+    for w in pre.model.get_weights():
+        w = np.ascontiguousarray(np.asarray(w, np.float64))
+        digest.update(str(w.shape).encode())
+        digest.update(w.tobytes())
+    digest.update(json.dumps([list(map(float, pre.X_n)), list(map(float, pre.input_range))]).encode())
+    return digest.hexdigest()
+
+
+def fixed_run_settings(fixed_settings) -> RunSettings:
+    """The fixed settings of a sweep as :class:`RunSettings` (``trial`` is the sweep's own).
+
+    Parameters
+    ----------
+    fixed_settings : RunSettings, dict or None
+        A dict gives some fields; the others take their defaults.
+    """
+    if isinstance(fixed_settings, RunSettings):
+        return dataclasses.replace(fixed_settings, trial=0)
+    fixed = dict(fixed_settings or {})
+    fixed.pop("trial", None)
+    try:
+        return RunSettings.from_dict(fixed)
+    except ValueError as err:
+        raise SweepError(str(err)) from None
+
+
+def _settings_without_trial(settings: RunSettings) -> dict:
+    return {k: v for k, v in settings.as_dict().items() if k != "trial"}
+
+
+def _stats(values):
+    values = [float(v) for v in values if v is not None]
+    if not values:
+        return None, None
+    return float(np.mean(values)), float(np.std(values))  # population std (ddof=0)
+
+
+def table_rows(points, trials, results, fixed, data_summary):
+    """One row per grid point from the run results.
+
+    Parameters
+    ----------
+    points : list of dict
+        The grid points (:func:`snnmap.experiments.grid.grid_points`).
+    trials : int
+    results : dict
+        ``(point index, trial) -> run result`` (with ``_file``, its file name) for the runs that exist.
+    fixed : dict
+        The fixed settings (without ``trial``).
+    data_summary : dict
+        The data set's summary (``n_test``).
+    """
+    rows = []
+    for i, point in enumerate(points):
+        runs = [(t, results[(i, t)]) for t in range(trials) if (i, t) in results]
+        row = dict(point)
+        row["n_trials"] = len(runs)
+        row["trials"] = [t for t, _ in runs]
+        relu = [r.get("accuracy_relu") for _, r in runs if r.get("accuracy_relu") is not None]
+        row["accuracy_relu"] = relu[0] if relu else None
+        for metric in TABLE_METRICS:
+            row[f"{metric}_mean"], row[f"{metric}_std"] = _stats(r.get(metric) for _, r in runs)
+        row["settings"] = {**fixed, **point}
+        row["n_test"] = data_summary["n_test"]
+        row["runs"] = [r["_file"] for _, r in runs]
+        rows.append(row)
+    return rows
+
+
+def csv_text(table) -> str:
+    """The table as CSV: knobs, n_trials, accuracy_relu, mean/std per metric, the other settings, the data.
+
+    Parameters
+    ----------
+    table : dict
+        The content of ``sweep.json``.
+    """
+    knobs = list(table["grid"])
+    metric_cols = [f"{m}_{s}" for m in TABLE_METRICS for s in ("mean", "std")]
+    other = [k for k in table["fixed_settings"] if k not in knobs]
+    header = knobs + ["n_trials", "accuracy_relu"] + metric_cols + other + [
+        "model_name", "data_name", "data_source", "n_test", "data_description"]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    for row in table["rows"]:
+        values = [row[k] for k in knobs] + [row["n_trials"], row["accuracy_relu"]] + [row[c] for c in metric_cols]
+        values += [row["settings"][k] for k in other]
+        values += [table["model_name"], table["data_name"], table["data_source"], row["n_test"],
+                   table["data_description"]]
+        writer.writerow(["" if v is None else v for v in values])
+    return buf.getvalue()
+
+
+@dataclasses.dataclass
+class _Run:
+    """One evaluation of a sweep: grid point ``index``, ``trial``, its settings, file and records."""
+
+    index: int
+    trial: int
+    settings: RunSettings
+    name: str
+    expected: dict
+
+
+def _plan(pre, points, trials, fixed, model_name, base):
+    """Every run of the grid, with what its file must record to be reused."""
+    window_scales, plan = {}, []
+    for i, point in enumerate(points):
+        for trial in range(trials):
+            settings = dataclasses.replace(fixed, **point, trial=trial)
+            q = settings.x_quantile
+            if q not in window_scales:
+                window_scales[q] = pre.window_scales(q)
+            expected = dict(base, settings=storage.as_read_back(settings.as_dict()),
+                            X_n=storage.as_read_back(window_scales[q]))
+            plan.append(_Run(i, trial, settings, naming.results_name(model_name, settings), expected))
+    names = [run.name for run in plan]
+    if len(set(names)) != len(names):  # cannot happen with distinct values; guards the naming
+        raise SweepError("two runs of the sweep would share a file name")
+    return plan
+
+
+def _reusable(plan, runs_dir):
+    """``(results, todo, stale)``: the runs whose files match, those to compute, and why some do not match."""
+    results, todo, stale = {}, [], []
+    for run in plan:
+        path = os.path.join(runs_dir, run.name)
+        if os.path.isfile(path):
+            try:
+                recorded = storage.read_json(path)
+            except (OSError, ValueError):
+                recorded = {}
+            key = next((k for k in MATCH_KEYS if recorded.get(k) != run.expected[k]), None)
+            if key is None:
+                results[(run.index, run.trial)] = dict(recorded, _file=run.name)
+                continue
+            stale.append((run.name, key))
+        todo.append(run)
+    return results, todo, stale
+
+
+def _evaluate_run(pre, data, run, point, ref, how):
+    """The result of one run (``how``: batch_size, energy_pj, distribute, verbose, sweep_name)."""
+    t0 = time.time()
+    with distribute_scope(how["distribute"]):
+        snn = build_snn(pre, run.settings)
+        metrics = evaluate(snn, data.x_test, data.y_test, relu_model=pre.model, reference_predictions=ref,
+                           input_range=pre.input_range, batch_size=how["batch_size"], verbose=how["verbose"])
+    summary = run.expected["data"]
+    return {
+        "data_name": summary["name"],
+        "data_source": summary["source"],
+        "data_description": summary["description"],
+        **run.expected,
+        **{key: metrics.get(key) for key in METRIC_KEYS},
+        "energy": energy_of(metrics.get("operations"), *how["energy_pj"]) if how["energy_pj"] else None,
+        "sweep": {"name": how["sweep_name"], "point": point, "trial": run.trial},
+        "distribute": how["distribute"],
+        "versions": provenance.versions(),
+        "created": provenance.now(),
+        "elapsed_s": round(time.time() - t0, 2),
+    }
+
+
+def _compute(pre, data, todo, points, ref, how, runs_dir, results, progress):
+    """Evaluate the runs of ``todo``, write each file, add each result; returns how many were computed."""
+    computed = 0
+    try:
+        for run in todo:
+            result = _evaluate_run(pre, data, run, points[run.index], ref, how)
+            storage.atomic_write_json(os.path.join(runs_dir, run.name), result)
+            results[(run.index, run.trial)] = dict(storage.as_read_back(result), _file=run.name)
+            computed += 1
+            if progress is not None:
+                progress.update(1)
+    finally:
+        if progress is not None:
+            progress.close()
+    return computed
+
+
+def _table(name, base, fixed, grid, trials, rows, counts, started):
+    """The content of ``sweep.json``."""
+    summary = base["data"]
+    relu = [r["accuracy_relu"] for r in rows if r["accuracy_relu"] is not None]
+    return {
+        "sweep_name": name,
+        "model_name": base["model_name"],
+        "network_sha256": base["network_sha256"],
+        "data_name": summary["name"],
+        "data_source": summary["source"],
+        "data_description": summary["description"],
+        "data": summary,
+        "fixed_settings": fixed,
+        "grid": grid,
+        "trials": trials,
+        "batch_size": base["batch_size"],
+        "agreement_reference": base["agreement_reference"],
+        "accuracy_relu": relu[0] if relu else None,
+        "metrics": list(TABLE_METRICS),
+        "std": "population standard deviation over trials (ddof=0)",
+        "complete": counts["missing"] == 0,
+        "evaluations": counts,
+        "runs_dir": naming.RUNS_DIR,
+        "rows": rows,
+        "created": provenance.now(),
+        "elapsed_s": round(time.time() - started, 2),
+    }
+
+
+def _checked(grid, trials, max_evaluations):
+    grid = parse_grid(grid) if isinstance(grid, (list, tuple, str)) else check_grid(grid)
+    if int(trials) != trials or trials < 1:
+        raise SweepError(f"--trials must be a positive integer, got {trials}")
+    if max_evaluations is not None and max_evaluations < 0:
+        raise SweepError(f"--max_evaluations must be >= 0, got {max_evaluations}")
+    return grid, int(trials)
+
+
+def run_sweep(pre, data, grid, trials, fixed_settings, out_dir, *, model_name=None, reference_predictions=None,
+              batch_size=256, max_evaluations=None, energy_pj=None, distribute="none", sweep_name=None,
+              verbose="auto", log=print):
+    """Evaluate the SNN of ``pre`` at every grid point and trial; write the runs and the table.
+
+    Parameters
+    ----------
+    pre : Preprocessed
+        Phase 1's network (:meth:`snnmap.Preprocessed.load`).
+    data : snnmap.data.DataSet
+        Its test split is evaluated (``x_test``, ``y_test``); ``summary()`` is recorded.
+    grid : dict or list of str
+        ``{knob: [values]}`` or ``--sweep`` specs (``"noise=0,0.1"``); see
+        :func:`snnmap.experiments.grid.parse_grid`.
+    trials : int
+        Trials ``0..trials-1`` per grid point.
+    fixed_settings : RunSettings, dict or None
+        The other settings (a dict gives some fields of :class:`RunSettings`, the others take
+        their defaults; ``trial`` is ignored); grid values override them.
+    out_dir : str
+        The sweep's directory (runs go to ``out_dir/runs``; the table to ``sweep.json`` and
+        ``sweep.csv``).
+    model_name : str, optional
+        Names the run files (default: the name of the network ``pre`` was preprocessed from).
+    reference_predictions : array_like, optional
+        The ORIGINAL network's predictions on ``data.x_test`` (phase 1's); agreement compares
+        against them (else against the preprocessed network).
+    batch_size : int
+        Batch size of the evaluations (the noise draws depend on it, so it is recorded and a
+        run is reused only with the same one).
+    max_evaluations : int, optional
+        Stop after this many NEW evaluations (the table then covers what exists).
+    energy_pj : (float, float), optional
+        Energy per MAC and per synaptic event (pJ) for the estimate stored in each run.
+    distribute : {"none", "auto", "mirrored"}
+        Devices of each evaluation (:func:`snnmap.runtime.distribute_scope`); recorded in each
+        run, not part of the match for reuse.
+    sweep_name : str, optional
+        Recorded name of the sweep (default: the name of ``out_dir``).
+    verbose : "auto" or 0
+        Progress bars.
+    log : callable
+        Receives the lines to print.
+
+    Returns
+    -------
+    dict
+        The content of ``sweep.json`` (``rows``, ``evaluations`` counts, ...) plus ``path``.
+    """
+    started = time.time()
+    grid, trials = _checked(grid, trials, max_evaluations)
+    fixed = fixed_run_settings(fixed_settings)
+    model_name = model_name or pre.report["original_model"]
+    out_dir = str(out_dir)
+    runs_dir = os.path.join(out_dir, naming.RUNS_DIR)
+    points = grid_points(grid)
+    data_summary = storage.as_read_back(data.summary())
+    ref = None if reference_predictions is None else np.asarray(reference_predictions).reshape(-1)
+    if ref is not None and len(ref) != data.n_test:
+        raise ValueError(f"{len(ref)} reference predictions for {data.n_test} test images")
+    base = {"model_name": model_name, "network_sha256": network_fingerprint(pre), "data": data_summary,
+            "batch_size": int(batch_size),
+            "agreement_reference": "original ReLU network" if ref is not None else "preprocessed ReLU network"}
+    plan = _plan(pre, points, trials, fixed, model_name, base)
+    results, todo, stale = _reusable(plan, runs_dir)
+    reused = len(results)
+    log(f"sweep: {len(points)} grid point(s) x {trials} trial(s) = {len(plan)} evaluation(s) on "
+        f"{data_summary['n_test']} test images; {reused} reused from {runs_dir}, {len(todo)} to compute")
+    for name, key in stale:
+        log(f"  recomputing {name}: its recorded {key} differs from this run's")
+
+    todo = todo if max_evaluations is None else todo[:max_evaluations]
+    progress = None
+    if verbose != 0 and todo:
+        progress = tqdm(total=len(plan), initial=reused, desc="sweep", unit="eval", dynamic_ncols=True)
+    name = sweep_name or os.path.basename(os.path.normpath(out_dir))
+    how = {"batch_size": batch_size, "energy_pj": energy_pj, "distribute": distribute, "verbose": verbose,
+           "sweep_name": name}
+    computed = _compute(pre, data, todo, points, ref, how, runs_dir, results, progress)
+
+    missing = len(plan) - len(results)
+    fixed_dict = _settings_without_trial(fixed)
+    rows = table_rows(points, trials, results, fixed_dict, data_summary)
+    counts = {"total": len(plan), "reused": reused, "computed": computed, "missing": missing}
+    table = _table(name, base, fixed_dict, grid, trials, rows, counts, started)
+    path = os.path.join(out_dir, naming.SWEEP_TABLE)
+    storage.atomic_write_json(path, table)
+    storage.atomic_write_text(os.path.join(out_dir, naming.SWEEP_CSV), csv_text(table))
+    log(f"evaluations: {len(plan)} in all; reused {reused}, computed {computed}, missing {missing}")
+    if missing:
+        log(f"incomplete: {missing} evaluation(s) missing (--max_evaluations); run the same command again "
+            f"to resume")
+    return dict(table, path=path)
+
+
+def _show(value):
+    """A value as it is printed: ``0.05``, ``-1``, ``none``."""
+    if value is None:
+        return "none"
+    return format(value, "g") if isinstance(value, float) else str(value)
+
+
+def _pm(row, metric, fmt, scale=1.0):
+    mean, std = row[f"{metric}_mean"], row[f"{metric}_std"]
+    if mean is None:
+        return "n/a"
+    return f"{format(mean * scale, fmt)} +- {format(std * scale, fmt)}"
+
+
+def _columns(knobs):
+    """(header, cell of a row) of the printed table."""
+    cols = [(k, lambda r, k=k: _show(r[k])) for k in knobs]
+    return cols + [
+        ("n", lambda r: str(r["n_trials"])),
+        ("accuracy SNN", lambda r: _pm(r, "accuracy_snn", ".4f")),
+        ("agreement", lambda r: _pm(r, "agreement", ".4f")),
+        ("violations (a/b)", lambda r: "n/a" if r["violations_mean"] is None else
+         f"{r['violations_mean']:g} ({r['violations_a_mean']:g}/{r['violations_b_mean']:g})"),
+        ("latency", lambda r: "n/a" if r["latency_mean"] is None else f"{r['latency_mean']:.3f}"),
+        ("informative %", lambda r: _pm(r, "informative_spike_fraction", ".2f", 100.0)),
+        ("max |error|", lambda r: "n/a" if r["max_abs_error_mean"] is None else f"{r['max_abs_error_mean']:.2e}"),
+    ]
+
+
+def table_lines(table) -> list:
+    """The readable table of a sweep.
+
+    Parameters
+    ----------
+    table : dict
+        What :func:`run_sweep` returns (or ``sweep.json``'s content).
+    """
+    knobs = list(table["grid"])
+    fixed = {k: v for k, v in table["fixed_settings"].items() if k not in knobs and v is not None}
+    relu = table.get("accuracy_relu")
+    lines = [
+        f"sweep {table['sweep_name']}: SNN of {table['model_name']} on {table['data_description']}",
+        "  fixed: " + " ".join(f"{k}={v}" for k, v in fixed.items()),
+        "  grid: " + "; ".join(f"{k} = {', '.join(_show(v) for v in vals)}" for k, vals in table["grid"].items())
+        + f"; {table['trials']} trial(s) per point (mean +- std over trials)",
+        f"  accuracy (ReLU): {'n/a' if relu is None else format(relu, '.4f')} (original network, same images)",
+    ]
+    cols = _columns(knobs)
+    cells = [[name for name, _ in cols]] + [[f(row) for _, f in cols] for row in table["rows"]]
+    widths = [max(len(c[j]) for c in cells) for j in range(len(cols))]
+    for k, c in enumerate(cells):
+        lines.append("  " + "  ".join(v.rjust(w) for v, w in zip(c, widths)))
+        if k == 0:
+            lines.append("  " + "  ".join("-" * w for w in widths))
+    lines.append("  (violations: mean count per run of hidden neurons beyond the window (a) / crossing early (b); "
+                 "latency in tau_c; max |error| over neurons without violations)")
+    return lines

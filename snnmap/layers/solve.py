@@ -1,0 +1,208 @@
+"""The layer's solver stages: the auto cascade of bounds, then the event solver on what stays open.
+
+``solver="auto"`` (:meth:`snnmap.layers.SpikingLayer.call`) runs MAPPING §3's certificate on
+every pair, the free one-interval bound on the few pairs it leaves open (:meth:`refine_free`),
+then grid bounds stage by stage while they pay (:meth:`cascade_open`, policy in
+:mod:`snnmap.solver`), and hands the pairs still open to the exact event solver
+(:meth:`solve_open`).  :class:`SolveMixin` is part of :class:`snnmap.layers.SpikingLayer`.
+"""
+
+from __future__ import annotations
+
+from keras import ops
+
+from ..core import bounds, grid, products, spiketime
+from ..solver import cascade_stages, free_bound_pays, grid_needed
+
+
+class SolveMixin:
+    """Solver stages of a :class:`snnmap.layers.SpikingLayer`."""
+
+    #: Whether the layer's kernel is read whole for every product (dense layers: see
+    #: :func:`snnmap.solver.cascade_stages`).
+    dense_kernel = False
+
+    @property
+    def grid_stages(self):
+        """The stages :meth:`cascade_open` tries in ``solver="auto"``
+        (:func:`snnmap.solver.cascade_stages`)."""
+        return cascade_stages(self.fan_in, self.n_neurons, self.solver_config, self.dense_kernel)[0]
+
+    @property
+    def grid_stages_few(self):
+        """The stages :meth:`cascade_open` takes instead of :attr:`grid_stages` on chunks where
+        few pairs are open, or ``None``."""
+        return cascade_stages(self.fan_in, self.n_neurons, self.solver_config, self.dense_kernel)[1]
+
+    def closed_form(self, product):
+        """:func:`snnmap.core.spiketime.closed_form` of the layer's neurons as output values
+        (local time plus :attr:`time_shift`).
+
+        Parameters
+        ----------
+        product : tensor
+            ``sum_j J_ij u_j`` for every neuron.
+        """
+        fn = self.compiled("closed_form", lambda: spiketime.closed_form)
+        return fn(products.tensor_of(self.inv_slope), products.tensor_of(self.offset), product,
+                  self.window.length + self.time_shift)
+
+    def refine_free(self, open_, u, ends, theta, t_in):
+        """``open_`` and the free one-interval bound (no product), for the open pairs only
+        (gathered, :meth:`free_open_pairs`), when :func:`snnmap.solver.free_bound_pays`; more
+        open pairs go to the grid bounds, which imply it.
+
+        Parameters
+        ----------
+        open_ : bool tensor
+            Pairs open so far, ``(batch,) + neuron_shape``.
+        u : tensor
+            Local input times after :meth:`arrange_inputs`.
+        ends : LastArrival
+            :meth:`last_arrival_terms` of ``u``.
+        theta : tensor
+            The thresholds.
+        t_in : float
+            ``T_in``.
+        """
+        pairs = float(self.n_neurons) * ops.cast(ops.shape(u)[0], "float32")
+        n_open = ops.sum(ops.cast(open_, "float32"))
+        return ops.cond(free_bound_pays(n_open, pairs, self.solver_config),
+                        lambda: self.free_open_pairs(open_, u, ends, theta, t_in), lambda: open_)
+
+    def free_open_pairs(self, open_, u, ends, theta, t_in):
+        """The one-interval bound of :meth:`open_neurons` for the (image, neuron) pairs where
+        ``open_`` holds, from their gathered terms; the others stay closed.
+
+        Parameters
+        ----------
+        open_, u, ends, theta, t_in
+            As :meth:`refine_free`.
+        """
+        n, channels = self.n_neurons, int(self.alpha.shape[-1])
+        count = ops.reshape(self.receptive_count(ops.cast(u < ends.tau, "float32")), (-1,))
+        flat = lambda x: ops.reshape(x, (-1,))  # noqa: E731
+        p, product = flat(ends.p), flat(ends.product)
+        tau, before = flat(ends.tau), flat(ends.before)
+        alpha, theta_f = flat(self.alpha), flat(theta)
+        stats = ops.convert_to_tensor(self.kernel_stats)
+        dtype = u.dtype
+
+        def solve(index):
+            image, neuron = index // n, index % n
+            alpha_i = ops.take(alpha, neuron)
+            terms = bounds.tau_bounds(ops.take(tau, image), ops.take(p, index), ops.take(product, index),
+                                      ops.take(count, index // channels), alpha_i,
+                                      ops.take(stats, neuron % channels, axis=1), t_in, self.fan_in,
+                                      self.compute_dtype)
+            top = bounds.grid_top(None, terms, ops.take(before, image), alpha_i, ops.take(theta_f, neuron), t_in)
+            return ops.cast(top, dtype)
+
+        chunk = max(1, self.solver_elements // 16)
+        mask = flat(open_)
+        return ops.reshape(spiketime.solve_pairs(mask, ops.cast(mask, dtype), solve, chunk) > 0.5, ops.shape(open_))
+
+    def cascade_open(self, open_, u, ends, theta, t_in, stages=None, few=None):
+        """``open_`` refined by grid bounds, stage by stage, a bounded number of images at a time.
+
+        Each stage adds inner points to the grid of the one before
+        (:func:`snnmap.core.grid.cascade_grids`).  ``few``: the stages used instead on chunks
+        where at most ``grid_many_open`` of the pairs are open in ``open_``
+        (:func:`snnmap.core.grid.aligned_points`).  Without ``stages``: the layer's own,
+        :attr:`grid_stages` and :attr:`grid_stages_few`.
+
+        On each chunk of images the first stage runs if :func:`snnmap.solver.grid_needed`, each
+        later one while that still holds for a later stage.  A stage reuses the products of the
+        points before it and computes two (``J+``, ``J-``) per new point: 2, 4 and 8 intervals
+        cost 2, 6 and 14 synapse products in all.  The products live inside the chunk only:
+        between stages nothing larger than the chunk's mask is carried.
+
+        Where shapes may vary (:func:`snnmap.core.spiketime.shapes_may_vary`), each stage
+        computes its new products only in the output channels that still have an open pair in
+        the chunk (:func:`snnmap.core.products.open_channels`): in networks with random weights
+        the pairs the certificate leaves open crowd into a few channels.
+
+        Parameters
+        ----------
+        open_, u, ends, theta, t_in
+            As :meth:`refine_free`.
+        stages, few : sequence, optional
+            The cascade (:func:`snnmap.core.grid.cascade_grids`) and its alternative.
+        """
+        if stages is None:
+            stages, few = self.grid_stages, self.grid_stages_few
+        config = self.solver_config
+        grids = grid.cascade_grids(stages)
+        swap = None if few is None else grid.aligned_points(stages, few)
+        pairs_per_image = float(self.n_neurons)
+        subsets = spiketime.shapes_may_vary()
+
+        def refine(mask, sub, part):
+            pairs = pairs_per_image * ops.cast(ops.shape(sub)[0], "float32")
+            use_few = None if swap is None else ops.sum(ops.cast(mask, "float32")) <= config.grid_many_open * pairs
+
+            def needed(mask, later):
+                return grid_needed(ops.sum(ops.cast(mask, "float32")), self.fan_in, pairs, config, later)
+
+            def stage(k, mask, prior):
+                last = k == len(grids) - 1
+                out = self.open_neurons(sub, self.kernel, self.alpha, theta, t_in, grids[k], part,
+                                        prior=prior, keep=not last,
+                                        channels=products.open_channels(mask, config) if subsets else None,
+                                        alternative=None if swap is None else
+                                        (tuple(swap[f] for f in grids[k]), use_few))
+                if last:
+                    return ops.logical_and(mask, out)
+                mask = ops.logical_and(mask, out[0])
+                return ops.cond(needed(mask, True), lambda: stage(k + 1, mask, out[1]), lambda: mask)
+
+            return ops.cond(needed(mask, False), lambda: stage(0, mask, None), lambda: mask)
+
+        return self.by_images(open_, u, ends, len(grids[-1]) + 1, refine)
+
+    def solve_open(self, u, kernel, alpha, theta, t_in, window, s, open_):
+        """Exact event-driven spike times for the pairs where ``open_`` holds, in chunks.
+
+        ``s`` (closed-form values) and the result are output values (local time plus
+        :attr:`time_shift`).
+
+        Parameters
+        ----------
+        u : tensor
+            Local input times after :meth:`arrange_inputs`.
+        kernel, alpha, theta : tensor
+            The layer's.
+        t_in : float
+            ``T_in``.
+        window : float
+            ``B``, in local time.
+        s : tensor
+            The closed form's output values, kept where ``open_`` does not hold.
+        open_ : bool tensor
+            The pairs to solve.
+        """
+        alpha_flat = ops.reshape(alpha, (-1,))
+        theta_flat = ops.reshape(theta, (-1,))
+        n = self.n_neurons
+        sort = spiketime.sort_early_inputs if spiketime.shapes_may_vary() else spiketime.sort_inputs
+        s_flat = ops.reshape(s, (-1,))
+        shift = self.time_shift
+
+        def solve(index):
+            e, j = sort(*self.receptive_fields(u, kernel, index))
+            neuron = index % n
+            r = spiketime.first_crossing(
+                e, j, ops.take(alpha_flat, neuron), ops.take(theta_flat, neuron), t_in, window
+            )
+            # A crossing after the last input is the closed form's, which is better
+            # conditioned (float32): most pairs left open were open by a loose bound.
+            return ops.where(r > ops.maximum(e[:, -1], -t_in), ops.take(s_flat, index), r + shift)
+
+        chunk = max(1, self.solver_elements // max(1, self.fan_in))
+        flat = spiketime.solve_pairs(ops.reshape(open_, (-1,)), s_flat, solve, chunk)
+        return ops.reshape(flat, ops.shape(s))
+
+    def scan_all(self, u, kernel, alpha, theta, t_in, window, s):
+        """Every neuron's input events scanned one by one (``solver="scan"``); arguments as
+        :meth:`solve_open`."""
+        return self.solve_open(u, kernel, alpha, theta, t_in, window, s, ops.ones_like(s, dtype="bool"))
