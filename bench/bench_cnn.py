@@ -29,7 +29,7 @@ check, warm-up calls, then ``--rounds`` round-robin rounds over all variants of 
 (rotated order), medians.  Peak memory: one subprocess per (model, dtype, variant)
 (``--only``), VmHWM after a reset through ``/proc/self/clear_refs`` (see bench/README.md).
 
-Per spiking layer the bench also reports the fraction of neurons that MAPPING §3's
+Per spiking layer the bench also reports the fraction of neurons that docs/method.md §3's
 one-interval certificate leaves open on the benchmark images, the fraction the free
 one-interval chord/tangent bound still leaves open, which grid bounds the layer then applies
 (one more inner point of ``snnmap.solver.SolverConfig.grid_points`` per stage, each reusing the

@@ -12,7 +12,7 @@ in float64 on the CPU:
   (argsort the input spikes, gather the weight rows in that order into a
   ``(batch, n_in, n_out)`` tensor, cumulative sums, first valid candidate), compiled with
   ``tf.function``.  Its parameters are computed here from ``pre.model``'s weights with
-  the formulas of MAPPING.md section 3, independently of snnmap's layers.
+  the formulas of docs/method.md section 3, independently of snnmap's layers.
 
 Before timing, every variant runs on the benchmark inputs and the outputs are compared:
 the reference and all snnmap solvers must agree to ``--tol`` (1e-9) on the logits and on
@@ -166,7 +166,7 @@ def load_setup(directory):
 # ----------------------------------------------------------------------------------------
 
 def reference_params(pre, zeta):
-    """Spiking parameters from the preprocessed Dense layers, MAPPING.md sections 1 and 3.
+    """Spiking parameters from the preprocessed Dense layers, docs/method.md sections 1 and 3.
 
     Returns a list of hidden-layer dicts (J, theta, alpha = 1, windows) and the output
     layer's (W, b, t_min_prev, t_min).

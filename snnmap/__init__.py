@@ -1,6 +1,6 @@
 """snnmap: exact conversion of trained ReLU networks into single-spike neural networks.
 
-Pipeline (MAPPING.md): data -> ReLU model -> phase 1 (:func:`preprocess`) -> phase 2
+Pipeline (docs/method.md): data -> ReLU model -> phase 1 (:func:`preprocess`) -> phase 2
 (:func:`to_snn`, :func:`evaluate`) -> report.
 """
 

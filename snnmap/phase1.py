@@ -1,4 +1,4 @@
-"""Phase 1 command: preprocess the original ReLU network (MAPPING §4).
+"""Phase 1 command: preprocess the original ReLU network (docs/method.md §4).
 
     python -m snnmap.phase1 --data_name MNIST
     python -m snnmap.phase1 --flagfile flags/fashionmnist_fc.txt

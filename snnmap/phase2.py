@@ -5,7 +5,7 @@
     python -m snnmap.phase2 --merge results/*_partKofN.json
 
 Reads phase 1's outputs from ``--logging_dir`` (a clear error says to run phase 1 if they
-are missing), builds the SNN with the robustness knobs (MAPPING §6), runs it on the test
+are missing), builds the SNN with the robustness knobs (docs/method.md §6), runs it on the test
 set batch by batch, prints a summary, and writes a JSON results file whose name encodes
 every setting, so runs never overwrite each other (:func:`snnmap.experiments.phase2.run_phase2`).
 With ``--merge`` it combines the results of the parts of one test set

@@ -1,6 +1,6 @@
 """Feeding data to Keras models batch by batch, without losing float64 or memory.
 
-MAPPING §9: ``Model.predict``/``evaluate``/``fit`` cast NumPy float64 inputs to
+docs/method.md §9: ``Model.predict``/``evaluate``/``fit`` cast NumPy float64 inputs to
 ``keras.config.floatx()`` (float32 by default) before the model sees them.  The helpers
 here never go through that cast: :func:`stream` yields normalised float64 batches from
 arrays (NumPy arrays and memory maps are sliced lazily), ``tf.data`` datasets or any

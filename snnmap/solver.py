@@ -2,9 +2,9 @@
 
 Every spiking layer gives the exact spike times of its dynamics; what this module decides is
 only how much work that takes.  The layers (:mod:`snnmap.layers`) run the closed form of
-MAPPING §3 for every neuron, and hand to the event solver only the (image, neuron) pairs that
+docs/method.md §3 for every neuron, and hand to the event solver only the (image, neuron) pairs that
 no bound can certify (they may reach ``theta`` before their last input).  Between the two sit
-bounds of increasing cost (:mod:`snnmap.core.bounds`): MAPPING §3's certificate, the free
+bounds of increasing cost (:mod:`snnmap.core.bounds`): docs/method.md §3's certificate, the free
 one-interval bound, then grid bounds whose inner points cost two synapse products each.
 :class:`SolverConfig` holds the constants that steer this cascade; the functions below are the
 policy, in terms of those constants; :func:`bf16_products` decides whether the grid bounds'

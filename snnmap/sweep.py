@@ -1,4 +1,4 @@
-"""Sweep command: the robustness experiments of MAPPING §6 over a grid of knobs, with trials.
+"""Sweep command: the robustness experiments of docs/method.md §6 over a grid of knobs, with trials.
 
     python -m snnmap.sweep --flagfile flags/fashionmnist_fc.txt --sweep noise=0,0.05,0.1 --trials 5
     python -m snnmap.sweep --flagfile flags/fashionmnist_fc_noise.txt

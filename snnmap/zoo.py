@@ -1,4 +1,4 @@
-"""The ReLU networks of the paper, as Keras models (MAPPING's experiments).
+"""The ReLU networks of the paper, as Keras models (the experiments of the exact-mapping paper).
 
 Only architectures live here; weights are trained by :func:`train` or shipped under
 ``models/``.

@@ -1,4 +1,4 @@
-"""Independent reference simulator of single-spike neurons (MAPPING §2), plain NumPy.
+"""Independent reference simulator of single-spike neurons (docs/method.md §2), plain NumPy.
 
 (Sums over inputs use ``np.einsum``, not ``@``: the small products would otherwise go to
 a multi-threaded BLAS, which is ten times slower on a busy two-core machine.)

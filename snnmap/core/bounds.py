@@ -7,7 +7,7 @@ neuron whose upper bound of V stays below ``theta`` on ``[-T_in, tau]`` (``tau``
 arrival of its image, at least ``-T_in``) crosses after its last input, where the closed form
 is exact; the others are *open* and go to the event solver.
 
-* MAPPING §3's certificate, ``U(tau) = max(alpha, 0) (tau + T_in) + P(tau) >= V(s)`` for
+* docs/method.md §3's certificate, ``U(tau) = max(alpha, 0) (tau + T_in) + P(tau) >= V(s)`` for
   ``s <= tau``: one product (:func:`certificate`).
 * The grid bound: ``[-T_in, tau]`` cut at ``g_0 = -T_in < g_1 < ... < g_G = tau``
   (:mod:`snnmap.core.grid`).  On ``[g_{k-1}, g_k]`` convexity gives ``P`` below its chord and
@@ -45,7 +45,7 @@ class LastArrival(NamedTuple):
     """Per-call tensors the bounds start from; every field has the batch axis first."""
 
     tau: object  #: last arrival per image, at least ``-T_in``, shape ``(batch, 1, ...)``
-    p: object  #: ``P(tau) = sum_j J+_ij (tau - u_j)`` (MAPPING §3's certificate) as its product left it
+    p: object  #: ``P(tau) = sum_j J+_ij (tau - u_j)`` (docs/method.md §3's certificate) as its product left it
     product: object  #: ``sum_j J_ij u_j``, the closed form's product
     before: object  #: whether an input of the image arrives before ``-T_in``, ``(batch, 1, ...)``
 
@@ -61,7 +61,7 @@ class GridProducts(NamedTuple):
 
 
 def certificate(alpha, tau, p, t_in, fan_in):
-    """MAPPING §3's ``U(tau) = max(alpha, 0) (tau + T_in) + P(tau) >= V(s)`` for ``s <= tau``.
+    """docs/method.md §3's ``U(tau) = max(alpha, 0) (tau + T_in) + P(tau) >= V(s)`` for ``s <= tau``.
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""The parameters of the exact mapping (MAPPING §1 and §3), in NumPy float64.
+"""The parameters of the exact mapping (docs/method.md §1 and §3), in NumPy float64.
 
 These are plain functions of a preprocessed ReLU layer's weights ``W`` and bias ``b``
 and of the time windows; the spiking layers (:mod:`snnmap.layers`) only store what
@@ -12,7 +12,9 @@ import dataclasses
 
 import numpy as np
 
-#: Default safety margin of the windows, ``B_n = (1 + zeta) X_n`` (MAPPING §1).
+from ..runtime import normalise
+
+#: Default safety margin of the windows, ``B_n = (1 + zeta) X_n`` (docs/method.md §1).
 DEFAULT_ZETA = 0.5
 
 
@@ -51,7 +53,7 @@ class Window:
 def windows(x_n, zeta: float = DEFAULT_ZETA, input_window: float = 1.0):
     """Consecutive windows of the hidden layers and of the output layer.
 
-    Implements MAPPING §1: ``t_min(1) = input_window`` (inputs spike in ``[0, 1]``),
+    Implements docs/method.md §1: ``t_min(1) = input_window`` (inputs spike in ``[0, 1]``),
     ``B_n = (1 + zeta) X_n``, ``t_max(n) = t_min(n) + B_n``, ``t_min(n+1) = t_max(n)``.
 
     Parameters
@@ -99,7 +101,7 @@ def fan_in_sums(w: np.ndarray) -> np.ndarray:
 def hidden_params(w, b, window: Window):
     """Synaptic weights ``J`` and thresholds ``theta`` of a hidden spiking layer (alpha = 1).
 
-    MAPPING §3 with ``alpha_i = 1``::
+    docs/method.md §3 with ``alpha_i = 1``::
 
         J_ij    = W_ji / (1 - S_i)
         D_i     = B_n * sum_j J_ij - (1 + sum_j J_ij) * b_i
@@ -112,7 +114,7 @@ def hidden_params(w, b, window: Window):
         ``(kh, kw, c_in, c_out)``, with every column sum ``S_i < 1``.
     b : ndarray
         Bias: ``(n_out,)``, or a per-position bias map ``(h_out, w_out, c_out)`` for
-        convolutions (MAPPING §4).
+        convolutions (docs/method.md §4).
     window : Window
         The layer's window.
 
@@ -141,7 +143,7 @@ def hidden_params(w, b, window: Window):
 def output_params(w, b, window: Window):
     """Weights and constant current of the output (readout) layer.
 
-    MAPPING §3: ``J = W`` and ``alpha_i = b_i / (t_min(N) - t_min(N-1))``; the readout
+    docs/method.md §3: ``J = W`` and ``alpha_i = b_i / (t_min(N) - t_min(N-1))``; the readout
     ``V_i(t_min(N))`` then equals ``W^T x + b``.
 
     Returns
@@ -154,7 +156,7 @@ def output_params(w, b, window: Window):
 
 
 def encode(x, input_range=(0.0, 1.0)):
-    """Time-to-first-spike code of the input (MAPPING §1).
+    """Time-to-first-spike code of the input (docs/method.md §1).
 
     A pixel ``x`` in ``[p, q]`` is normalised to ``x_hat = (x - p) / (q - p)`` and spikes
     at ``t = 1 - x_hat`` in the input window ``[0, 1]``.
@@ -171,15 +173,11 @@ def encode(x, input_range=(0.0, 1.0)):
     ndarray, float64
         Input spike times.
     """
-    p, q = (float(v) for v in input_range)
-    if not q > p:
-        raise ValueError(f"input_range must be (p, q) with q > p, got {input_range}")
-    x = np.asarray(x, dtype=np.float64)
-    return 1.0 - (x - p) / (q - p)
+    return 1.0 - normalise(x, input_range, check_finite=False)
 
 
 def quantize_weights(w, bits, w_min=None, w_max=None):
-    """Weights rounded to ``2**bits`` evenly spaced levels of ``[w_min, w_max]`` (MAPPING §6).
+    """Weights rounded to ``2**bits`` evenly spaced levels of ``[w_min, w_max]`` (docs/method.md §6).
 
     Values outside the interval are clipped to it.  Without ``w_min``/``w_max`` the interval
     is ``[-m, m]`` with ``m = max |w|`` (a symmetric range that keeps the sign of every

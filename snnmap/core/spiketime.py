@@ -1,4 +1,4 @@
-"""Spike times of single-spike neurons (MAPPING §2), with ``keras.ops`` only.
+"""Spike times of single-spike neurons (docs/method.md §2), with ``keras.ops`` only.
 
 All functions work in *local* time ``s = t - t_min(n)`` of the layer: inputs that code an
 activation ``x >= 0`` arrive at ``u_j = -x_j`` (in ``[-T_in, 0]``), the neuron integrates
@@ -9,7 +9,7 @@ the potential of neuron i is::
 
 and the neuron fires at the first ``s`` with ``V_i(s) >= theta_i``, or at ``B`` if there is
 none before ``B``.  Local time keeps the numbers small, and zero padding of the inputs
-means "spikes at t_min(n)", i.e. codes 0, as MAPPING §4 asks.
+means "spikes at t_min(n)", i.e. codes 0, as docs/method.md §4 asks.
 
 Two ways to the same answer:
 
@@ -17,7 +17,7 @@ Two ways to the same answer:
   V is linear with slope ``a_i = alpha_i + sum_j J_ij``, so the crossing is
   ``s* = (theta_i - alpha_i T_in + sum_j J_ij u_j) / a_i = c_i + sum_j J_ij u_j / a_i``.  It is
   the spike time whenever V stays below theta before ``tau``, which the bounds of
-  :mod:`snnmap.core.bounds` certify (MAPPING §3's certificate first: with ``alpha >= 0`` the
+  :mod:`snnmap.core.bounds` certify (docs/method.md §3's certificate first: with ``alpha >= 0`` the
   upper bound ``U(s) = alpha (s + T_in) + sum_j max(J_ij, 0) max(0, s - u_j) >= V(s)`` is
   non-decreasing, so ``U(tau) < theta`` rules out any earlier crossing).
 * :func:`first_crossing` - an exact event-driven solution for any neuron: inputs sorted

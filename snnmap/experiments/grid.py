@@ -1,5 +1,5 @@
 """The grid of a sweep: which knobs of :class:`~snnmap.experiments.settings.RunSettings` vary,
-over which values (MAPPING §6)."""
+over which values (docs/method.md §6)."""
 
 from __future__ import annotations
 

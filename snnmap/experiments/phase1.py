@@ -1,4 +1,4 @@
-"""Phase 1 of an experiment (MAPPING §4): the original network, its preprocessing, and the check
+"""Phase 1 of an experiment (docs/method.md §4): the original network, its preprocessing, and the check
 that the preprocessed network computes the same function."""
 
 from __future__ import annotations

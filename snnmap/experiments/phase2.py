@@ -1,4 +1,4 @@
-"""Phase 2 of an experiment: the SNN of one run's settings, evaluated on the test set (MAPPING §6, §7)."""
+"""Phase 2 of an experiment: the SNN of one run's settings, evaluated on the test set (docs/method.md §6, §7)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from . import naming, provenance
 from .inputs import load_phase1
 from .settings import Experiment, Phase2Options, RunSettings
 
-#: Metrics of a results file, from :func:`snnmap.evaluate` (MAPPING §7).
+#: Metrics of a results file, from :func:`snnmap.evaluate` (docs/method.md §7).
 METRIC_KEYS = ("n_test", "accuracy_relu", "accuracy_relu_preprocessed", "accuracy_snn", "agreement",
                "agreement_reference", "max_abs_error", "max_abs_error_end_to_end", "violations", "violations_a",
                "violations_b", "latency", "spikes_per_neuron", "informative_spike_fraction", "n_hidden_neurons",

@@ -26,7 +26,7 @@ DISTRIBUTE = ("auto", "none", "mirrored")
 
 @dataclasses.dataclass(frozen=True)
 class RunSettings:
-    """The settings of one SNN run (MAPPING §6): each changes what the SNN computes.
+    """The settings of one SNN run (docs/method.md §6): each changes what the SNN computes.
 
     A results file records them under ``settings`` (the fields in this order) and its name
     encodes them (:func:`snnmap.experiments.naming.results_name`).
@@ -161,7 +161,7 @@ class Experiment:
 
 @dataclasses.dataclass(frozen=True)
 class Phase1Settings:
-    """Phase 1's choices (MAPPING §4).
+    """Phase 1's choices (docs/method.md §4).
 
     Attributes
     ----------
@@ -202,7 +202,7 @@ class Phase2Options:
     distribute : {"auto", "none", "mirrored"}
         Devices of the evaluation (:func:`snnmap.runtime.distribute_scope`).
     mac_pj : float
-        Energy of one multiply-accumulate of the ReLU network, pJ (MAPPING §8).
+        Energy of one multiply-accumulate of the ReLU network, pJ (docs/method.md §8).
     add_pj : float
         Energy of one synaptic event (an accumulate) of the SNN, pJ.
     """

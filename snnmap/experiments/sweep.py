@@ -1,4 +1,4 @@
-"""Sweeps: the robustness experiments of MAPPING §6 over a grid of knobs, with trials.
+"""Sweeps: the robustness experiments of docs/method.md §6 over a grid of knobs, with trials.
 
 A sweep evaluates the SNN at every point of a grid (:mod:`snnmap.experiments.grid`) and for
 trials ``0..N-1`` of each; a trial seeds the noises through :attr:`RunSettings.noise_seed`,
@@ -30,7 +30,7 @@ from .grid import SweepError, check_grid, grid_points, parse_grid
 from .phase2 import METRIC_KEYS, build_snn, energy_of
 from .settings import RunSettings
 
-#: Metrics of the table (mean and std over trials), from a run's result (MAPPING §7).
+#: Metrics of the table (mean and std over trials), from a run's result (docs/method.md §7).
 TABLE_METRICS = ("accuracy_snn", "agreement", "latency", "spikes_per_neuron", "informative_spike_fraction",
                  "violations", "violations_a", "violations_b", "max_abs_error")
 #: What a run file must record, equal to the run at hand, to be reused instead of recomputed.

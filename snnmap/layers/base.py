@@ -1,10 +1,10 @@
-"""The base of the single-spike layers: parameters, windows, Keras plumbing (MAPPING §2, §3).
+"""The base of the single-spike layers: parameters, windows, Keras plumbing (docs/method.md §2, §3).
 
 A hidden spiking layer takes the spike times of its inputs and returns the spike times
 of its neurons; the output layer returns the readout potential ``V_i(t_min(N))``, the
 logits.  Computations use ``keras.ops`` only, so the layers run on any Keras backend.
 
-The parameters are those of MAPPING §3, stored as weights:
+The parameters are those of docs/method.md §3, stored as weights:
 
 * hidden layers: ``kernel`` = ``J`` (synaptic weights), ``threshold`` = ``theta`` and
   ``alpha`` (constant input current, 1 plus a fixed seeded perturbation of standard
@@ -74,7 +74,7 @@ class SpikingLayer(SolveMixin, BoundsMixin, keras.layers.Layer):
         If True the layer does not spike: it returns ``V_i(t_min(N))`` (the logits).
     noise : float
         Standard deviation of a Gaussian jitter added to every input spike time, in
-        units of ``tau_c`` (MAPPING §6).  Fresh for every call, from ``seed``.
+        units of ``tau_c`` (docs/method.md §6).  Fresh for every call, from ``seed``.
     alpha_noise : float
         Standard deviation of a fixed per-neuron perturbation of ``alpha`` (hidden
         layers), drawn once from ``seed`` when the layer is built.
@@ -82,7 +82,7 @@ class SpikingLayer(SolveMixin, BoundsMixin, keras.layers.Layer):
         Seed of both noises.
     solver : {"auto", "exact", "scan"}
         All three give the exact spike times of the dynamics.  ``"auto"``: closed form
-        where MAPPING §3's certificate holds (refined by grid bounds, one inner point of
+        where docs/method.md §3's certificate holds (refined by grid bounds, one inner point of
         ``SolverConfig.grid_points`` more per stage, while many neurons are left open),
         event-driven solver for the rest.  ``"exact"``: every neuron goes through the grid
         bound with ``SolverConfig.exact_blocks`` intervals per image, and its events are scanned one by one
@@ -94,7 +94,7 @@ class SpikingLayer(SolveMixin, BoundsMixin, keras.layers.Layer):
     time_bits : int
         If > 0, every input spike time is rounded to the nearest of ``2**time_bits``
         evenly spaced levels of the input window ``[t_min(n-1), t_min(n)]`` (after the
-        jitter; times outside the window go to its nearest end), MAPPING §6.
+        jitter; times outside the window go to its nearest end), docs/method.md §6.
     weight_bits : int
         If > 0, :meth:`set_relu_params` rounds the layer's weights (``J``, or ``W`` of the
         output layer) to ``2**weight_bits`` evenly spaced levels of ``[w_min, w_max]``,
@@ -168,6 +168,27 @@ class SpikingLayer(SolveMixin, BoundsMixin, keras.layers.Layer):
         self._noise_seed = keras.random.SeedGenerator(self.seed) if self.noise > 0 else None
         self.solver_config = DEFAULT_CONFIG if solver_config is None else solver_config
 
+    # -- noise state -----------------------------------------------------------------
+    @property
+    def noisy(self) -> bool:
+        """Whether the layer jitters its input spike times (``noise > 0``)."""
+        return self._noise_seed is not None
+
+    def noise_state(self):
+        """The state of the jitter's seed generator (a NumPy array), or None without noise.
+
+        Saving it before a call and restoring it with :meth:`set_noise_state` replays that
+        call's draws exactly (the snapshot's potential traces do this).
+        """
+        if self._noise_seed is None:
+            return None
+        return np.array(keras.ops.convert_to_numpy(self._noise_seed.state))
+
+    def set_noise_state(self, state):
+        """Restore a state returned by :meth:`noise_state`."""
+        if self._noise_seed is not None and state is not None:
+            self._noise_seed.state.assign(state)
+
     # -- windows -------------------------------------------------------------------
     @property
     def window(self) -> mapping.Window:
@@ -192,7 +213,7 @@ class SpikingLayer(SolveMixin, BoundsMixin, keras.layers.Layer):
         return t_in, np.asarray(outputs, np.float64) + (0.0 if self.output_layer else self.output_origin)
 
     def local_inputs(self, t):
-        """``u = t - t_min(n)``, the local input times of MAPPING §2 as the synapse operator
+        """``u = t - t_min(n)``, the local input times of docs/method.md §2 as the synapse operator
         reads them (:meth:`arrange_inputs`), from inputs ``t`` in this layer's frame."""
         return self.arrange_inputs(t - (self.window.t_min - self.input_origin))
 
@@ -263,7 +284,7 @@ class SpikingLayer(SolveMixin, BoundsMixin, keras.layers.Layer):
     def set_relu_params(self, w, b):
         """Set the spiking parameters from a preprocessed ReLU layer ``y = W^T x + b``.
 
-        Hidden layers get ``J`` and ``theta`` of MAPPING §3 (nominal ``alpha = 1``; a
+        Hidden layers get ``J`` and ``theta`` of docs/method.md §3 (nominal ``alpha = 1``; a
         perturbed ``alpha`` from ``alpha_noise`` is kept); the output layer gets
         ``W`` and ``alpha = b / (t_min(N) - t_min(N-1))``.
 
@@ -306,7 +327,7 @@ class SpikingLayer(SolveMixin, BoundsMixin, keras.layers.Layer):
 
     def perturb(self, t):
         """Input spike times as the neurons receive them: jittered by ``noise`` (fresh in every
-        call), then rounded to the ``2**time_bits`` levels of the input window (MAPPING §6)."""
+        call), then rounded to the ``2**time_bits`` levels of the input window (docs/method.md §6)."""
         if self._noise_seed is not None:
             t = t + keras.random.normal(ops.shape(t), stddev=self.noise, dtype=t.dtype, seed=self._noise_seed)
         if self.time_bits:

@@ -151,7 +151,7 @@ class BoundsMixin:
         Returns
         -------
         LastArrival
-            ``tau`` the last arrival of each image (at least ``-T_in``); ``p`` MAPPING §3's
+            ``tau`` the last arrival of each image (at least ``-T_in``); ``p`` docs/method.md §3's
             certificate product ``P(tau) = sum_j J+_ij (tau - u_j)`` as :meth:`raw_products`
             leaves it (bfloat16 where the grid bounds' products are: their last interval is
             tight at ``tau`` whatever ``P(tau)``'s bracket, :func:`snnmap.core.bounds.last_interval_top`);
@@ -166,7 +166,7 @@ class BoundsMixin:
         return LastArrival(tau, p, product, before)
 
     def certificate(self, ends, t_in):
-        """MAPPING §3's ``U(tau) >= V(s)`` for ``s <= tau`` (:func:`snnmap.core.bounds.certificate`).
+        """docs/method.md §3's ``U(tau) >= V(s)`` for ``s <= tau`` (:func:`snnmap.core.bounds.certificate`).
 
         Parameters
         ----------
@@ -178,7 +178,7 @@ class BoundsMixin:
         return bounds.certificate(self.alpha, ends.tau, ends.p, t_in, self.fan_in)
 
     def certified_open(self, ends, theta, t_in):
-        """``certificate(ends, t_in) >= theta``: the pairs MAPPING §3's certificate leaves open;
+        """``certificate(ends, t_in) >= theta``: the pairs docs/method.md §3's certificate leaves open;
         one pass in large layers (:meth:`compiled`).
 
         Parameters

@@ -1,4 +1,4 @@
-"""Convolutional single-spike layer (MAPPING §3, §4): the spiking twin of ``keras.layers.Conv2D``."""
+"""Convolutional single-spike layer (docs/method.md §3, §4): the spiking twin of ``keras.layers.Conv2D``."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ class SpikingConv2D(SpikingLayer):
     """Convolutional single-spike layer (the spiking twin of ``keras.layers.Conv2D``).
 
     Input: spike times ``(batch, height, width, channels)``.  Every output position and
-    filter is one neuron with its own threshold, so per-position bias maps (MAPPING §4)
+    filter is one neuron with its own threshold, so per-position bias maps (docs/method.md §4)
     are exact at the borders for any kernel size and stride.  ``padding="same"`` adds
     inputs that spike at ``t_min(n)`` (activation 0, not jittered by ``noise``): in the
     layer's local time that is literally zero padding.

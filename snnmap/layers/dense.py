@@ -1,4 +1,4 @@
-"""Fully connected single-spike layer (MAPPING §3): the spiking twin of ``keras.layers.Dense``."""
+"""Fully connected single-spike layer (docs/method.md §3): the spiking twin of ``keras.layers.Dense``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ class SpikingDense(SpikingLayer):
 
     Input: spike times ``(batch, n_in)``.  Output: spike times ``(batch, units)`` of the
     hidden neurons in ``[t_min_prev, t_max]`` (``t_max - t`` codes ``ReLU(W^T x + b)``
-    exactly where MAPPING §3 (a) and (b) hold; elsewhere the spike the dynamics really
+    exactly where docs/method.md §3 (a) and (b) hold; elsewhere the spike the dynamics really
     produce), or, with ``output_layer=True``, the readout ``V(t_min)`` = the logits.
 
     Parameters

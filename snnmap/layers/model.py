@@ -13,7 +13,7 @@ class SpikingModel(keras.Model):
 
     Identical to ``keras.Model`` except that ``predict`` and ``evaluate`` run with
     ``keras.config.floatx()`` set to the model's input dtype, so that
-    ``model.predict(snnmap.encode(x))`` keeps float64 spike times (MAPPING §9: Keras
+    ``model.predict(snnmap.encode(x))`` keeps float64 spike times (docs/method.md §9: Keras
     otherwise casts NumPy float64 input to float32 before the model sees it, and the
     spike times lose the precision that makes the SNN exact).
     """

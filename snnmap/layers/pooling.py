@@ -1,5 +1,5 @@
 """Time-domain pooling and padding of spike times: the spiking twins of ``MaxPooling2D`` and
-``ZeroPadding2D`` (MAPPING §4)."""
+``ZeroPadding2D`` (docs/method.md §4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The two ReLU-side layers a preprocessed network may need beyond stock Keras (MAPPING §4).
+"""The two ReLU-side layers a preprocessed network may need beyond stock Keras (docs/method.md §4).
 
 * :class:`BiasMapConv2D`: a convolution whose bias varies with the output position.  It
   appears when a batch normalisation after a ReLU (or the input range ``p != 0``) is folded

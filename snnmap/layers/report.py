@@ -95,7 +95,7 @@ def solver_report(layer, inputs, repeat=1):
     -------
     dict
         For a hidden layer, over the batch's (image, neuron) pairs: ``open_1block`` the fraction
-        MAPPING §3's certificate leaves open; ``open_free`` the fraction the free one-interval
+        docs/method.md §3's certificate leaves open; ``open_free`` the fraction the free one-interval
         bound still leaves open; ``grid_bound`` whether ``solver="auto"`` refines it with grid
         bounds on this batch and ``grid_stages`` the interval counts of the grids it runs in
         turn (:func:`snnmap.solver.grid_needed`); ``to_solver`` (``n_to_solver``) the fraction

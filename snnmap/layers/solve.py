@@ -1,6 +1,6 @@
 """The layer's solver stages: the auto cascade of bounds, then the event solver on what stays open.
 
-``solver="auto"`` (:meth:`snnmap.layers.SpikingLayer.call`) runs MAPPING §3's certificate on
+``solver="auto"`` (:meth:`snnmap.layers.SpikingLayer.call`) runs docs/method.md §3's certificate on
 every pair, the free one-interval bound on the few pairs it leaves open (:meth:`refine_free`),
 then grid bounds stage by stage while they pay (:meth:`cascade_open`, policy in
 :mod:`snnmap.solver`), and hands the pairs still open to the exact event solver

@@ -1,4 +1,4 @@
-"""``X_n``: the largest ReLU output of every hidden layer on the calibration data (MAPPING §4).
+"""``X_n``: the largest ReLU output of every hidden layer on the calibration data (docs/method.md §4).
 
 ONE streamed float32 pass keeps running per-image maxima; the few images that attain them
 are re-measured in float64, so ``X_n`` is the float64 maximum without a float64 pass over

@@ -1,4 +1,4 @@
-"""Phase 2: build the spiking network from a preprocessed ReLU network (MAPPING §3, §5)."""
+"""Phase 2: build the spiking network from a preprocessed ReLU network (docs/method.md §3, §5)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from .preprocess import DEFAULT_LOWER_B, DEFAULT_UPPER_B, Preprocessed, preproce
 
 
 def encode(x, input_range=(0.0, 1.0)):
-    """Input spike times (time-to-first-spike code of MAPPING §1), float64.
+    """Input spike times (time-to-first-spike code of docs/method.md §1), float64.
 
     ``t = 1 - (x - p) / (q - p)``: the largest value spikes first, at 0; the smallest at 1.
 

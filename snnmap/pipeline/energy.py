@@ -1,4 +1,4 @@
-"""Operation counts and energy estimates (MAPPING §8).
+"""Operation counts and energy estimates (docs/method.md §8).
 
 * ReLU network: multiply-accumulates per image, Dense ``n_in * n_out``, Conv2D
   ``H_out * W_out * C_out * k_h * k_w * C_in``.

@@ -1,10 +1,10 @@
-"""What a run reports (MAPPING §7), measured batch by batch.
+"""What a run reports (docs/method.md §7), measured batch by batch.
 
 :func:`evaluate` runs the SNN on data and, when it is given the preprocessed ReLU network,
 checks every spiking layer against an independent oracle: the ReLU network's own Keras
 layer (activation removed) applied to the decoded spike times that the spiking layer
 received.  So the exactness figure says whether each spiking layer computes ReLU of what
-it gets, and window violations (MAPPING §3 (a), (b)) are counted rather than blamed on
+it gets, and window violations (docs/method.md §3 (a), (b)) are counted rather than blamed on
 the simulator.
 
 Only integer counts and maxima are accumulated (:class:`Totals`), so memory does not
@@ -113,7 +113,7 @@ def new_totals(snn):
 
 def evaluate(snn, x, y=None, relu_model=None, reference_predictions=None, input_range=(0.0, 1.0),
              batch_size=256, verbose="auto"):
-    """Run ``snn`` on ``x`` and measure what MAPPING §7 asks for.
+    """Run ``snn`` on ``x`` and measure what docs/method.md §7 asks for.
 
     Parameters
     ----------
@@ -265,7 +265,7 @@ class _Run:
 
 
 def summarize(totals):
-    """The metrics of MAPPING §7 from counts (see :func:`accumulate`).
+    """The metrics of docs/method.md §7 from counts (see :func:`accumulate`).
 
     Returns a dict with ``n_test``, ``accuracy_snn``, ``accuracy_relu_preprocessed``,
     ``agreement``, ``max_abs_error`` (largest ``|(t_max - t) - ReLU(y)|`` over hidden neurons

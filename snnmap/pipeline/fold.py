@@ -1,4 +1,4 @@
-"""Folding a trained ReLU chain into the stages of the preprocessed network (MAPPING §4).
+"""Folding a trained ReLU chain into the stages of the preprocessed network (docs/method.md §4).
 
 :func:`fold` walks the model's graph (:func:`snnmap.pipeline.graph.chain`) and hands
 every node to the handler registered for its Keras layer class in :data:`HANDLERS`

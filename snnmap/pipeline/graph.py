@@ -256,7 +256,7 @@ def _retype(config, dtype):
 def with_dtype(model, dtype: str = "float64"):
     """A copy of ``model`` whose layers (and Input) compute in ``dtype``, same weights.
 
-    MAPPING §9: a float32 ``keras.Input`` casts whatever enters it, so a float64 copy of a
+    docs/method.md §9: a float32 ``keras.Input`` casts whatever enters it, so a float64 copy of a
     model needs its whole config retyped, not just its weights cast.
 
     Parameters

@@ -1,6 +1,6 @@
 """Phase 1: turn a trained ReLU network into the canonical ReLU network the mapping needs.
 
-MAPPING §4.  The result computes the same function as the original (to float64 rounding)
+docs/method.md §4.  The result computes the same function as the original (to float64 rounding)
 but on normalised inputs ``x_hat = (x - p) / (q - p)`` in ``[0, 1]`` and with
 
 * no inference-time identities (Dropout, ActivityRegularization, ...);
@@ -68,7 +68,7 @@ class Preprocessed:
     maxima: np.ndarray | None = None
 
     def window_scales(self, x_quantile=1.0):
-        """``X_n`` per hidden layer, or its ``x_quantile`` version (MAPPING §6).
+        """``X_n`` per hidden layer, or its ``x_quantile`` version (docs/method.md §6).
 
         With ``x_quantile < 1`` each layer's ``X_n`` is that quantile of the calibration
         images' largest activations in the layer: shorter windows and lower latency, and
@@ -147,7 +147,7 @@ class Preprocessed:
 
 def preprocess(model, x_calib, input_range=(0.0, 1.0), upper_b=DEFAULT_UPPER_B,
                lower_b=DEFAULT_LOWER_B, batch_size=256, verbose="auto", maxima_dtype="float32"):
-    """Phase 1 (MAPPING §4): preprocess a trained ReLU network.
+    """Phase 1 (docs/method.md §4): preprocess a trained ReLU network.
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Weight-sum scaling of the folded stages (MAPPING §4).
+"""Weight-sum scaling of the folded stages (docs/method.md §4).
 
 The weight sum of hidden neuron ``i`` is ``S_i = sum_j W_ji``.  The mapping needs
 ``lower_b <= S_i <= upper_b``; ReLU is positively homogeneous, so a neuron outside the

@@ -1,10 +1,10 @@
 """A snapshot of one SNN run for pictures: spike times, windows, ReLU oracle, potential traces.
 
 :func:`take_snapshot` runs a few images through a spiking model and keeps, for every
-spiking layer (MAPPING §1-3), the spike times it received and emitted, its window and,
+spiking layer (docs/method.md §1-3), the spike times it received and emitted, its window and,
 given the preprocessed ReLU network, the pre-activation ``y`` that the layer's own ReLU
 twin computes from the decoded inputs (:func:`snnmap.pipeline.evaluate.oracle`).  For a few
-neurons of one hidden layer it also keeps the EXACT membrane potential of MAPPING §2,
+neurons of one hidden layer it also keeps the EXACT membrane potential of docs/method.md §2,
 
     V_i(t) = alpha_i (t - t_min(n-1)) + sum_j J_ij max(0, t - t_j),     t >= t_min(n-1),
 
@@ -55,14 +55,13 @@ def _np(x):
 
 
 def _seed_states(layers):
-    return {layer.name: _np(layer._noise_seed.state).copy()  # noqa: SLF001
-            for layer in layers if getattr(layer, "_noise_seed", None) is not None}
+    return {layer.name: layer.noise_state() for layer in layers if layer.noisy}
 
 
 def _restore(layers, states):
     for layer in layers:
         if layer.name in states:
-            layer._noise_seed.state.assign(states[layer.name])  # noqa: SLF001
+            layer.set_noise_state(states[layer.name])
 
 
 def _pick_layer(layers, trace_layer):
@@ -88,7 +87,7 @@ def pick_neurons(spikes, window, k, tol=None):
     Neurons that fire before ``t_max`` (informative spikes) are taken at evenly spaced
     ranks of their spike times, so early and late ones both appear; about a third (at
     least one, if any exists) are neurons that do not reach threshold and fire at
-    ``t_max``; a neuron that fired before ``t_min`` (an early crossing, MAPPING §3 (b))
+    ``t_max``; a neuron that fired before ``t_min`` (an early crossing, docs/method.md §3 (b))
     is included when there is one.
 
     Parameters
@@ -181,7 +180,7 @@ def _trace(layer, t_in_all, t_out_all, image, k, states_before, states_after):
     """The exact potential traces of ``k`` neurons of ``layer`` on image ``image``."""
     win = layer.window
     t0, t_min, t_max = win.t_min_prev, win.t_min, win.t_max
-    noisy = getattr(layer, "_noise_seed", None) is not None
+    noisy = layer.noisy
     # Replay the probe run's jitter: same seed state, same input batch.
     if noisy:
         _restore([layer], states_before)

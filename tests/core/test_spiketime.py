@@ -143,7 +143,7 @@ def test_closed_form_agrees_when_no_early_crossing():
     theta = rng.uniform(0.5, 4.0, n)
     # Certified when theta exceeds the (increasing) potential at the last input.
     tau = u.max(axis=1)
-    # theta - U(tau), U(tau) = alpha (tau + T_in) + sum_j J+_ij (tau - u_j) (MAPPING §3).
+    # theta - U(tau), U(tau) = alpha (tau + T_in) + sum_j J+_ij (tau - u_j) (docs/method.md §3).
     margin = theta - (alpha * (tau + t_in) + (np.maximum(j, 0.0) * (tau[:, None] - u)).sum(1))
     inv_slope, offset = spiketime.crossing_params(alpha, j.sum(1), theta, t_in, window)
     cf = np_(spiketime.closed_form(inv_slope, offset, (j * u).sum(1), window))

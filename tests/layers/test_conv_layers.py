@@ -6,7 +6,7 @@ input spike times with ``t_min``, i.e. code 0; TensorFlow's "same" rule; one rec
 field per output position) and hands them to the time-stepped simulator of
 ``tests/oracle.py``.  The expansion itself is checked against ``keras.ops.conv`` first
 (:func:`test_reference_expansion_matches_keras_conv`), and the layer's parameters against
-MAPPING §3 computed here from the ReLU weights.
+docs/method.md §3 computed here from the ReLU weights.
 
 Tolerances as in tests/test_layers.py: spike times to ``TOL = 1e-9`` in float64 (the
 oracle's own error is ~1e-13), readouts to 1e-12, float32 to 1e-4 of float64.
@@ -48,7 +48,7 @@ def conv_by_hand(x, kernel, strides, padding):
 
 
 def expected_params(w, b, t_min_prev, t_min, t_max):
-    """MAPPING §3 with alpha = 1, written out here: J, theta of shape (h_out, w_out, F)."""
+    """docs/method.md §3 with alpha = 1, written out here: J, theta of shape (h_out, w_out, F)."""
     s = w.reshape(-1, w.shape[-1]).sum(axis=0)
     j = w / (1.0 - s)
     j_sum = j.reshape(-1, w.shape[-1]).sum(axis=0)
@@ -150,7 +150,7 @@ def test_random_conv_layers_match_oracle(index, bias_kind, solver):
     seed, in_shape, filters, k, s, padding, t_min_prev, t_min = GEOMETRIES[index]
     w, b, x, y, X_n, ref = random_case(index, bias_kind)
     layer = make_conv(w, b, in_shape, s, padding, X_n, t_min_prev, t_min, solver=solver)
-    # The stored parameters are MAPPING §3's, per position (bias maps) and per filter.
+    # The stored parameters are docs/method.md §3's, per position (bias maps) and per filter.
     j, theta = expected_params(w, b, t_min_prev, t_min, layer.t_max)
     assert layer.threshold.shape == ref.shape[1:] and layer.alpha.shape == ref.shape[1:]
     np.testing.assert_allclose(layer.kernel.numpy(), j, rtol=1e-13, atol=1e-15)

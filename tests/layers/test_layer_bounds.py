@@ -79,7 +79,7 @@ def products_in(bf16, **changes):
 
 
 def grid_points(u, t_in, blocks):
-    """The grid's inner points as MAPPING's quantile rule gives them, in NumPy (inputs
+    """The grid's inner points as docs/method.md's quantile rule gives them, in NumPy (inputs
     fewer than the sample size of the bound: no striding); ``blocks``: intervals, or the
     points' quantiles as fractions."""
     flat = u.reshape(len(u), -1)

@@ -48,7 +48,7 @@ def open_mask(layer, t, blocks):
 
 
 def certificate_mask(layer, t):
-    """The pairs MAPPING §3's one-interval certificate ``U(tau) >= theta`` leaves open."""
+    """The pairs docs/method.md §3's one-interval certificate ``U(tau) >= theta`` leaves open."""
     u = layer.local_inputs(keras.ops.convert_to_tensor(np.asarray(t), layer.compute_dtype))
     t_in = layer.window.input_length
     cert = layer.certificate(layer.last_arrival_terms(u, t_in), t_in)
@@ -414,7 +414,7 @@ def test_model_matches_relu_network_and_roundtrips(tmp_path):
 
 def test_predict_keeps_float64():
     # (A plain keras.Model with the same layers would cast the NumPy input to floatx
-    # first, MAPPING §9, so only SpikingModel is held to 1e-12.)
+    # first, docs/method.md §9, so only SpikingModel is held to 1e-12.)
     model, x, _, _ = small_model(np.random.default_rng(62))
     t = snnmap.encode(x)
     direct = np.asarray(model(t))
@@ -524,7 +524,7 @@ def test_no_open_neurons(solver, blocks):
 def test_grid_bound_is_sound_and_tighter(blocks):
     """Every neuron that the oracle sees cross before its sample's last input stays open
     under the grid bound (float32 products rounded outward; one interval: no product at
-    all); the grid leaves open a subset of what MAPPING §3's one-interval certificate
+    all); the grid leaves open a subset of what docs/method.md §3's one-interval certificate
     leaves open (with 4 or more intervals, fewer in all)."""
     open_grid = open_one = 0
     for seed in range(5):
@@ -573,7 +573,7 @@ def test_grid_bound_sound_with_noise(case, blocks):
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_grid_bound_follows_cancelling_inhibition(dtype):
     """Large excitatory and inhibitory weights that cancel (as in networks with random
-    weights): MAPPING §3's certificate, which ignores inhibition, leaves most neurons
+    weights): docs/method.md §3's certificate, which ignores inhibition, leaves most neurons
     open; the free one-interval bound fewer; two intervals with chords and tangents certify
     nearly all of them, and every crossing before the last input (oracle) stays open."""
     rng = np.random.default_rng(95)

@@ -120,7 +120,7 @@ def test_snn_reproduces_cnn_on_real_fashion_mnist(arch, fashion_images, rng):
     assert r["max_abs_error"] <= 1e-9 and r["max_abs_error_end_to_end"] <= 1e-9
     assert r["violations"] == 0
     assert r["accuracy_snn"] == r["accuracy_relu_preprocessed"]
-    # float32 keeps the predictions (MAPPING §9: the code, not the dtype, is exact).
+    # float32 keeps the predictions (docs/method.md §9: the code, not the dtype, is exact).
     r32 = snnmap.evaluate(snnmap.to_snn(pre, dtype="float32"), x_test[:300], y_test[:300], relu_model=pre.model,
                           verbose=0)
     assert r32["dtype"] == "float32" and r32["agreement"] == 1.0 and r32["max_abs_error"] < 1e-3

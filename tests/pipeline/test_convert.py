@@ -44,7 +44,7 @@ def test_relu_equivalence_on_real_fashion_mnist(fashion, fashion_pre):
 
 
 def test_predict_on_encoded_numpy_keeps_float64(fashion, fashion_pre):
-    """MAPPING §9: the user's path `snn.predict(encode(x))` must stay exact."""
+    """docs/method.md §9: the user's path `snn.predict(encode(x))` must stay exact."""
     snn = snnmap.to_snn(fashion_pre)
     x = fashion.x_test[:600]
     logits = snn.predict(snnmap.encode(x), batch_size=128, verbose=0)

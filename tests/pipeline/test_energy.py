@@ -1,4 +1,4 @@
-"""Operation counts (MAPPING §8): the oracle is a count by hand."""
+"""Operation counts (docs/method.md §8): the oracle is a count by hand."""
 
 import keras
 import numpy as np

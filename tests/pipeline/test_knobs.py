@@ -1,4 +1,4 @@
-"""Robustness and hardware knobs of the SNN (MAPPING §6)."""
+"""Robustness and hardware knobs of the SNN (docs/method.md §6)."""
 
 import keras
 import numpy as np
