@@ -13,13 +13,12 @@ from ..core.mapping import DEFAULT_ZETA
 from ..pipeline.convert import derive_seed
 from ..pipeline.energy import DEFAULT_ENERGY
 from ..pipeline.preprocess import DEFAULT_LOWER_B, DEFAULT_UPPER_B
+from ..solver import SOLVERS
 
 #: Base seed of every random choice (training, noises).
 DEFAULT_SEED = 0
 #: Precisions the SNN may compute in.
 DTYPES = ("float64", "float32")
-#: Spike-time solvers (all exact; see :class:`snnmap.layers.SpikingLayer`).
-SOLVERS = ("auto", "exact", "scan")
 #: Device placements of an evaluation (:func:`snnmap.runtime.distribute_scope`).
 DISTRIBUTE = ("auto", "none", "mirrored")
 
