@@ -22,8 +22,8 @@ if _keras.backend.backend() == "jax":
 from . import data, layers  # noqa: E402
 from . import data as datasets  # noqa: E402  (the name of the data package before 0.2)
 from .core import mapping  # noqa: E402
-from .errors import (InvalidWeightsError, MissingPhase1Error, ShapeError, SnnmapError,  # noqa: E402
-                     UnsupportedLayerError)
+from .errors import (InexactConversionError, InputRangeError, InvalidWeightsError,  # noqa: E402
+                     MissingPhase1Error, Phase1FileError, ShapeError, SnnmapError, UnsupportedLayerError)
 from .layers import SpikeTimePadding2D, SpikingConv2D, SpikingDense, SpikingMaxPooling2D, SpikingModel  # noqa: E402
 from .pipeline.convert import convert, encode, to_snn  # noqa: E402
 from .pipeline.evaluate import evaluate  # noqa: E402
@@ -32,7 +32,8 @@ from .pipeline.preprocess import Preprocessed, preprocess  # noqa: E402
 __version__ = "0.1.0"
 
 __all__ = [
-    "InvalidWeightsError", "MissingPhase1Error", "Preprocessed", "ShapeError", "SnnmapError",
+    "InexactConversionError", "InputRangeError", "InvalidWeightsError", "MissingPhase1Error", "Phase1FileError",
+    "Preprocessed", "ShapeError", "SnnmapError",
     "SpikeTimePadding2D", "SpikingConv2D", "SpikingDense", "SpikingMaxPooling2D", "SpikingModel",
     "UnsupportedLayerError", "convert", "data", "datasets", "encode", "evaluate", "layers", "mapping", "preprocess",
     "to_snn",

@@ -49,6 +49,9 @@ def _experiment_flags():
     flags.DEFINE_integer("batch_size", d("batch_size"), "Batch size of every pass over data.")
     flags.DEFINE_integer("test_samples", d("test_samples"), "Use only the first N test images (quick runs).")
     flags.DEFINE_integer("seed", default_of(RunSettings, "seed"), "Base seed of every random choice.")
+    flags.DEFINE_boolean("clip_inputs", default_of(Phase2Options, "clip"),
+                         "Clip images to the data's input range instead of refusing images outside it (recorded, "
+                         "and named in the results).")
 
 
 def _phase1_flags():
@@ -135,7 +138,8 @@ def experiment_names():
 def phase1_settings():
     """The :class:`Phase1Settings` of the flags."""
     return Phase1Settings(epochs=FLAGS.epochs, l1=FLAGS.l1, upper_b=FLAGS.upper_b, lower_b=FLAGS.lower_b,
-                          calib_samples=FLAGS.calib_samples, train_samples=FLAGS.train_samples, seed=FLAGS.seed)
+                          calib_samples=FLAGS.calib_samples, train_samples=FLAGS.train_samples, seed=FLAGS.seed,
+                          clip=FLAGS.clip_inputs)
 
 
 def run_settings():
@@ -149,16 +153,32 @@ def run_settings():
 def phase2_options():
     """The :class:`Phase2Options` of the flags."""
     return Phase2Options(part=FLAGS.part, num_parts=FLAGS.num_parts, distribute=FLAGS.distribute,
-                         mac_pj=FLAGS.energy_mac_pj, add_pj=FLAGS.energy_add_pj)
+                         mac_pj=FLAGS.energy_mac_pj, add_pj=FLAGS.energy_add_pj, clip=FLAGS.clip_inputs)
+
+
+#: Library argument -> the flag that sets it, so that an error names what the user typed.
+FLAG_OF = {"batch_size": "--batch_size", "test_samples": "--test_samples", "calib_samples": "--calib_samples",
+           "train_samples": "--train_samples", "epochs": "--epochs", "mac_pj": "--energy_mac_pj",
+           "add_pj": "--energy_add_pj", "model_name": "--model_name", "part": "--part", "num_parts": "--num_parts"}
+
+
+def _message(err) -> str:
+    """The error's message with the argument it starts with spelled as its flag."""
+    text = str(err)
+    for argument, flag in FLAG_OF.items():
+        if text.startswith(argument + " "):
+            return f"{flag} ({argument}){text[len(argument):]}"
+    return text
 
 
 def guarded(main):
-    """Run ``main``; print snnmap's input errors as one clear line and exit with status 2."""
+    """Run ``main``; print snnmap's input errors (and unreadable or unwritable files) as one clear line
+    and exit with status 2."""
     def wrapper(argv):
         try:
             return main(argv)
-        except (SnnmapError, DataSourceError, ValueError) as err:
-            print(f"error: {err}", file=sys.stderr)
+        except (SnnmapError, DataSourceError, ValueError, OSError) as err:
+            print(f"error: {_message(err)}", file=sys.stderr)
             sys.exit(2)
 
     return wrapper

@@ -27,6 +27,54 @@ class MissingPhase1Error(SnnmapError, FileNotFoundError):
     """Phase 2 was asked to run before phase 1 wrote its outputs."""
 
 
+class InputRangeError(SnnmapError, ValueError):
+    """An ``input_range`` that is not a pair ``(p, q)`` of finite numbers with ``q > p``, or data outside it.
+
+    Parameters
+    ----------
+    message : str
+        What was observed (the data's minimum and maximum, the range) and what to do.
+    argument : str, optional
+        The argument whose value would fix it (``"input_range"``), for a command line to name its own option.
+    """
+
+    def __init__(self, message: str, argument: str | None = "input_range"):
+        super().__init__(message)
+        self.argument = argument
+
+
+class InexactConversionError(SnnmapError, RuntimeError):
+    """A converted SNN that does not reproduce the original network's logits, so it is not returned.
+
+    Parameters
+    ----------
+    message : str
+        The error observed, the tolerance, and the layer where it starts if it is known.
+    layer_name : str, optional
+        That layer's name.
+    """
+
+    def __init__(self, message: str, layer_name: str | None = None):
+        super().__init__(message)
+        self.layer_name = layer_name
+
+
+class Phase1FileError(SnnmapError, ValueError):
+    """A phase-1 file that exists but cannot be used (garbage, truncated, hand-edited out of range).
+
+    Parameters
+    ----------
+    path : str
+        The file.
+    problem : str
+        What is wrong with it and what to do.
+    """
+
+    def __init__(self, path: str, problem: str):
+        super().__init__(f"'{path}': {problem}")
+        self.path = path
+
+
 class DataSourceError(SnnmapError, RuntimeError):
     """A data set that cannot be found, read or parsed.
 

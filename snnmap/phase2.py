@@ -22,14 +22,23 @@ from absl import app, flags
 from . import cli, storage
 from .experiments.merge import merge_results
 from .experiments.phase2 import run_phase2, summary_lines
-from .reporting.html import write_report, write_run_artifacts
+from .reporting.html import write_page, write_run_artifacts
 
 cli.define_common_flags()
 flags.DEFINE_boolean("merge", False, "Merge the phase-2 results files given as arguments (the parts of one "
                      "test set) into one results file.")
 flags.DEFINE_string("merged_path", None, "With --merge: where to write the merged file (default: the parts' "
-                    "name without _partKofN).")
+                    "name with _merged instead of _partKofN; an existing file that no merge wrote is never "
+                    "overwritten).")
 FLAGS = flags.FLAGS
+
+
+def _print_report(path):
+    """Write the page of ``path`` and say so; first, in one line, which figures it lacks."""
+    written = write_page(path)
+    if written.missing:
+        print(f"note: {path}: {written.missing}")
+    print(f"report: {written.path}")
 
 
 def phase2():
@@ -37,8 +46,9 @@ def phase2():
     done = run_phase2(cli.experiment(), cli.run_settings(), cli.phase2_options())
     if FLAGS.report:
         write_run_artifacts(done.path, done.snn, done.data.x_test, relu_model=done.pre.model,
-                            input_range=done.pre.input_range, result=done.result, n_images=16)
-        print(f"report: {write_report(done.path)}")
+                            input_range=done.pre.input_range, result=done.result, n_images=16,
+                            clip=FLAGS.clip_inputs)
+        _print_report(done.path)
     if FLAGS.save_snn:
         storage.atomic_save_model(done.snn, FLAGS.save_snn)
     return done.result, done.path
@@ -48,13 +58,14 @@ def main(argv):
     if FLAGS.merge:
         result, path = merge_results(argv[1:], FLAGS.merged_path)
         if FLAGS.report:
-            print(f"report: {write_report(path)}")
+            _print_report(path)
     else:
         if len(argv) > 1:
             raise ValueError(f"unexpected arguments {argv[1:]} (results files are only taken with --merge)")
         result, path = phase2()
     print("\n".join(summary_lines(result)))
-    print(json.dumps({k: result.get(k) for k in ("accuracy_snn", "agreement", "max_abs_error", "violations")}))
+    keys = ("accuracy_snn", "agreement", "max_abs_error_original", "max_abs_error", "violations")
+    print(json.dumps({k: result.get(k) for k in keys}))
     print(f"results: {path}")
 
 

@@ -16,7 +16,10 @@ import contextlib
 import keras
 import numpy as np
 
-from .errors import ShapeError
+from .errors import InputRangeError, ShapeError
+
+#: Values this far outside ``input_range`` (relative to its width) are rounding, not data out of range.
+RANGE_TOLERANCE = 1e-9
 
 
 @contextlib.contextmanager
@@ -55,7 +58,57 @@ def check_shape(x, input_shape, what="input"):
         raise ShapeError(f"{what} has shape {shape}, the model expects (N,) + {expected}{hint}")
 
 
-def normalise(x, input_range, what="input", check_finite=True):
+def check_input_range(input_range, argument="input_range"):
+    """``(p, q)`` as floats, refused unless ``input_range`` is a pair of finite numbers with ``q > p``.
+
+    Parameters
+    ----------
+    input_range : sequence of two numbers
+        The range to check.
+    argument : str
+        The argument's name, for the message.
+    """
+    try:
+        values = None if isinstance(input_range, (str, bytes)) else [float(v) for v in input_range]
+    except (TypeError, ValueError):
+        values = None
+    if values is None or len(values) != 2:
+        raise InputRangeError(f"{argument}= must be a pair (p, q) of numbers, got {input_range!r}", argument)
+    p, q = values
+    if not (np.isfinite(p) and np.isfinite(q) and q > p):
+        raise InputRangeError(f"{argument}= must be (p, q) of finite numbers with q > p, got {input_range!r}", argument)
+    return p, q
+
+
+def check_in_range(x, input_range, what="input", argument="input_range"):
+    """Refuse ``x`` unless every value lies in ``input_range`` (up to :data:`RANGE_TOLERANCE` of its width).
+
+    Parameters
+    ----------
+    x : ndarray
+        The values; non-finite ones are left to the caller.
+    input_range : (float, float)
+        ``(p, q)``.
+    what : str
+        What ``x`` is, for the message.
+    argument : str
+        The argument that sets the range, for the message.
+    """
+    p, q = input_range
+    x = x[np.isfinite(x)]  # NaN and inf are refused (or let through) by the caller's check_finite
+    if x.size == 0:
+        return
+    low, high = float(np.min(x)), float(np.max(x))
+    slack = RANGE_TOLERANCE * (q - p)
+    if low >= p - slack and high <= q + slack:
+        return
+    hint = " (8-bit pixels? scale them to [0, 1] first)" if high > 1 and (p, q) == (0.0, 1.0) and high <= 255 else ""
+    raise InputRangeError(
+        f"{what} has values in [{low:g}, {high:g}], outside {argument}=({p:g}, {q:g}){hint}: pass the range "
+        f"the data lie in as {argument}=, or clip=True to clip them to it", argument)
+
+
+def normalise(x, input_range, what="input", check_finite=True, clip=False, check_range=True):
     """``x_hat = (x - p) / (q - p)`` in float64: the one input normalisation of the package.
 
     Parameters
@@ -68,13 +121,20 @@ def normalise(x, input_range, what="input", check_finite=True):
         What ``x`` is, for error messages.
     check_finite : bool
         Refuse NaN and infinite values.
+    clip : bool
+        Clip ``x`` to ``input_range`` first (before the normalisation).
+    check_range : bool
+        Refuse values outside ``input_range`` (:class:`~snnmap.errors.InputRangeError`) unless ``clip``;
+        False only for callers that handle the range themselves.
     """
-    p, q = (float(v) for v in input_range)
-    if not q > p:
-        raise ValueError(f"input_range must be (p, q) with q > p, got {input_range}")
+    p, q = check_input_range(input_range)
     x = np.asarray(x, dtype=np.float64)
     if check_finite and not np.all(np.isfinite(x)):
         raise ValueError(f"{what} contains NaN or infinite values")
+    if clip:
+        x = np.clip(x, p, q)
+    elif check_range:
+        check_in_range(x, (p, q), what)
     return (x - p) / (q - p)
 
 
@@ -103,7 +163,7 @@ def num_batches(data, batch_size):
     return None
 
 
-def stream(x, input_shape, input_range=(0.0, 1.0), y=None, batch_size=256, what="input"):
+def stream(x, input_shape, input_range=(0.0, 1.0), y=None, batch_size=256, what="input", clip=False):
     """Yield ``(x_hat, y)`` batches: normalised float64 inputs and labels (or None).
 
     Parameters
@@ -120,6 +180,8 @@ def stream(x, input_shape, input_range=(0.0, 1.0), y=None, batch_size=256, what=
         Batch size for array inputs.
     what : str
         What ``x`` is, for error messages.
+    clip : bool
+        Clip the inputs to ``input_range``; without it, values outside it are refused (see :func:`normalise`).
     """
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
@@ -129,13 +191,14 @@ def stream(x, input_shape, input_range=(0.0, 1.0), y=None, batch_size=256, what=
             raise ShapeError(f"{len(y)} labels for {len(x)} {what}s")
         for start in range(0, len(x), batch_size):
             stop = start + batch_size
-            yield normalise(x[start:stop], input_range, what), (None if y is None else np.asarray(y[start:stop]))
+            labels = None if y is None else np.asarray(y[start:stop])
+            yield normalise(x[start:stop], input_range, what, clip=clip), labels
         return
     items = x.as_numpy_iterator() if hasattr(x, "as_numpy_iterator") else x
     for item in items:
         xb, yb = (item[0], item[1]) if isinstance(item, (tuple, list)) else (item, None)
         check_shape(xb, input_shape, what)
-        yield normalise(xb, input_range, what), (None if yb is None else _labels(yb))
+        yield normalise(xb, input_range, what, clip=clip), (None if yb is None else _labels(yb))
 
 
 def _labels(y):
@@ -230,7 +293,7 @@ def predict_on(model, batch, size=None):
     return out
 
 
-def predict_batches(model, x, batch_size=256, verbose="auto", desc=None, input_range=None):
+def predict_batches(model, x, batch_size=256, verbose="auto", desc=None, input_range=None, clip=False):
     """Yield ``model.predict_on_batch`` for consecutive batches of ``x``, keeping its dtype.
 
     Parameters
@@ -245,9 +308,11 @@ def predict_batches(model, x, batch_size=256, verbose="auto", desc=None, input_r
         Label of the progress bar (default: the model's name).
     input_range : (float, float), optional
         With it, the batches are normalised first.
+    clip : bool
+        Clip the inputs to ``input_range`` instead of refusing values outside it.
     """
     shape = tuple(model.inputs[0].shape[1:])
-    source = stream(x, shape, input_range or (0.0, 1.0), batch_size=batch_size)
+    source = stream(x, shape, input_range or (0.0, 1.0), batch_size=batch_size, clip=clip)
     size = None
     for x_hat, _ in progress(source, num_batches(x, batch_size), desc or model.name, verbose):
         size = size or len(x_hat)

@@ -8,13 +8,14 @@ Weights are HDF5 (Keras ``.weights.h5``), metadata JSON, arrays ``.npy`` read wi
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
 
 import numpy as np
 
-from .errors import MissingPhase1Error
+from .errors import MissingPhase1Error, Phase1FileError
 
 
 @contextlib.contextmanager
@@ -131,8 +132,58 @@ def load_npy(path):
     Parameters
     ----------
     path : str
+
+    Raises
+    ------
+    Phase1FileError
+        When ``path`` is not a NumPy array file (garbage, truncated, or holding pickled objects).
     """
-    return np.load(path, allow_pickle=False)
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, EOFError) as err:
+        # np.load reads anything that is not an .npy header as "pickled data": say what it is instead.
+        raise Phase1FileError(path, f"is not a NumPy array file (.npy) that snnmap can read ({err}); "
+                              "write it again (run the command that produced it)") from None
+
+
+def sha256_of(path, chunk=1 << 20):
+    """The sha256 hex digest of the file ``path``, read in chunks.
+
+    Parameters
+    ----------
+    path : str
+    chunk : int
+        Bytes read at a time.
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_writable(directory, what):
+    """Make ``directory`` if missing and check a file can be created in it, before a long computation.
+
+    Parameters
+    ----------
+    directory : str
+    what : str
+        What will be written there, for the message ("the results").
+
+    Raises
+    ------
+    PermissionError
+        Naming the directory, when nothing can be written there.
+    """
+    try:
+        os.makedirs(directory, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".snnmap-write-check.", dir=directory)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as err:
+        raise PermissionError(f"cannot write {what} in {directory} ({err.strerror or err}); make it writable or "
+                              "choose another directory") from None
 
 
 def atomic_save_weights(model, path):

@@ -51,14 +51,18 @@ def sweep():
     """The sweep from the parsed flags; returns the table (with ``path``)."""
     grid = _checked_flags()
     experiment = cli.experiment()
+    fixed, options = cli.run_settings(), cli.phase2_options()  # refused before phase 1's files are read
     loaded = load_phase1(experiment, "the sweep")
-    fixed, options = cli.run_settings(), cli.phase2_options()
-    name = FLAGS.sweep_name or naming.default_sweep_name(experiment.model_name, grid, fixed, experiment.test_samples)
+    n = loaded.data.n_test
+    name = FLAGS.sweep_name or naming.default_sweep_name(
+        experiment.model_name, grid, fixed, None if experiment.test_samples is None else n,
+        batch_size=experiment.batch_size, clip=options.clip)
     return run_sweep(loaded.pre, loaded.data, grid, FLAGS.trials, fixed,
                      naming.sweep_dir(experiment.logging_dir, name), model_name=experiment.model_name,
-                     reference_predictions=loaded.reference[:loaded.data.n_test], batch_size=experiment.batch_size,
+                     reference_predictions=loaded.reference[:n], batch_size=experiment.batch_size,
                      max_evaluations=FLAGS.max_evaluations, energy_pj=(options.mac_pj, options.add_pj),
-                     distribute=options.distribute, sweep_name=name)
+                     distribute=options.distribute, sweep_name=name,
+                     reference_logits=None if loaded.logits is None else loaded.logits[:n], clip=options.clip)
 
 
 def main(argv):

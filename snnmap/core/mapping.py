@@ -50,6 +50,14 @@ class Window:
         return self.t_max - self.t_min
 
 
+#: A window must span more than this many float64 spacings of its start time.
+MIN_WINDOW_ULPS = 64
+
+#: The largest latency ``t_min(N)`` a saved phase 1 may imply: float64 spike times then keep a
+#: resolution ``2**-52 * 1e6 ~ 2.2e-10``, below the ``1e-9`` that exactness is checked to.
+MAX_LATENCY = 1e6
+
+
 def windows(x_n, zeta: float = DEFAULT_ZETA, input_window: float = 1.0):
     """Consecutive windows of the hidden layers and of the output layer.
 
@@ -83,8 +91,16 @@ def windows(x_n, zeta: float = DEFAULT_ZETA, input_window: float = 1.0):
                 "be given a window; check the calibration data and the model)"
             )
     out, t_prev, t_min = [], 0.0, float(input_window)
-    for x in x_n:
+    for k, x in enumerate(x_n):
         t_max = t_min + (1.0 + zeta) * x
+        if t_max - t_min <= MIN_WINDOW_ULPS * np.spacing(t_min):
+            # Float64 times near t_min cannot tell the window's start from its end.
+            raise ValueError(
+                f"X_n of hidden layer {k + 1} is {x:.3g}, too small next to the time its window starts "
+                f"({t_min:.6g}): float64 spike times cannot resolve such a window. The layer (almost) never "
+                "activates on the calibration data: check that the calibration data are the model's real "
+                "inputs in its input range, and the layer's weights (tiny or dead), or remove the layer"
+            )
         out.append(Window(t_prev, t_min, t_max))
         t_prev, t_min = t_min, t_max
     out.append(Window(t_prev, t_min, t_min))
@@ -155,7 +171,7 @@ def output_params(w, b, window: Window):
     return w.copy(), b / window.input_length
 
 
-def encode(x, input_range=(0.0, 1.0)):
+def encode(x, input_range=(0.0, 1.0), clip=False):
     """Time-to-first-spike code of the input (docs/method.md §1).
 
     A pixel ``x`` in ``[p, q]`` is normalised to ``x_hat = (x - p) / (q - p)`` and spikes
@@ -166,14 +182,16 @@ def encode(x, input_range=(0.0, 1.0)):
     x : array_like
         Input values in ``input_range``.
     input_range : (float, float)
-        ``(p, q)`` with ``q > p``.
+        ``(p, q)`` with ``q > p``; values outside it are refused.
+    clip : bool
+        Clip the values to ``input_range`` instead of refusing those outside it.
 
     Returns
     -------
     ndarray, float64
         Input spike times.
     """
-    return 1.0 - normalise(x, input_range, check_finite=False)
+    return 1.0 - normalise(x, input_range, check_finite=False, clip=clip)
 
 
 def quantize_weights(w, bits, w_min=None, w_max=None):

@@ -9,9 +9,9 @@ import numpy as np
 
 from .. import storage
 from ..data import DataSet, load
-from ..errors import MissingPhase1Error
+from ..errors import MissingPhase1Error, Phase1FileError
 from ..pipeline.preprocess import Preprocessed
-from . import naming
+from . import manifest, naming
 from .settings import Experiment
 
 
@@ -45,16 +45,62 @@ class Phase1Outputs:
         The original network's predictions on the whole test set (class ids).
     data : DataSet
         The data set of the experiment (one shard when a part is asked for).
+    logits : ndarray or None
+        The original network's float64 pre-softmax logits on the whole test set; None when
+        phase 1 did not store them (a logging directory from before they were stored).
+    fingerprint : str or None
+        The fingerprint of phase 1's set of files (its manifest's); None without a manifest.
+    n_selected : int
+        The number of test images of the whole (unsharded) test set after ``test_samples``.
     """
 
     files: dict
     pre: Preprocessed
     reference: np.ndarray
     data: DataSet
+    logits: np.ndarray | None = None
+    fingerprint: str | None = None
+    n_selected: int | None = None
+
+
+def _phase1_record(path):
+    """Phase 1's ``_accuracy.json``, or a clear error naming it."""
+    try:
+        record = storage.read_json(path)
+    except ValueError as err:
+        raise Phase1FileError(path, f"is not a readable JSON file ({err}); run phase 1 again") from None
+    if not isinstance(record, dict):
+        raise Phase1FileError(path, "does not hold phase 1's record (a JSON object); run phase 1 again")
+    return record
+
+
+def _check_data_name(record, experiment, log):
+    recorded = record.get("data_name")
+    if recorded is None:
+        log(f"warning: phase 1 in {experiment.logging_dir} did not record its data set; snnmap cannot check that "
+            f"it used {experiment.data_name}")
+    elif naming.canonical_data_name(recorded) != experiment.data_name:
+        raise ValueError(f"phase 1 in {experiment.logging_dir} used the data set {recorded}, not "
+                         f"{experiment.data_name}: evaluate on {recorded} (data_name), or run phase 1 on "
+                         f"{experiment.data_name} in another logging_dir")
+
+
+def _original_logits(files, reference, log):
+    """Phase 1's stored logits, checked against its predictions; None (with a note) when absent."""
+    if not os.path.isfile(files["logits"]):
+        log(f"note: {files['logits']} does not exist (phase 1 ran before it stored the original network's "
+            "logits): the error against the original network is not measured; run phase 1 again to measure it")
+        return None
+    logits = storage.load_npy(files["logits"])
+    # Not compared by argmax: the predictions come from the network's own dtype, ties may break otherwise.
+    if logits.ndim != 2 or len(logits) != len(reference):
+        raise Phase1FileError(files["logits"], f"does not match {os.path.basename(files['predictions'])} "
+                              f"(shape {logits.shape}, {len(reference)} predictions); run phase 1 again")
+    return logits
 
 
 def load_phase1(experiment: Experiment, user: str, part=None, num_parts=None, log=print) -> Phase1Outputs:
-    """Phase 1's outputs of ``experiment`` and its data set.
+    """Phase 1's outputs of ``experiment`` and its data set, checked to belong together.
 
     Parameters
     ----------
@@ -71,15 +117,22 @@ def load_phase1(experiment: Experiment, user: str, part=None, num_parts=None, lo
     ------
     MissingPhase1Error
         When phase 1 has not written its outputs.
+    Phase1FileError
+        When they are unreadable or do not belong together (:func:`snnmap.experiments.manifest.check`).
+    ValueError
+        When phase 1 used another data set, or fewer test images than ``user`` needs.
     """
     files = naming.paths(experiment.logging_dir, experiment.model_name)
     if not os.path.isdir(experiment.logging_dir):
         raise MissingPhase1Error(f"{experiment.logging_dir} does not exist: run phase 1 first "
                                  f"(python -m snnmap.phase1 --data_name {experiment.data_name} ...)")
     storage.require_files([files["predictions"], files["accuracy"]], "phase 1 (python -m snnmap.phase1)")
+    record = manifest.check(experiment.logging_dir, experiment.model_name, log)
+    accuracy = _phase1_record(files["accuracy"])
+    _check_data_name(accuracy, experiment, log)
     pre = Preprocessed.load(experiment.logging_dir, experiment.model_name)
-    accuracy = storage.read_json(files["accuracy"])
     reference = storage.load_npy(files["predictions"])
+    logits = _original_logits(files, reference, log)
 
     ds = load_data(experiment, part, num_parts)
     if accuracy.get("data_source") != ds.source:
@@ -89,5 +142,8 @@ def load_phase1(experiment: Experiment, user: str, part=None, num_parts=None, lo
     if len(reference) < stop:
         raise ValueError(f"phase 1 stored {len(reference)} predictions but the test images used by {user} go up "
                          f"to index {stop}; run phase 1 again with the same data (and --test_samples)")
+    # The size of the whole selection names the results; a shard alone does not tell it.
+    n_selected = ds.n_test if part is None else load_data(experiment).n_test
     log(f"data: {ds.description}")
-    return Phase1Outputs(files, pre, reference, ds)
+    return Phase1Outputs(files, pre, reference, ds, logits, None if record is None else record.get("fingerprint"),
+                         n_selected)

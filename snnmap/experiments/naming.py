@@ -7,9 +7,13 @@ An experiment is (data set, architecture).  Its directory (``--logging_dir``, by
 * the preprocessed network, named by :meth:`snnmap.Preprocessed.paths` (``_scaled.weights.h5``,
   ``_scaled.json``, ``_X_n.json``, ``_maxima.npy``),
 * ``<model_name>_predictions.npy``: the original network's test predictions (class ids),
+* ``<model_name>_logits.npy``: the original network's float64 pre-softmax logits on the same images,
 * ``<model_name>_accuracy.json``: accuracies of the original and preprocessed networks and
   the data they were measured on; ``<model_name>_phase1.json``: phase 1's report,
-* ``results/<model_name>_<settings>.json``: one phase-2 results file per setting,
+* ``<model_name>_manifest.json``: written LAST by phase 1, the names, sizes and sha256 of the set
+  above, so that phase 2 and the sweep can tell a complete set from a mix,
+* ``results/<model_name>_<settings>.json``: one phase-2 results file per setting;
+  ``results/<...>_merged.json``: the merge of the parts of one test set,
 * ``sweeps/<sweep_name>/``: ``runs/<results name>``, ``sweep.json``, ``sweep.csv``.
 """
 
@@ -71,8 +75,8 @@ def resolve(experiment: Experiment) -> Experiment:
     """``experiment`` with the canonical data name and the default directory and model name filled in."""
     data_name = canonical_data_name(experiment.data_name)
     logging_dir = experiment.logging_dir or default_logging_dir(data_name, experiment.cnn, experiment.layers)
-    model_name = base_model_name(
-        experiment.model_name or default_model_name(data_name, experiment.cnn, experiment.layers))
+    model_name = check_name(base_model_name(
+        experiment.model_name or default_model_name(data_name, experiment.cnn, experiment.layers)), "model_name")
     return dataclasses.replace(experiment, data_name=data_name, logging_dir=logging_dir, model_name=model_name)
 
 
@@ -86,6 +90,8 @@ def paths(logging_dir: str, model_name: str) -> dict:
         "predictions": base + "_predictions.npy",
         "accuracy": base + "_accuracy.json",
         "phase1_report": base + "_phase1.json",
+        "logits": base + "_logits.npy",
+        "manifest": base + "_manifest.json",
         "results_dir": os.path.join(logging_dir, "results"),
     }
 
@@ -95,7 +101,8 @@ def _number(value) -> str:
     return text.replace("-", "m").replace("+", "")
 
 
-def results_name(model_name: str, settings: RunSettings, n_test=None, part=None) -> str:
+def results_name(model_name: str, settings: RunSettings, n_test=None, part=None, batch_size=None,
+                 clip=False) -> str:
     """A results file name that differs for every setting that changes the SNN or the data.
 
     Parameters
@@ -108,6 +115,11 @@ def results_name(model_name: str, settings: RunSettings, n_test=None, part=None)
         The number of test images, when not the whole test set.
     part : (int, int), optional
         ``(part, num_parts)`` of a sharded run.
+    batch_size : int, optional
+        The batch size of the evaluation: named ``bs<N>`` when it differs from the default and
+        the spike-time noise is on (its draws are made batch by batch, so they depend on it).
+    clip : bool
+        Inputs were clipped to the input range: named ``clip``.
     """
     parts = [model_name] + [f"{PREFIXES[k]}{_number(getattr(settings, k))}" for k in ALWAYS_NAMED[:3]]
     parts.append(f"trial{int(settings.trial)}")
@@ -122,6 +134,10 @@ def results_name(model_name: str, settings: RunSettings, n_test=None, part=None)
              if k not in ALWAYS_NAMED + NAMED_AWAY_FROM_DEFAULT and getattr(settings, k) != default_of(RunSettings, k)}
     if part is not None:
         extra["part"] = f"{part[0]}of{part[1]}"
+    if batch_size is not None and settings.noise > 0 and int(batch_size) != default_of(Experiment, "batch_size"):
+        extra["bs"] = int(batch_size)
+    if clip:
+        extra["clip"] = ""
     for key in sorted(extra):
         value = extra[key]
         if value is not None:
@@ -129,14 +145,32 @@ def results_name(model_name: str, settings: RunSettings, n_test=None, part=None)
     return "_".join(parts) + ".json"
 
 
-def results_path(logging_dir: str, model_name: str, settings: RunSettings, n_test=None, part=None) -> str:
-    """Where phase 2 writes the results of ``settings``: ``results/`` + :func:`results_name`."""
+def results_path(logging_dir: str, model_name: str, settings: RunSettings, n_test=None, part=None,
+                 batch_size=None, clip=False) -> str:
+    """Where phase 2 writes the results of ``settings``: ``results/`` + :func:`results_name`.
+
+    Parameters
+    ----------
+    logging_dir, model_name : str
+    settings, n_test, part, batch_size, clip
+        As :func:`results_name`.
+    """
     return os.path.join(paths(logging_dir, model_name)["results_dir"],
-                        results_name(model_name, settings, n_test, part))
+                        results_name(model_name, settings, n_test, part, batch_size, clip))
+
+
+#: The ending of a merged results file; :func:`results_name` never ends a name with it.
+MERGED_SUFFIX = "_merged.json"
 
 
 def merged_path(part_path) -> str:
-    """The name of the merged results of a part's file (``_partKofN`` removed).
+    """The name of the merged results of a part's file: ``_partKofN`` removed, ``_merged`` added,
+    so a merge never takes the name of a single (unsharded) run.
+
+    Parameters
+    ----------
+    part_path : str
+        One part's results file.
 
     Raises
     ------
@@ -145,8 +179,9 @@ def merged_path(part_path) -> str:
     """
     out = re.sub(r"_part\d+of\d+(?=\.json$)", "", str(part_path))
     if out == str(part_path):
-        raise ValueError("cannot derive the merged file name; pass --merged_path")
-    return out
+        raise ValueError(f"cannot derive the merged file name from {part_path} (no _partKofN); pass the merged "
+                         "file's path")
+    return out[:-len(".json")] + MERGED_SUFFIX
 
 
 def sweep_dir(logging_dir: str, sweep_name: str) -> str:
@@ -163,7 +198,7 @@ def _token(value) -> str:
     return str(value).replace("-", "m")
 
 
-def default_sweep_name(model_name, grid, fixed: RunSettings, n_test=None) -> str:
+def default_sweep_name(model_name, grid, fixed: RunSettings, n_test=None, batch_size=None, clip=False) -> str:
     """A readable sweep name: model, grid, the fixed settings that differ from their defaults, ``n<test>``.
 
     ``fashionmnist_fc_relu_noise0-0.05-0.1_zeta0-0.5`` ; a long list of values is shortened to
@@ -178,6 +213,11 @@ def default_sweep_name(model_name, grid, fixed: RunSettings, n_test=None) -> str
         The settings of the knobs outside the grid (``trial`` is not part of the name).
     n_test : int, optional
         The number of test images, when not the whole test set.
+    batch_size : int, optional
+        Named ``bs<N>`` away from the default when spike-time noise is on (fixed or swept): the
+        noise draws depend on it.
+    clip : bool
+        Inputs are clipped to the input range: named ``clip``.
     """
     parts, shortened = [model_name], False
     for knob, values in grid.items():
@@ -193,14 +233,45 @@ def default_sweep_name(model_name, grid, fixed: RunSettings, n_test=None) -> str
             parts.append(key + _token(value))
     if n_test is not None:
         parts.append(f"n{int(n_test)}")
+    noisy = fixed.noise > 0 or any(v for v in grid.get("noise", []))
+    if batch_size is not None and noisy and int(batch_size) != default_of(Experiment, "batch_size"):
+        parts.append(f"bs{int(batch_size)}")
+    if clip:
+        parts.append("clip")
     if shortened:
         digest = hashlib.sha256(json.dumps(grid, sort_keys=True).encode()).hexdigest()[:8]
         parts.append(digest)
     return "_".join(parts)
 
 
+def check_name(name: str, argument: str) -> str:
+    """``name`` if it is a plain file or directory name (no path separator, not ``.`` or ``..``).
+
+    Names become parts of paths inside the logging directory; a separator or ``..`` would put
+    files outside it.
+
+    Parameters
+    ----------
+    name : str
+    argument : str
+        The argument it was given as, for the message.
+
+    Raises
+    ------
+    ValueError
+        Naming ``argument`` and the value.
+    """
+    text = str(name)
+    if (not text or text in (".", "..") or "/" in text or "\\" in text or "\0" in text
+            or os.sep in text or (os.altsep and os.altsep in text)):
+        raise ValueError(f"{argument} '{text}' must be a plain name (no path separator, not '.' or '..'); "
+                         "the directory is set apart (logging_dir)")
+    return text
+
+
 def check_sweep_name(name: str) -> str:
     """``name`` if it is a plain directory name; raises :class:`SweepError` otherwise."""
-    if not name or name in (".", "..") or "/" in name or (os.sep != "/" and os.sep in name):
-        raise SweepError(f"--sweep_name '{name}' must be a plain directory name (no path separators)")
-    return name
+    try:
+        return check_name(name, "--sweep_name")
+    except ValueError as err:
+        raise SweepError(str(err)) from None

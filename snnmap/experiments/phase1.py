@@ -10,11 +10,11 @@ import keras
 import numpy as np
 
 from .. import storage, zoo
-from ..errors import MissingPhase1Error
+from ..errors import InvalidWeightsError, MissingPhase1Error, Phase1FileError
 from ..pipeline import graph
 from ..pipeline.preprocess import describe, preprocess
 from ..runtime import predict_batches
-from . import naming
+from . import manifest, naming
 from .inputs import load_data
 from .settings import Experiment, Phase1Settings
 
@@ -31,6 +31,40 @@ def _imagenet_vgg16(path, log):
         ) from err
     storage.atomic_save_weights(model, path)
     return model
+
+
+def load_original_weights(model, path, experiment: Experiment):
+    """``model.load_weights(path)``, with errors that name the file and say what to do.
+
+    Parameters
+    ----------
+    model : keras.Model
+        The zoo network of ``experiment``.
+    path : str
+        Its original weights file.
+    experiment : Experiment
+        Names the architecture in the messages.
+
+    Raises
+    ------
+    Phase1FileError
+        When ``path`` is not a readable HDF5 file (truncated, garbage).
+    InvalidWeightsError
+        When its weights do not fit the architecture.
+    """
+    arch = f"{naming.architecture(experiment.cnn, experiment.layers)} (cnn={experiment.cnn}, " \
+           f"layers={experiment.layers})"
+    try:
+        model.load_weights(path)
+    except OSError as err:  # h5py: truncated or not HDF5
+        raise Phase1FileError(path, f"is not a readable weights file (truncated or not HDF5: {err}); restore it, "
+                              "or delete it to train the network again") from None
+    except ValueError as err:
+        # Keras' message dumps every weight; the first line says which layer does not fit.
+        first = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
+        raise InvalidWeightsError(f"the weights file {path} does not match the architecture {arch}: {first}; "
+                                  "give the cnn/layers the weights were trained with, or another "
+                                  "logging_dir/model_name") from None
 
 
 def original_network(experiment: Experiment, settings: Phase1Settings, ds, log=print):
@@ -57,7 +91,7 @@ def original_network(experiment: Experiment, settings: Phase1Settings, ds, log=p
                               l1=settings.l1, name=experiment.model_name)
     model = build()
     if os.path.isfile(weights):
-        model.load_weights(weights)
+        load_original_weights(model, weights, experiment)
         log(f"original weights: {weights}")
         return model, False
     if experiment.data_name == "PASS":
@@ -80,11 +114,13 @@ def original_network(experiment: Experiment, settings: Phase1Settings, ds, log=p
     return model, True
 
 
-def compare(model, pre, x_test, batch_size):
-    """Predictions of the original and the preprocessed network, and how far their outputs differ.
+def compare(model, pre, x_test, batch_size, clip=False):
+    """Predictions and logits of the original network, predictions of the preprocessed one, and how
+    far their outputs differ.
 
-    The original network runs in its own dtype; a float64 copy of it measures how closely the
-    two functions agree (the preprocessed network computes in float64).
+    The original network runs in its own dtype for its predictions; float64 copies of it give its
+    pre-softmax logits (the reference of phase 2's exactness) and measure how closely the two
+    functions agree (the preprocessed network computes in float64).
 
     Parameters
     ----------
@@ -95,24 +131,32 @@ def compare(model, pre, x_test, batch_size):
     x_test : array_like
         Test images in the original input range.
     batch_size : int
+    clip : bool
+        Clip the images to ``pre.input_range`` first (every network sees the same clipped images).
 
     Returns
     -------
-    (ndarray, ndarray, float)
-        Class ids of the original and of the preprocessed network, and the largest absolute
-        output difference between the float64 original and the preprocessed network.
+    (ndarray, ndarray, float, ndarray)
+        Class ids of the original and of the preprocessed network, the largest absolute output
+        difference between the float64 original and the preprocessed network, and the float64
+        logits of the original network.
     """
-    original64 = graph.with_dtype(model, "float64")
-    pred_orig, pred_pre, max_diff = [], [], 0.0
-    for p_orig, p64, p_pre in zip(
+    if clip:
+        x_test = np.clip(np.asarray(x_test, np.float64), *pre.input_range)
+    original64, logits64 = graph.with_dtype(model, "float64"), graph.logits_model(model)
+    pred_orig, pred_pre, logits, max_diff = [], [], [], 0.0
+    for p_orig, p64, z64, p_pre in zip(
         predict_batches(model, x_test, batch_size, desc="original"),
         predict_batches(original64, x_test, batch_size, verbose=0),
+        predict_batches(logits64, x_test, batch_size, verbose=0),
         predict_batches(pre.model, x_test, batch_size, verbose=0, input_range=pre.input_range),
     ):
         pred_orig.append(np.argmax(p_orig, axis=-1))
         pred_pre.append(np.argmax(p_pre, axis=-1))
+        logits.append(np.asarray(z64, np.float64))
         max_diff = max(max_diff, float(np.max(np.abs(p64 - p_pre))))
-    return np.concatenate(pred_orig).astype(np.int64), np.concatenate(pred_pre).astype(np.int64), max_diff
+    return (np.concatenate(pred_orig).astype(np.int64), np.concatenate(pred_pre).astype(np.int64), max_diff,
+            np.concatenate(logits))
 
 
 def _accuracy(predictions, labels):
@@ -139,18 +183,22 @@ def run_phase1(experiment: Experiment, settings: Phase1Settings = Phase1Settings
     started = time.time()
     logging_dir, model_name = experiment.logging_dir, experiment.model_name
     files = naming.paths(logging_dir, model_name)
+    storage.check_writable(logging_dir, "phase 1's outputs")
     ds = load_data(experiment)
     log(f"data: {ds.description}")
     model, trained_now = original_network(experiment, settings, ds, log)
 
     x_calib = ds.x_train if settings.calib_samples is None else ds.x_train[:settings.calib_samples]
     pre = preprocess(model, x_calib, input_range=ds.input_range, upper_b=settings.upper_b,
-                     lower_b=settings.lower_b, batch_size=experiment.batch_size)
+                     lower_b=settings.lower_b, batch_size=experiment.batch_size, clip=settings.clip)
     log(describe(pre.report))
-    pred_orig, pred_pre, max_diff = compare(model, pre, ds.x_test, experiment.batch_size)
+    pred_orig, pred_pre, max_diff, logits = compare(model, pre, ds.x_test, experiment.batch_size, settings.clip)
 
+    # From here on the set is being replaced: mark it so, until the manifest of the new set is written.
+    manifest.begin(logging_dir, model_name)
     saved = pre.save(logging_dir, model_name)
     storage.atomic_save_npy(files["predictions"], pred_orig)
+    storage.atomic_save_npy(files["logits"], logits)
     accuracy = {
         "data_name": experiment.data_name,
         "data_source": ds.source,
@@ -160,6 +208,7 @@ def run_phase1(experiment: Experiment, settings: Phase1Settings = Phase1Settings
         "accuracy_relu_preprocessed": _accuracy(pred_pre, ds.y_test),
         "predictions_agree": float(np.mean(pred_orig == pred_pre)),
         "max_abs_output_difference_float64": max_diff,
+        "clip_inputs": bool(settings.clip),
     }
     storage.atomic_write_json(files["accuracy"], accuracy)
     report = {
@@ -170,10 +219,13 @@ def run_phase1(experiment: Experiment, settings: Phase1Settings = Phase1Settings
         "epochs": settings.epochs if trained_now else None,
         "X_n": pre.X_n,
         "preprocessing": pre.report,
-        "files": {**saved, "predictions": files["predictions"], "accuracy": files["accuracy"]},
+        "files": {**saved, "predictions": files["predictions"], "logits": files["logits"],
+                  "accuracy": files["accuracy"], "manifest": files["manifest"]},
         "elapsed_s": round(time.time() - started, 2),
     }
     storage.atomic_write_json(files["phase1_report"], report)
+    report["fingerprint"] = manifest.finish(logging_dir, model_name, experiment.data_name,
+                                            pre.input_range)["fingerprint"]
     return report
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 
 from .. import storage
@@ -16,9 +17,9 @@ from .settings import Experiment, Phase2Options, RunSettings
 
 #: Metrics of a results file, from :func:`snnmap.evaluate` (docs/method.md §7).
 METRIC_KEYS = ("n_test", "accuracy_relu", "accuracy_relu_preprocessed", "accuracy_snn", "agreement",
-               "agreement_reference", "max_abs_error", "max_abs_error_end_to_end", "violations", "violations_a",
-               "violations_b", "latency", "spikes_per_neuron", "informative_spike_fraction", "n_hidden_neurons",
-               "n_labelled", "layers", "operations", "totals")
+               "agreement_reference", "max_abs_error", "max_abs_error_end_to_end", "max_abs_error_original",
+               "violations", "violations_a", "violations_b", "latency", "spikes_per_neuron",
+               "informative_spike_fraction", "n_hidden_neurons", "n_labelled", "layers", "operations", "totals")
 
 
 def build_snn(pre, settings: RunSettings):
@@ -93,14 +94,18 @@ def run_phase2(experiment: Experiment, settings: RunSettings = RunSettings(),
     loaded = load_phase1(experiment, "phase 2", options.part, options.num_parts, log)
     pre, ds = loaded.pre, loaded.data
     start, stop = ds.test_indices or (0, ds.n_test)
+    part = None if options.part is None else (options.part, options.num_parts)
+    # Named by the images actually selected: --test_samples 5000 of 1,000 images is n1000.
+    path = naming.results_path(experiment.logging_dir, experiment.model_name, settings,
+                               n_test=None if experiment.test_samples is None else loaded.n_selected, part=part,
+                               batch_size=experiment.batch_size, clip=options.clip)
+    storage.check_writable(os.path.dirname(path), "the results")  # before the evaluation, not after it
+    logits = None if loaded.logits is None else loaded.logits[start:stop]
     with distribute_scope(options.distribute):
         snn = build_snn(pre, settings)
         metrics = evaluate(snn, ds.x_test, ds.y_test, relu_model=pre.model,
                            reference_predictions=loaded.reference[start:stop], input_range=pre.input_range,
-                           batch_size=experiment.batch_size)
-    part = None if options.part is None else (options.part, options.num_parts)
-    path = naming.results_path(experiment.logging_dir, experiment.model_name, settings,
-                               n_test=experiment.test_samples, part=part)
+                           batch_size=experiment.batch_size, reference_logits=logits, clip=options.clip)
     result = {
         "data_name": experiment.data_name,
         "data_source": ds.source,
@@ -112,6 +117,11 @@ def run_phase2(experiment: Experiment, settings: RunSettings = RunSettings(),
         "X_n": pre.window_scales(settings.x_quantile),
         "energy": energy_of(metrics["operations"], options.mac_pj, options.add_pj),
         "settings": settings.as_dict(),
+        "batch_size": experiment.batch_size,
+        "clip_inputs": options.clip,
+        "test_set": {"test_samples": experiment.test_samples, "n_selected": loaded.n_selected},
+        "phase1_fingerprint": loaded.fingerprint,
+        "original_logits": None if loaded.logits is None else loaded.files["logits"],
         "part": None if part is None else {"part": options.part, "num_parts": options.num_parts,
                                            "test_indices": [start, stop]},
         "versions": provenance.versions(),
@@ -120,6 +130,22 @@ def run_phase2(experiment: Experiment, settings: RunSettings = RunSettings(),
     }
     storage.atomic_write_json(path, result)
     return Phase2Run(result, path, snn, pre, ds)
+
+
+def exactness_line(result) -> str:
+    """The headline exactness of a results file: max |SNN logits - original network's logits|.
+
+    Parameters
+    ----------
+    result : dict
+        A results file's content.
+    """
+    value = result.get("max_abs_error_original")
+    if value is not None:
+        return f"  max |error| vs original: {value:.3e}   (SNN logits vs the original network's, float64)"
+    why = ("phase 1 stored no logits of the original network: run phase 1 again to measure it"
+           if not result.get("original_logits") else "not measured")
+    return f"  max |error| vs original: n/a   ({why})"
 
 
 def summary_lines(result) -> list:
@@ -142,8 +168,9 @@ def summary_lines(result) -> list:
         f"  accuracy (ReLU):      {num('accuracy_relu', '.4f')}   (original network)",
         f"  accuracy (SNN):       {num('accuracy_snn', '.4f')}",
         f"  agreement SNN/ReLU:   {num('agreement', '.4f')}   (argmax vs the original network)",
-        f"  max |error|:          {num('max_abs_error', '.3e')}   (spike codes vs ReLU, and logits; "
-        f"neurons without window violations)",
+        exactness_line(result),
+        f"  max |error|:          {num('max_abs_error', '.3e')}   (spike codes vs the preprocessed ReLU, and "
+        f"logits; neurons without window violations)",
         f"  window violations:    {result.get('violations')} ((a) beyond window: {result.get('violations_a')}, "
         f"(b) early crossing: {result.get('violations_b')})",
         f"  latency:              {result['latency']:.4f} tau_c (t_min of the output layer)",

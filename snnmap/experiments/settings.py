@@ -8,6 +8,7 @@ commands' flags (:mod:`snnmap.cli`) take their defaults from these classes.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from ..core.mapping import DEFAULT_ZETA
 from ..pipeline.convert import derive_seed
@@ -21,6 +22,38 @@ DEFAULT_SEED = 0
 DTYPES = ("float64", "float32")
 #: Device placements of an evaluation (:func:`snnmap.runtime.distribute_scope`).
 DISTRIBUTE = ("auto", "none", "mirrored")
+
+
+def check_count(value, argument: str, optional: bool = True):
+    """``value`` if it is a positive integer (or None when ``optional``); a ValueError naming ``argument`` otherwise.
+
+    Parameters
+    ----------
+    value : int or None
+    argument : str
+        The setting's name, for the message.
+    optional : bool
+        Whether None (no limit) is allowed.
+    """
+    if value is None and optional:
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{argument} must be a positive integer{' or None' if optional else ''}, got {value!r}")
+    return value
+
+
+def check_energy(value, argument: str):
+    """``value`` if it is a finite number >= 0 (an energy in pJ); a ValueError naming ``argument`` otherwise.
+
+    Parameters
+    ----------
+    value : float
+    argument : str
+        The setting's name, for the message.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{argument} must be a finite energy >= 0 (pJ), got {value!r}")
+    return value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,6 +190,11 @@ class Experiment:
     test_samples: int | None = None
     batch_size: int = 256
 
+    def __post_init__(self):
+        # A batch size of 0 divides by zero deep inside; a negative limit silently drops images from the end.
+        check_count(self.batch_size, "batch_size", optional=False)
+        check_count(self.test_samples, "test_samples")
+
 
 @dataclasses.dataclass(frozen=True)
 class Phase1Settings:
@@ -178,6 +216,8 @@ class Phase1Settings:
         Seed of the training.
     train_batch_size : int
         Batch size of the training.
+    clip : bool
+        Clip the images to the data set's input range instead of refusing images outside it.
     """
 
     epochs: int = 10
@@ -188,6 +228,15 @@ class Phase1Settings:
     train_samples: int | None = None
     seed: int = DEFAULT_SEED
     train_batch_size: int = 128
+    clip: bool = False
+
+    def __post_init__(self):
+        # x_train[:-1] would silently take all images but one.
+        check_count(self.calib_samples, "calib_samples")
+        check_count(self.train_samples, "train_samples")
+        check_count(self.train_batch_size, "train_batch_size", optional=False)
+        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 0:
+            raise ValueError(f"epochs must be an integer >= 0, got {self.epochs!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -204,6 +253,9 @@ class Phase2Options:
         Energy of one multiply-accumulate of the ReLU network, pJ (docs/method.md §8).
     add_pj : float
         Energy of one synaptic event (an accumulate) of the SNN, pJ.
+    clip : bool
+        Clip test images to phase 1's input range instead of refusing images outside it (this
+        changes what is evaluated, so it is recorded and named in the results).
     """
 
     part: int | None = None
@@ -211,3 +263,11 @@ class Phase2Options:
     distribute: str = DISTRIBUTE[0]
     mac_pj: float = DEFAULT_ENERGY["mac_pj"]
     add_pj: float = DEFAULT_ENERGY["add_pj"]
+    clip: bool = False
+
+    def __post_init__(self):
+        # Checked here, before the evaluation, not when the estimate is made after it.
+        check_energy(self.mac_pj, "mac_pj")
+        check_energy(self.add_pj, "add_pj")
+        if (self.part is None) != (self.num_parts is None):
+            raise ValueError(f"part and num_parts go together (got part={self.part}, num_parts={self.num_parts})")

@@ -28,13 +28,14 @@ from ..runtime import distribute_scope
 from . import naming, provenance
 from .grid import SweepError, check_grid, grid_points, parse_grid
 from .phase2 import METRIC_KEYS, build_snn, energy_of
-from .settings import RunSettings
+from .settings import RunSettings, check_count
 
 #: Metrics of the table (mean and std over trials), from a run's result (docs/method.md §7).
 TABLE_METRICS = ("accuracy_snn", "agreement", "latency", "spikes_per_neuron", "informative_spike_fraction",
-                 "violations", "violations_a", "violations_b", "max_abs_error")
+                 "violations", "violations_a", "violations_b", "max_abs_error", "max_abs_error_original")
 #: What a run file must record, equal to the run at hand, to be reused instead of recomputed.
-MATCH_KEYS = ("model_name", "network_sha256", "settings", "data", "X_n", "batch_size", "agreement_reference")
+MATCH_KEYS = ("model_name", "network_sha256", "settings", "data", "X_n", "batch_size", "agreement_reference",
+              "clip_inputs", "original_logits_sha256")
 
 
 def network_fingerprint(pre) -> str:
@@ -178,7 +179,7 @@ def _reusable(plan, runs_dir):
                 recorded = storage.read_json(path)
             except (OSError, ValueError):
                 recorded = {}
-            key = next((k for k in MATCH_KEYS if recorded.get(k) != run.expected[k]), None)
+            key = next((k for k in MATCH_KEYS if recorded.get(k) != run.expected.get(k)), None)
             if key is None:
                 results[(run.index, run.trial)] = dict(recorded, _file=run.name)
                 continue
@@ -193,7 +194,8 @@ def _evaluate_run(pre, data, run, point, ref, how):
     with distribute_scope(how["distribute"]):
         snn = build_snn(pre, run.settings)
         metrics = evaluate(snn, data.x_test, data.y_test, relu_model=pre.model, reference_predictions=ref,
-                           input_range=pre.input_range, batch_size=how["batch_size"], verbose=how["verbose"])
+                           input_range=pre.input_range, batch_size=how["batch_size"], verbose=how["verbose"],
+                           reference_logits=how["logits"], clip=how["clip"])
     summary = run.expected["data"]
     return {
         "data_name": summary["name"],
@@ -256,6 +258,27 @@ def _table(name, base, fixed, grid, trials, rows, counts, started):
     }
 
 
+def _references(pre, data, model_name, reference_predictions, reference_logits, batch_size, clip):
+    """``(predictions, logits, base)``: the checked references of :func:`run_sweep` and what every run
+    records of them (``base``, part of the match for reuse)."""
+    ref = None if reference_predictions is None else np.asarray(reference_predictions).reshape(-1)
+    if ref is not None and len(ref) != data.n_test:
+        raise ValueError(f"{len(ref)} reference predictions for {data.n_test} test images")
+    logits = None
+    if reference_logits is not None:
+        logits = np.ascontiguousarray(reference_logits, dtype=np.float64)
+        if logits.ndim != 2 or len(logits) != data.n_test:
+            raise ValueError(f"reference_logits of shape {logits.shape} for {data.n_test} test images (one row each)")
+    check_count(batch_size, "batch_size", optional=False)
+    base = {"model_name": model_name, "network_sha256": network_fingerprint(pre),
+            "data": storage.as_read_back(data.summary()), "batch_size": int(batch_size),
+            "agreement_reference": "original ReLU network" if ref is not None else "preprocessed ReLU network",
+            # Recorded only when on, so that runs written before these keys existed still match.
+            "clip_inputs": True if clip else None,
+            "original_logits_sha256": None if logits is None else hashlib.sha256(logits.tobytes()).hexdigest()}
+    return ref, logits, base
+
+
 def _checked(grid, trials, max_evaluations):
     grid = parse_grid(grid) if isinstance(grid, (list, tuple, str)) else check_grid(grid)
     if int(trials) != trials or trials < 1:
@@ -267,7 +290,7 @@ def _checked(grid, trials, max_evaluations):
 
 def run_sweep(pre, data, grid, trials, fixed_settings, out_dir, *, model_name=None, reference_predictions=None,
               batch_size=256, max_evaluations=None, energy_pj=None, distribute="none", sweep_name=None,
-              verbose="auto", log=print):
+              verbose="auto", log=print, reference_logits=None, clip=False):
     """Evaluate the SNN of ``pre`` at every grid point and trial; write the runs and the table.
 
     Parameters
@@ -308,6 +331,11 @@ def run_sweep(pre, data, grid, trials, fixed_settings, out_dir, *, model_name=No
         Progress bars.
     log : callable
         Receives the lines to print.
+    reference_logits : array_like, optional
+        The ORIGINAL network's float64 pre-softmax logits on ``data.x_test`` (phase 1's); each
+        run's ``max_abs_error_original`` is measured against them.
+    clip : bool
+        Clip the test images to the input range instead of refusing images outside it.
 
     Returns
     -------
@@ -322,12 +350,9 @@ def run_sweep(pre, data, grid, trials, fixed_settings, out_dir, *, model_name=No
     runs_dir = os.path.join(out_dir, naming.RUNS_DIR)
     points = grid_points(grid)
     data_summary = storage.as_read_back(data.summary())
-    ref = None if reference_predictions is None else np.asarray(reference_predictions).reshape(-1)
-    if ref is not None and len(ref) != data.n_test:
-        raise ValueError(f"{len(ref)} reference predictions for {data.n_test} test images")
-    base = {"model_name": model_name, "network_sha256": network_fingerprint(pre), "data": data_summary,
-            "batch_size": int(batch_size),
-            "agreement_reference": "original ReLU network" if ref is not None else "preprocessed ReLU network"}
+    ref, logits, base = _references(pre, data, model_name, reference_predictions, reference_logits, batch_size,
+                                    clip)
+    storage.check_writable(runs_dir, "the sweep's runs")  # before the first evaluation
     plan = _plan(pre, points, trials, fixed, model_name, base)
     results, todo, stale = _reusable(plan, runs_dir)
     reused = len(results)
@@ -342,7 +367,7 @@ def run_sweep(pre, data, grid, trials, fixed_settings, out_dir, *, model_name=No
         progress = tqdm(total=len(plan), initial=reused, desc="sweep", unit="eval", dynamic_ncols=True)
     name = sweep_name or os.path.basename(os.path.normpath(out_dir))
     how = {"batch_size": batch_size, "energy_pj": energy_pj, "distribute": distribute, "verbose": verbose,
-           "sweep_name": name}
+           "sweep_name": name, "logits": logits, "clip": clip}
     computed = _compute(pre, data, todo, points, ref, how, runs_dir, results, progress)
 
     missing = len(plan) - len(results)
@@ -385,6 +410,8 @@ def _columns(knobs):
          f"{r['violations_mean']:g} ({r['violations_a_mean']:g}/{r['violations_b_mean']:g})"),
         ("latency", lambda r: "n/a" if r["latency_mean"] is None else f"{r['latency_mean']:.3f}"),
         ("informative %", lambda r: _pm(r, "informative_spike_fraction", ".2f", 100.0)),
+        ("max |error| vs original", lambda r: "n/a" if r.get("max_abs_error_original_mean") is None
+         else f"{r['max_abs_error_original_mean']:.2e}"),
         ("max |error|", lambda r: "n/a" if r["max_abs_error_mean"] is None else f"{r['max_abs_error_mean']:.2e}"),
     ]
 
@@ -415,5 +442,7 @@ def table_lines(table) -> list:
         if k == 0:
             lines.append("  " + "  ".join("-" * w for w in widths))
     lines.append("  (violations: mean count per run of hidden neurons beyond the window (a) / crossing early (b); "
-                 "latency in tau_c; max |error| over neurons without violations)")
+                 "latency in tau_c; max |error| vs original: SNN logits vs the original network's (n/a: phase 1 "
+                 "stored no logits, run it again); max |error|: vs the preprocessed ReLU, neurons without "
+                 "violations)")
     return lines

@@ -125,7 +125,7 @@ def _recheck(probe64, top, per_image, shape, batch_size, n_hidden, config):
 
 
 def layer_maxima(model, x, input_range=(0.0, 1.0), batch_size=256, verbose="auto", dtype="float32",
-                 recheck=None, config=DEFAULT_CALIBRATION):
+                 recheck=None, config=DEFAULT_CALIBRATION, clip=False):
     """``X_n``: the largest output of every hidden ReLU layer over ``x``, in one streamed pass.
 
     The probe model returns per-image maxima only and a running maximum is kept batch by
@@ -160,6 +160,8 @@ def layer_maxima(model, x, input_range=(0.0, 1.0), batch_size=256, verbose="auto
         ``config.recheck``).
     config : CalibrationConfig
         Tuning of the float32 pass.
+    clip : bool
+        Clip ``x`` to ``input_range`` instead of refusing values outside it.
 
     Returns
     -------
@@ -177,7 +179,7 @@ def layer_maxima(model, x, input_range=(0.0, 1.0), batch_size=256, verbose="auto
     probe = probe64 if dtype == "float64" else _maxima_probe(graph.with_dtype(model, "float32"))[0]
     top = TopImages(recheck, n_hidden) if dtype == "float32" else None
     shape = tuple(model.inputs[0].shape[1:])
-    source = stream(x, shape, input_range, batch_size=batch_size)
+    source = stream(x, shape, input_range, batch_size=batch_size, what="calibration input (x_calib)", clip=clip)
     per_image, seen = _stream_maxima(probe, n_hidden, source, num_batches(x, batch_size), verbose, top)
     how = {"dtype": dtype, "n_images": int(seen)}
     if top is None:

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import warnings
+
 import keras
 import numpy as np
 
-from . import build, graph
+from . import build, evaluate, graph
 from ..core import mapping
-from ..errors import UnsupportedLayerError
-from ..layers import SpikeTimePadding2D, SpikingConv2D, SpikingDense, SpikingMaxPooling2D, SpikingModel
+from ..errors import InexactConversionError, UnsupportedLayerError
+from ..layers import (BiasMapConv2D, SignedMaxPooling2D, SpikeTimePadding2D, SpikingConv2D, SpikingDense,
+                      SpikingMaxPooling2D, SpikingModel)
+from ..runtime import check_input_range, stream
 from .preprocess import DEFAULT_LOWER_B, DEFAULT_UPPER_B, Preprocessed, preprocess
 
+#: Images of the calibration data on which :func:`convert` checks the SNN against the original model.
+CHECK_IMAGES = 32
 
-def encode(x, input_range=(0.0, 1.0)):
+#: Largest ``|SNN logits - original logits|`` :func:`convert` accepts, relative to the logits' scale
+#: ``max(1, max |original logits|)``, per SNN dtype.
+CHECK_TOLERANCE = {"float64": 1e-9, "float32": 1e-4}
+
+
+def encode(x, input_range=(0.0, 1.0), clip=False):
     """Input spike times (time-to-first-spike code of docs/method.md §1), float64.
 
     ``t = 1 - (x - p) / (q - p)``: the largest value spikes first, at 0; the smallest at 1.
@@ -22,9 +33,11 @@ def encode(x, input_range=(0.0, 1.0)):
     x : array_like
         Inputs in ``input_range``.
     input_range : (float, float)
-        ``(p, q)`` with ``q > p``.
+        ``(p, q)`` with ``q > p``; values outside it are refused.
+    clip : bool
+        Clip ``x`` to ``input_range`` instead of refusing values outside it.
     """
-    return mapping.encode(x, input_range)
+    return mapping.encode(x, input_range, clip=clip)
 
 
 def derive_seed(seed: int, index: int) -> int:
@@ -91,7 +104,12 @@ def to_snn(pre: Preprocessed, zeta=mapping.DEFAULT_ZETA, noise=0.0, alpha_noise=
     x_n = pre.window_scales(x_quantile)
     relu = pre.model
     inputs = keras.Input(shape=relu.inputs[0].shape[1:], dtype=dtype, name="spike_times")
-    state = _Conversion(x_n, mapping.windows(x_n, zeta), seed, alpha_noise, local_times,
+    try:
+        windows = mapping.windows(x_n, zeta)
+    except ValueError as err:
+        names = ", ".join(f"{k + 1}: '{name}'" for k, name in enumerate(pre.hidden_layer_names))
+        raise ValueError(f"{err} (hidden layers {names})") from err
+    state = _Conversion(x_n, windows, seed, alpha_noise, local_times,
                         dict(zeta=zeta, noise=noise, dtype=dtype, solver=solver, time_bits=time_bits,
                              weight_bits=weight_bits, w_min=w_min, w_max=w_max))
     x = inputs
@@ -101,7 +119,7 @@ def to_snn(pre: Preprocessed, zeta=mapping.DEFAULT_ZETA, noise=0.0, alpha_noise=
         raise ValueError(f"the preprocessed model has {state.hidden} hidden layers but {len(pre.X_n)} X_n values")
     # The report names the original model; a hand-made Preprocessed may lack it.
     original = pre.report.get("original_model") or relu.name.replace("_preprocessed", "")
-    return SpikingModel(inputs, x, name=original + "_snn")
+    return SpikingModel(inputs, x, name=original + "_snn", input_range=pre.input_range)
 
 
 class _Conversion:
@@ -173,7 +191,9 @@ def _convert_reshaping(state, layer, x):
 CONVERTERS = {
     keras.layers.Dense: _convert_dense,
     keras.layers.Conv2D: _convert_conv,
+    BiasMapConv2D: _convert_conv,
     keras.layers.MaxPooling2D: _convert_maxpool,
+    SignedMaxPooling2D: _convert_maxpool,
     keras.layers.ZeroPadding2D: _convert_zeropad,
     keras.layers.Flatten: _convert_reshaping,
     keras.layers.Reshape: _convert_reshaping,
@@ -181,20 +201,26 @@ CONVERTERS = {
 
 
 def _converter_for(layer):
-    for cls in type(layer).__mro__:
-        if cls in CONVERTERS:
-            return CONVERTERS[cls]
+    # The exact class: a subclass of a preprocessed layer type may compute something else.
+    if type(layer) in CONVERTERS:
+        return CONVERTERS[type(layer)]
     raise UnsupportedLayerError(layer, "not a layer of a preprocessed network; run snnmap.preprocess first")
 
 
 def convert(model, x_calib, input_range=(0.0, 1.0), upper_b=DEFAULT_UPPER_B, lower_b=DEFAULT_LOWER_B,
             zeta=mapping.DEFAULT_ZETA, noise=0.0, alpha_noise=0.0, seed=0, dtype="float64", batch_size=256,
-            verbose="auto"):
-    """Both phases at once: :func:`snnmap.preprocess` then :func:`to_snn`.
+            verbose="auto", clip=False):
+    """Both phases at once: :func:`snnmap.preprocess` then :func:`to_snn`, checked end to end.
+
+    Before it is returned, the SNN is run on the first :data:`CHECK_IMAGES` calibration images
+    and its logits compared with the ORIGINAL model's pre-softmax logits (float64); a
+    difference above :data:`CHECK_TOLERANCE` (relative to the logits' scale) raises
+    :class:`~snnmap.errors.InexactConversionError` instead (with ``noise`` or ``alpha_noise``
+    the SNN is not meant to be exact, and the check is skipped).
 
     Parameters
     ----------
-    model, x_calib, input_range, upper_b, lower_b, batch_size, verbose
+    model, x_calib, input_range, upper_b, lower_b, batch_size, verbose, clip
         As :func:`snnmap.preprocess`.
     zeta, noise, alpha_noise, seed, dtype
         As :func:`to_snn`.
@@ -205,5 +231,67 @@ def convert(model, x_calib, input_range=(0.0, 1.0), upper_b=DEFAULT_UPPER_B, low
         Feed it ``encode(x, input_range)``; it returns the logits.
     """
     pre = preprocess(model, x_calib, input_range=input_range, upper_b=upper_b, lower_b=lower_b,
-                     batch_size=batch_size, verbose=verbose)
-    return to_snn(pre, zeta=zeta, noise=noise, alpha_noise=alpha_noise, seed=seed, dtype=dtype)
+                     batch_size=batch_size, verbose=verbose, clip=clip)
+    snn = to_snn(pre, zeta=zeta, noise=noise, alpha_noise=alpha_noise, seed=seed, dtype=dtype)
+    if not noise and not alpha_noise:
+        check_end_to_end(snn, model, pre, x_calib, clip=clip)
+    return snn
+
+
+def _eager(model, x, dtype):
+    """``model(x)`` run eagerly in ``dtype``: a few images need no compiled predict function."""
+    out = model(keras.ops.convert_to_tensor(np.asarray(x), dtype=dtype), training=False)
+    return np.asarray(keras.ops.convert_to_numpy(out), np.float64)
+
+
+def check_end_to_end(snn, model, pre, x, n_images=CHECK_IMAGES, clip=False):
+    """Refuse ``snn`` unless it reproduces ``model``'s pre-softmax logits on the first images of ``x``.
+
+    Parameters
+    ----------
+    snn : SpikingModel
+        The converted network.
+    model : keras.Model
+        The user's original network.
+    pre : Preprocessed
+        Phase 1 of ``model``, to tell which layer is at fault.
+    x : array_like, ``tf.data.Dataset`` or iterable
+        Inputs in ``pre.input_range`` (the calibration data); a one-shot iterable that phase 1
+        has used up leaves nothing to check, which is warned about.
+    n_images : int
+        How many images to check.
+    clip : bool
+        Clip ``x`` to the input range first.
+
+    Raises
+    ------
+    InexactConversionError
+        Naming the worst spiking layer if the SNN's layers disagree with their ReLU twins, else
+        the model (phase 1 computed another function than the model's, e.g. a layer that is not
+        what it claims to be).
+    """
+    p, q = check_input_range(pre.input_range)
+    x_hat = next(iter(stream(x, tuple(snn.inputs[0].shape[1:]), (p, q), batch_size=n_images, clip=clip)), (None,))[0]
+    if x_hat is None or not len(x_hat):
+        warnings.warn("snnmap.convert: the calibration data could not be read a second time (a one-shot "
+                      "iterable?), so the SNN was not checked against the original model", stacklevel=3)
+        return
+    raw = p + x_hat * (q - p)
+    dtype = keras.backend.standardize_dtype(snn.inputs[0].dtype)
+    reference = _eager(graph.logits_model(model), raw, "float64")
+    logits = _eager(snn, 1.0 - x_hat, dtype)
+    scale = max(1.0, float(np.max(np.abs(reference))))
+    error = float(np.max(np.abs(logits - reference)))
+    tolerance = CHECK_TOLERANCE.get(dtype, CHECK_TOLERANCE["float32"]) * scale
+    if error <= tolerance:
+        return
+    layers = evaluate.evaluate(snn, raw, relu_model=pre.model, input_range=(p, q), verbose=0)["layers"]
+    worst = max(layers, key=lambda r: r["max_abs_error"])
+    where = (f"its layer '{worst['name']}' differs from its ReLU twin by {worst['max_abs_error']:.3g}"
+             if worst["max_abs_error"] > tolerance else
+             f"its layers match the preprocessed network, so phase 1 computed another function than model "
+             f"'{model.name}': one of its layers does not compute what its type says")
+    raise InexactConversionError(
+        f"the SNN of '{model.name}' does not reproduce the model's logits: max |SNN - model| = {error:.3g} on "
+        f"{len(x_hat)} calibration images (tolerance {tolerance:.3g}); {where}. The SNN is not returned",
+        worst["name"] if worst["max_abs_error"] > tolerance else None)

@@ -1,11 +1,14 @@
 """What a run reports (docs/method.md §7), measured batch by batch.
 
-:func:`evaluate` runs the SNN on data and, when it is given the preprocessed ReLU network,
-checks every spiking layer against an independent oracle: the ReLU network's own Keras
-layer (activation removed) applied to the decoded spike times that the spiking layer
-received.  So the exactness figure says whether each spiking layer computes ReLU of what
-it gets, and window violations (docs/method.md §3 (a), (b)) are counted rather than blamed on
-the simulator.
+:func:`evaluate` runs the SNN on data and checks every spiking layer against an independent
+oracle: the ReLU twin's own Keras layer (activation removed) applied to the decoded spike
+times that the spiking layer received.  The twin is the preprocessed network when the caller
+passes it, else the one rebuilt from the SNN's parameters (:mod:`.twin`).  With the user's
+ORIGINAL network (or its stored logits) it also measures the headline figure,
+``max_abs_error_original``: the SNN's logits against the original's pre-softmax logits.
+So the per-layer figures say whether each spiking layer computes ReLU of what it gets, and
+the headline whether the whole SNN computes the user's network; window violations
+(docs/method.md §3 (a), (b)) are counted rather than blamed on the simulator.
 
 Only integer counts and maxima are accumulated (:class:`Totals`), so memory does not
 grow with the number of images, and results of disjoint parts of a test set combine
@@ -17,9 +20,13 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from . import energy, graph
+from . import energy, graph, twin
+from ..errors import InputRangeError, ShapeError
 from ..layers import SpikingLayer
-from ..runtime import num_batches, predict_on, progress, stream
+from ..runtime import check_input_range, num_batches, predict_on, progress, stream
+
+ORIGINAL = "original ReLU network"
+PREPROCESSED = "preprocessed ReLU network"
 
 #: Keys of a run's counts; fractions are derived from them by :func:`summarize`.
 COUNTS = ("n", "labelled", "correct_snn", "correct_relu", "correct_original", "agree", "compared")
@@ -111,8 +118,8 @@ def new_totals(snn):
     return totals
 
 
-def evaluate(snn, x, y=None, relu_model=None, reference_predictions=None, input_range=(0.0, 1.0),
-             batch_size=256, verbose="auto"):
+def evaluate(snn, x, y=None, relu_model=None, reference_predictions=None, input_range=None,
+             batch_size=256, verbose="auto", reference_logits=None, clip=False):
     """Run ``snn`` on ``x`` and measure what docs/method.md §7 asks for.
 
     Parameters
@@ -126,30 +133,90 @@ def evaluate(snn, x, y=None, relu_model=None, reference_predictions=None, input_
     y : array_like of int, optional
         Labels (for array inputs); gives ``accuracy_snn``.
     relu_model : keras.Model, optional
-        The preprocessed ReLU network (``Preprocessed.model``); gives the exactness figures,
-        the violation counts and ``accuracy_relu_preprocessed``.
+        Either the user's ORIGINAL network (gives ``max_abs_error_original``, ``accuracy_relu``
+        and the agreement) or the preprocessed one (``Preprocessed.model``), told apart by
+        structure and parameters, never by names.  The per-layer exactness figures, the
+        violation counts and ``accuracy_relu_preprocessed`` are measured either way (without
+        the preprocessed network, against the one rebuilt from the SNN's own parameters).
     reference_predictions : array_like of int, optional
         Class predictions of the ORIGINAL ReLU network on ``x``, in order; gives
-        ``agreement``.  Without it, agreement is measured against ``relu_model``.
-    input_range : (float, float)
+        ``agreement`` and ``accuracy_relu``.
+    input_range : (float, float), optional
+        ``(p, q)`` of ``x``; default: the SNN's own (``snn.input_range``), else ``(0, 1)``.  A
+        value that differs from the SNN's own is refused.
     batch_size : int
     verbose : "auto", 0, 1
+    reference_logits : array_like, optional
+        The original network's float64 (pre-softmax) logits on ``x``, in order, as phase 1
+        stores them; gives ``max_abs_error_original`` (and, without ``reference_predictions``,
+        the agreement).
+    clip : bool
+        Clip ``x`` to ``input_range`` instead of refusing values outside it.
 
     Returns
     -------
     dict
         See :func:`summarize`; ``totals`` holds the counts from which everything is derived.
     """
-    return summarize(accumulate(snn, x, y, relu_model, reference_predictions, input_range, batch_size, verbose))
+    return summarize(accumulate(snn, x, y, relu_model, reference_predictions, input_range, batch_size, verbose,
+                                reference_logits=reference_logits, clip=clip))
 
 
-def accumulate(snn, x, y=None, relu_model=None, reference_predictions=None, input_range=(0.0, 1.0),
-               batch_size=256, verbose="auto"):
+def resolve_input_range(snn, input_range=None):
+    """The input range of an evaluation: the SNN's own, ``input_range`` if it has none, or ``(0, 1)``.
+
+    Parameters
+    ----------
+    snn : keras.Model
+        The SNN (its ``input_range`` attribute, if any, is the range it was built for).
+    input_range : (float, float), optional
+        What the caller passed.
+    """
+    own = getattr(snn, "input_range", None)
+    given = None if input_range is None else check_input_range(input_range)
+    if own is not None and given is not None and tuple(own) != given:
+        raise InputRangeError(f"input_range={given} differs from the range the SNN was built for, {tuple(own)}: "
+                              "leave input_range= out, or pass the SNN's")
+    return tuple(own) if own is not None else given or (0.0, 1.0)
+
+
+def references(snn, layers, relu_model):
+    """``(twin model, kind, original logits model or None)`` for an evaluation.
+
+    ``relu_model`` is the preprocessed network when it pairs with the spiking layers and
+    holds the parameters they were built from; anything else is the user's original
+    network, whose float64 pre-softmax copy is returned, the twin then being rebuilt from the
+    SNN (:func:`snnmap.pipeline.twin.rebuild`).
+
+    Parameters
+    ----------
+    snn : keras.Model
+    layers : list of SpikingLayer
+    relu_model : keras.Model or None
+    """
+    if relu_model is not None:
+        try:
+            paired = twin.is_twin(layers, relu_twins(layers, relu_model))
+        except (ValueError, AttributeError):
+            paired = False
+        if paired:
+            return relu_model, PREPROCESSED, None
+        original = graph.logits_model(relu_model)
+        if graph.shape_of(original.inputs[0]) != graph.shape_of(snn.inputs[0]):
+            raise ShapeError(f"relu_model '{relu_model.name}' takes inputs of shape "
+                             f"{graph.shape_of(original.inputs[0])}, the SNN {graph.shape_of(snn.inputs[0])}: "
+                             "pass the original network the SNN was converted from, or its preprocessed one")
+        return twin.rebuild(snn), "rebuilt from the SNN", original
+    return twin.rebuild(snn), "rebuilt from the SNN", None
+
+
+def accumulate(snn, x, y=None, relu_model=None, reference_predictions=None, input_range=None,
+               batch_size=256, verbose="auto", reference_logits=None, clip=False):
     """The counts behind :func:`evaluate` (see :func:`new_totals`).
 
     Parameters
     ----------
-    snn, x, y, relu_model, reference_predictions, input_range, batch_size, verbose
+    snn, x, y, relu_model, reference_predictions, input_range, batch_size, verbose, reference_logits, clip
         As :func:`evaluate`.
 
     Returns
@@ -157,46 +224,73 @@ def accumulate(snn, x, y=None, relu_model=None, reference_predictions=None, inpu
     dict
         Integer counts and maxima only; :func:`summarize` derives the figures.
     """
+    input_range = resolve_input_range(snn, input_range)
     layers = spiking_layers(snn)
     if not layers or not layers[-1].output_layer:
         raise ValueError("the SNN must end with a spiking output layer (output_layer=True)")
     probe_outputs = []
     for layer in layers:
         probe_outputs += [layer.input, layer.output]
-    run = _Run(snn, layers, keras.Model(snn.inputs, probe_outputs), relu_model)
+    twin_model, twin_kind, original = references(snn, layers, relu_model)
+    run = _Run(snn, layers, keras.Model(snn.inputs, probe_outputs), twin_model, original, input_range)
     totals = new_totals(snn)
-    totals["agreement_reference"] = ("original ReLU network" if reference_predictions is not None else
-                                     "preprocessed ReLU network" if relu_model is not None else None)
+    has_original = original is not None or reference_logits is not None
+    totals["agreement_reference"] = ORIGINAL if reference_predictions is not None or has_original else PREPROCESSED
+    totals["exactness_reference"] = ("reference logits" if reference_logits is not None else
+                                     ORIGINAL if original is not None else None)
+    totals["max_abs_error_original"] = 0.0 if has_original else None
+    totals["relu_twin"] = twin_kind
     totals["input_range"] = [float(v) for v in input_range]
     totals["dtype"] = run.dtype
-    ref = None if reference_predictions is None else np.asarray(reference_predictions).reshape(-1)
-    source = stream(x, tuple(snn.inputs[0].shape[1:]), input_range, y=y, batch_size=batch_size)
+    refs = _References(reference_predictions, reference_logits)
+    source = stream(x, tuple(snn.inputs[0].shape[1:]), input_range, y=y, batch_size=batch_size, clip=clip)
     size = None
     for x_hat, labels in progress(source, num_batches(x, batch_size), "SNN", verbose):
         size = size or len(x_hat)
-        run.count_batch(totals, x_hat, labels, ref, size)
-    totals["checked"] = relu_model is not None
+        run.count_batch(totals, x_hat, labels, refs, size)
+    totals["checked"] = True
     return totals
+
+
+class _References:
+    """What the caller gave about the original network, sliced batch by batch."""
+
+    def __init__(self, predictions, logits):
+        self.predictions = None if predictions is None else np.asarray(predictions).reshape(-1)
+        self.logits = None if logits is None else np.asarray(logits, np.float64)
+
+    def take(self, start, stop, n_classes):
+        """``(predictions, logits)`` of inputs ``start:stop`` (None where not given)."""
+        pred = logits = None
+        if self.predictions is not None:
+            if len(self.predictions) < stop:
+                raise ValueError(f"reference_predictions has {len(self.predictions)} entries, fewer than the {stop} "
+                                 "inputs seen")
+            pred = self.predictions[start:stop]
+        if self.logits is not None:
+            if self.logits.ndim != 2 or self.logits.shape[1] != n_classes or len(self.logits) < stop:
+                raise ShapeError(f"reference_logits has shape {self.logits.shape}; it needs one row of {n_classes} "
+                                 f"logits per input (at least {stop} rows)")
+            logits = self.logits[start:stop]
+        return pred, logits
 
 
 class _Run:
     """The probes of one evaluation and how a batch adds to its counts."""
 
-    def __init__(self, snn, layers, probe, relu_model):
-        self.layers, self.probe = layers, probe
+    def __init__(self, snn, layers, probe, relu_model, original, input_range):
+        self.layers, self.probe, self.original, self.input_range = layers, probe, original, input_range
         self.hidden = [layer for layer in layers if not layer.output_layer]
         self.dtype = keras.backend.standardize_dtype(snn.inputs[0].dtype)
         self.eps = float(np.finfo(self.dtype).eps)
         self.fan_outs = {layer.name: energy.fan_out(layer) for layer in layers}
-        self.oracles, self.relu_probe = {}, None
-        if relu_model is not None:
-            twins = relu_twins(layers, relu_model)
-            self.oracles = {layer.name: oracle(twin) for layer, twin in zip(layers, twins)}
-            self.relu_probe = keras.Model(relu_model.inputs, [twin.input for twin in twins]
-                                          + [twin.output for layer, twin in zip(layers, twins)
-                                             if not layer.output_layer])
+        twins = relu_twins(layers, relu_model)
+        self.oracles = {layer.name: oracle(twin) for layer, twin in zip(layers, twins)}
+        self.relu_probe = keras.Model(relu_model.inputs, [twin.input for twin in twins]
+                                      + [twin.output for layer, twin in zip(layers, twins)
+                                         if not layer.output_layer])
 
-    def count_batch(self, totals, x_hat, labels, ref, size):
+    def count_batch(self, totals, x_hat, labels, refs, size):
         """Add one batch's counts to ``totals``."""
         b, n0 = len(x_hat), totals["n"]
         t_batch = [np.asarray(o) for o in predict_on(self.probe, 1.0 - x_hat, size)]
@@ -206,28 +300,30 @@ class _Run:
         if labelled is not None:
             totals["labelled"] += int(np.sum(labelled))
             totals["correct_snn"] += int(np.sum((pred == labels) & labelled))
-        compare_to = None
-        if ref is not None:
-            if len(ref) < n0 + b:
-                raise ValueError(f"reference_predictions has {len(ref)} entries, fewer than the {n0 + b} inputs seen")
-            compare_to = ref[n0:n0 + b]
-        relu_hidden = None
-        if self.relu_probe is not None:
-            r = predict_on(self.relu_probe, x_hat, size)
-            relu_inputs, relu_hidden = r[:len(self.layers)], r[len(self.layers):]
-            relu_logits = np.asarray(self.oracles[self.layers[-1].name](relu_inputs[-1]))
-            relu_pred = np.argmax(relu_logits, axis=-1)
-            if labelled is not None:
-                totals["correct_relu"] += int(np.sum((relu_pred == labels) & labelled))
-            if compare_to is None:
-                compare_to = relu_pred
-            totals["max_abs_error_end_to_end"] = max(totals["max_abs_error_end_to_end"],
-                                                     float(np.max(np.abs(logits - relu_logits))))
-        if ref is not None and labelled is not None:
-            totals["correct_original"] += int(np.sum((ref[n0:n0 + b] == labels) & labelled))
-        if compare_to is not None:
-            totals["agree"] += int(np.sum(pred == compare_to))
-            totals["compared"] += b
+        compare_to, original_logits = refs.take(n0, n0 + b, logits.shape[-1])
+        if self.original is not None:
+            p, q = self.input_range
+            ours = np.asarray(predict_on(self.original, p + x_hat * (q - p), size), np.float64)
+            original_logits = ours if original_logits is None else original_logits
+            totals["max_abs_error_original"] = max(totals["max_abs_error_original"],
+                                                   float(np.max(np.abs(logits - ours))))
+        if original_logits is not None:
+            totals["max_abs_error_original"] = max(totals["max_abs_error_original"],
+                                                   float(np.max(np.abs(logits - original_logits))))
+            compare_to = np.argmax(original_logits, axis=-1) if compare_to is None else compare_to
+        r = predict_on(self.relu_probe, x_hat, size)
+        relu_inputs, relu_hidden = r[:len(self.layers)], r[len(self.layers):]
+        relu_logits = np.asarray(self.oracles[self.layers[-1].name](relu_inputs[-1]))
+        relu_pred = np.argmax(relu_logits, axis=-1)
+        if labelled is not None:
+            totals["correct_relu"] += int(np.sum((relu_pred == labels) & labelled))
+        totals["max_abs_error_end_to_end"] = max(totals["max_abs_error_end_to_end"],
+                                                 float(np.max(np.abs(logits - relu_logits))))
+        if totals["agreement_reference"] == ORIGINAL and labelled is not None:
+            totals["correct_original"] += int(np.sum((compare_to == labels) & labelled))
+        compare_to = relu_pred if compare_to is None else compare_to
+        totals["agree"] += int(np.sum(pred == compare_to))
+        totals["compared"] += b
         for k, layer in enumerate(self.layers):
             t_in, t_out = layer.global_times(t_batch[2 * k], t_batch[2 * k + 1])
             self._count_layer(totals, layer, t_in, t_out, relu_hidden)
@@ -241,16 +337,13 @@ class _Run:
         arrived = t_in < win.t_min - 64 * self.eps * max(1.0, abs(win.t_min))
         rec["events_informative"] += int(np.sum(arrived * self.fan_outs[layer.name]))
         if layer.output_layer:
-            if self.oracles:
-                y_out = np.asarray(self.oracles[layer.name](win.t_min - t_in))
-                rec["max_abs_error"] = max(rec["max_abs_error"], float(np.max(np.abs(t_out - y_out))))
+            y_out = np.asarray(self.oracles[layer.name](win.t_min - t_in))
+            rec["max_abs_error"] = max(rec["max_abs_error"], float(np.max(np.abs(t_out - y_out))))
             return
         code = win.t_max - t_out
         tol = 64 * self.eps * max(1.0, abs(win.t_max))
         rec["informative"] += int(np.sum(t_out < win.t_max - tol))
         rec["neurons"] += int(t_out.size)
-        if not self.oracles:
-            return
         y_pre = np.asarray(self.oracles[layer.name](win.t_min - t_in))
         beyond = y_pre > win.length  # (a): activation beyond the window
         early = (t_out < win.t_min - tol) & ~beyond  # (b): crossed while inputs arrive
@@ -270,7 +363,9 @@ def summarize(totals):
     Returns a dict with ``n_test``, ``accuracy_snn``, ``accuracy_relu_preprocessed``,
     ``agreement``, ``max_abs_error`` (largest ``|(t_max - t) - ReLU(y)|`` over hidden neurons
     without a window violation, and ``|readout - y|`` of the output layer),
-    ``max_abs_error_end_to_end`` (against the ReLU network run on the same images),
+    ``max_abs_error_end_to_end`` (against the ReLU twin run on the same images),
+    ``max_abs_error_original`` (the SNN's logits against the ORIGINAL network's pre-softmax
+    logits, the headline figure; None when :func:`evaluate` had neither it nor its logits),
     ``violations`` = ``violations_a`` + ``violations_b``, ``latency``,
     ``spikes_per_neuron``, ``informative_spike_fraction``, ``n_hidden_neurons``, ``layers``
     and ``totals``.
@@ -288,7 +383,11 @@ def summarize(totals):
         "n_test": n,
         "accuracy_snn": ratio(totals["correct_snn"], totals["labelled"]),
         "accuracy_relu": ratio(totals["correct_original"], totals["labelled"])
-        if totals.get("agreement_reference") == "original ReLU network" else None,
+        if totals.get("agreement_reference") == ORIGINAL else None,
+        # The headline exactness: the SNN's logits against the user's own network (None without it).
+        "max_abs_error_original": totals.get("max_abs_error_original"),
+        "exactness_reference": totals.get("exactness_reference"),
+        "relu_twin": totals.get("relu_twin"),
         "accuracy_relu_preprocessed": ratio(totals["correct_relu"], totals["labelled"]) if checked else None,
         "n_labelled": totals["labelled"],
         "agreement": ratio(totals["agree"], totals["compared"]),
@@ -341,11 +440,15 @@ def merge(totals_list):
     first = totals_list[0]
     out = {key: sum(t.get(key, 0) for t in totals_list) for key in COUNTS}
     out["max_abs_error_end_to_end"] = max(t["max_abs_error_end_to_end"] for t in totals_list)
-    for key in ("agreement_reference", "input_range", "dtype", "checked"):
+    for key in ("agreement_reference", "input_range", "dtype", "checked", "exactness_reference", "relu_twin"):
         values = {str(t.get(key)) for t in totals_list}
         if len(values) != 1:
             raise ValueError(f"cannot merge runs with different {key}: {sorted(values)}")
         out[key] = first.get(key)
+    originals = [t.get("max_abs_error_original") for t in totals_list]
+    if any(v is None for v in originals) and not all(v is None for v in originals):
+        raise ValueError("cannot merge runs measured against the original network with runs that were not")
+    out["max_abs_error_original"] = None if originals[0] is None else max(originals)
     out["layers"] = {}
     for name, rec in first["layers"].items():
         recs = [t["layers"].get(name) for t in totals_list]

@@ -2,8 +2,8 @@
 
 :func:`fold` walks the model's graph (:func:`snnmap.pipeline.graph.chain`) and hands
 every node to the handler registered for its Keras layer class in :data:`HANDLERS`
-(looked up along the class's method resolution order, so subclasses share their base's
-handler).  A handler first checks the layer's configuration, then folds it into the
+(its exact class: a subclass, which may compute something else, is refused by name, and so
+are Keras-quantized layers).  A handler first checks the layer's configuration, then folds it into the
 :class:`Folder` state: the stages emitted so far and a pending per-element affine map
 
     z = scale * a + shift
@@ -26,6 +26,7 @@ from keras import ops
 from . import graph
 from ..errors import ShapeError, UnsupportedLayerError
 from ..layers import same_padding
+from ..runtime import check_input_range
 
 
 @dataclasses.dataclass
@@ -136,7 +137,7 @@ def _average_pool(x, config):
 
 
 def _kernel_and_bias(layer):
-    w = np.asarray(ops.convert_to_numpy(layer.kernel), np.float64)
+    w = graph.effective_kernel(layer)
     b = np.asarray(ops.convert_to_numpy(layer.bias), np.float64) if layer.use_bias else np.zeros(w.shape[-1])
     return w, b
 
@@ -514,8 +515,31 @@ SUPPORTED = ("the exact mapping supports Dense, Conv2D, BatchNormalization, ReLU
              "inference-time identities (Dropout, ActivityRegularization, ...)")
 
 
+def _refuse_lookalike(layer, handlers):
+    """Refuse a subclass of a mapped layer class: its own code may compute something else."""
+    mro = type(layer).__mro__
+    for cls in mro[1:]:
+        if cls in handlers:
+            own_call = any("call" in vars(c) for c in mro[:mro.index(cls)])
+            how = "with its own call()" if own_call else "(it may change what the layer computes)"
+            raise UnsupportedLayerError(
+                layer, f"it is a subclass of {cls.__name__} ({type(layer).__name__}) {how}; snnmap maps only "
+                f"keras.layers.{cls.__name__} itself: use keras.layers.{cls.__name__}, or a model without this layer")
+
+
+def check_float(layer):
+    """Refuse a Keras-quantized layer (``quantize("int8")``, int4, float8, ...): its stored kernel is not
+    the weights it computes with, and snnmap maps float weights only."""
+    policy = getattr(layer, "dtype_policy", None)
+    mode = getattr(layer, "quantization_mode", None) or getattr(policy, "quantization_mode", None)
+    if mode:
+        raise UnsupportedLayerError(
+            layer, f"it is quantized ({mode}); snnmap converts float models: convert the float model, or "
+            "dequantize it first")
+
+
 def handler_for(layer, handlers=None):
-    """The handler registered for ``layer``'s class or its nearest registered base class.
+    """The handler registered for ``layer``'s own class (subclasses are refused, not mapped as their base).
 
     Parameters
     ----------
@@ -524,9 +548,11 @@ def handler_for(layer, handlers=None):
         Registry to look in (default :data:`HANDLERS`).
     """
     handlers = HANDLERS if handlers is None else handlers
-    for cls in type(layer).__mro__:
-        if cls in handlers:
-            return handlers[cls]
+    check_float(layer)
+    handler = handlers.get(type(layer))
+    if handler is not None:
+        return handler
+    _refuse_lookalike(layer, handlers)
     raise UnsupportedLayerError(layer, SUPPORTED)
 
 
@@ -545,9 +571,7 @@ def fold(model, input_range=(0.0, 1.0)):
     (stages, report) : (list of Stage, list of dict)
         ``report`` says, for every original layer, what became of it.
     """
-    p, q = (float(v) for v in input_range)
-    if not (np.isfinite(p) and np.isfinite(q) and q > p):
-        raise ValueError(f"input_range must be (p, q) with q > p, got {input_range}")
+    p, q = check_input_range(input_range)
     graph.check_finite_weights(model)
     nodes = graph.chain(model)
     if not nodes:

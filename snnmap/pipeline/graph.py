@@ -71,24 +71,40 @@ class Node:
         return self.input_shapes[0]
 
 
+#: The Keras activation functions the mapping knows, by object identity (a function of another
+#: module that merely has one of these names is not one of them).
+ACTIVATIONS = {
+    "relu": keras.activations.relu,
+    "softmax": keras.activations.softmax,
+    "linear": keras.activations.linear,
+}
+
+
 def activation_name(layer, activation):
-    """``"relu"``, ``"softmax"`` or ``"linear"`` for a layer's activation; anything else is refused."""
+    """``"relu"``, ``"softmax"`` or ``"linear"`` for a layer's activation; anything else is refused.
+
+    The activation must BE Keras's own function (``keras.activations.relu`` with its default
+    arguments, ...), not a callable that is merely named like it.
+
+    Parameters
+    ----------
+    layer : keras.layers.Layer
+        The layer, for the message.
+    activation : callable or None
+        Its ``activation`` attribute.
+    """
     if activation is None:
         return "linear"
-    name = getattr(activation, "__name__", None)
-    try:
-        name = keras.activations.serialize(activation)
-    except Exception:  # noqa: BLE001 - unknown callables keep their __name__
-        pass
-    if isinstance(name, dict):
-        name = name.get("config", name.get("class_name"))
-    if name in ("relu", "softmax", "linear"):
-        return name
+    for name, function in ACTIVATIONS.items():
+        if activation is function:
+            return name
+    name = getattr(activation, "__name__", type(activation).__name__)
+    module = getattr(activation, "__module__", "?")
+    lookalike = name in ACTIVATIONS
+    what = f"is not keras.activations.{name} itself" if lookalike else "cannot be mapped exactly"
     raise UnsupportedLayerError(
-        layer,
-        f"activation '{name}' cannot be mapped exactly; use relu for hidden layers "
-        "and linear or softmax for the output layer",
-    )
+        layer, f"activation '{name}' ({module}) {what}; use keras.activations.relu for hidden layers and linear "
+        "or softmax for the output layer")
 
 
 def shape_of(tensor_or_shape):
@@ -110,9 +126,19 @@ def _optional_shapes(layer):
         return (None,), None
 
 
+def _check_graph_model(model):
+    """Refuse a subclassed ``keras.Model``: its ``call()`` is Python code, not a graph of layers."""
+    if not isinstance(model, keras.Sequential) and not hasattr(model, "_nodes_by_depth"):
+        raise UnsupportedLayerError(
+            model, f"it is a subclassed keras.Model ({type(model).__name__}) whose call() snnmap cannot read; "
+            "snnmap converts functional or Sequential models: build your subclassed model as a functional one "
+            "(keras.Input, then the layers, then keras.Model(inputs, outputs))")
+
+
 def _walk(model, input_index, nodes):
     """Append the nodes of ``model`` (reading node ``input_index``) to ``nodes``; returns the
     index of the node that gives the model's output."""
+    _check_graph_model(model)
     if isinstance(model, keras.Sequential):
         layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
         last = input_index
@@ -166,6 +192,7 @@ def walk(model) -> list:
     """
     if not isinstance(model, keras.Model):
         raise TypeError(f"expected a keras.Model, got {type(model).__name__}")
+    _check_graph_model(model)
     if not model.built:
         raise ValueError("the model is not built: call it on data or give it an Input first")
     nodes = []
@@ -269,4 +296,76 @@ def with_dtype(model, dtype: str = "float64"):
     copy = keras.models.model_from_json(json.dumps(config))
     copy.set_weights([np.asarray(w, dtype=dtype) if np.issubdtype(np.asarray(w).dtype, np.floating) else w
                       for w in model.get_weights()])
+    return copy
+
+
+def effective_kernel(layer):
+    """The kernel a Dense/Conv2D layer computes with, float64.
+
+    With LoRA enabled that is ``kernel + (lora_alpha / lora_rank) lora_kernel_a @ lora_kernel_b``, as
+    Keras's own ``kernel`` property has it, but summed in float64 (Keras sums in the layer's dtype).
+
+    Parameters
+    ----------
+    layer : keras.layers.Dense or keras.layers.Conv2D
+    """
+    if not getattr(layer, "lora_enabled", False):
+        return np.asarray(keras.ops.convert_to_numpy(layer.kernel), np.float64)
+    a, b = (np.asarray(keras.ops.convert_to_numpy(v), np.float64) for v in (layer.lora_kernel_a, layer.lora_kernel_b))
+    base = np.asarray(keras.ops.convert_to_numpy(layer._kernel), np.float64)  # noqa: SLF001 - kernel without LoRA
+    return base + (float(layer.lora_alpha) / float(layer.lora_rank)) * np.matmul(a, b)
+
+
+def _merge_lora(copy):
+    """Fold every LoRA adapter of ``copy`` into its float64 kernel (Keras keeps the adapters in float32)."""
+    for node in walk(copy):
+        layer = node.layer
+        if getattr(layer, "lora_enabled", False):
+            kernel = effective_kernel(layer)
+            layer._kernel.assign(kernel)  # noqa: SLF001 - the copy is ours; Keras has no public setter
+            layer.lora_kernel_b.assign(np.zeros(tuple(layer.lora_kernel_b.shape)))
+
+
+def _clone_float64(model):
+    """A float64 copy of ``model`` made with the layers' own classes (for classes Keras cannot look up)."""
+    def retyped(layer):
+        return type(layer).from_config(dict(layer.get_config(), dtype="float64"))
+
+    inputs = keras.Input(shape=shape_of(model.inputs[0]), dtype="float64")
+    copy = keras.models.clone_model(model, input_tensors=inputs, clone_function=retyped)
+    copy.set_weights([np.asarray(w, np.float64) if np.issubdtype(np.asarray(w).dtype, np.floating) else w
+                      for w in model.get_weights()])
+    return copy
+
+
+def _identity_call(inputs, mask=None):
+    del mask
+    return inputs
+
+
+def logits_model(model):
+    """A float64 copy of ``model`` (see :func:`with_dtype`) that returns its pre-softmax logits.
+
+    A softmax at the end (the last layer's ``activation``, a trailing ``Softmax`` layer or
+    ``Activation("softmax")``) is removed from the copy, and LoRA adapters are merged into
+    float64 kernels (:func:`effective_kernel`); the model itself is not touched.  Other
+    endings are kept as they are.  Layer classes Keras cannot look up by name are cloned by
+    their class.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A functional or Sequential model of stock Keras layers.
+    """
+    try:
+        copy = with_dtype(model, "float64")
+    except (TypeError, ValueError):  # a custom layer class its config cannot name: clone it by its class
+        copy = _clone_float64(model)
+    _merge_lora(copy)
+    last = walk(copy)[-1].layer
+    if getattr(last, "activation", None) is keras.activations.softmax:
+        last.activation = keras.activations.linear
+    elif type(last) is keras.layers.Softmax:
+        # The copy is ours alone: its last layer may pass its inputs through.
+        last.call = _identity_call
     return copy

@@ -30,8 +30,9 @@ import numpy as np
 
 from . import graph
 from .. import storage
-from ..errors import InvalidWeightsError
-from ..runtime import normalise
+from ..core import mapping
+from ..errors import InputRangeError, InvalidWeightsError, Phase1FileError
+from ..runtime import check_input_range, normalise
 from .build import build_model, hidden_layers
 from .calibrate import layer_maxima
 from .fold import fold
@@ -130,6 +131,12 @@ class Preprocessed:
     def load(cls, directory, name):
         """Read what :meth:`save` wrote; a missing file raises ``MissingPhase1Error``.
 
+        Every file is checked: an unreadable or hand-edited one raises
+        :class:`~snnmap.errors.Phase1FileError` naming it (garbage architecture, truncated
+        weights, ``X_n`` missing, not finite, not positive or so large that float64 spike times
+        lose the precision exactness needs (:data:`snnmap.core.mapping.MAX_LATENCY`), a reversed
+        ``input_range``).
+
         Parameters
         ----------
         directory : str
@@ -137,16 +144,75 @@ class Preprocessed:
         """
         paths = cls.paths(directory, name)
         storage.require_files([p for k, p in paths.items() if k != "maxima"], "phase 1 (python -m snnmap.phase1)")
-        with open(paths["architecture"]) as fh:
-            model = keras.models.model_from_json(fh.read())
-        model.load_weights(paths["weights"])
-        meta = storage.read_json(paths["X_n"])
+        model = _read_architecture(paths["architecture"])
+        _read_weights(model, paths["weights"])
+        x_n, input_range, report = _read_meta(paths["X_n"], len(hidden_layers(model)))
         maxima = storage.load_npy(paths["maxima"]) if os.path.isfile(paths["maxima"]) else None
-        return cls(model, list(meta["X_n"]), tuple(meta["input_range"]), meta["report"], maxima)
+        return cls(model, x_n, input_range, report, maxima)
+
+
+_AGAIN = "run phase 1 again (python -m snnmap.phase1)"
+
+
+def _read_architecture(path):
+    """The preprocessed model of a ``_scaled.json`` file (safe mode: no code from the file)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            model = keras.models.model_from_json(fh.read())
+    except Exception as err:  # noqa: BLE001 - Keras raises many kinds for a bad file; all mean the same
+        raise Phase1FileError(path, f"is not a Keras model architecture (JSON) ({type(err).__name__}: {err}); "
+                              + _AGAIN) from None
+    if not isinstance(model, keras.Model):
+        raise Phase1FileError(path, f"holds a {type(model).__name__}, not a Keras model; " + _AGAIN)
+    return model
+
+
+def _read_weights(model, path):
+    """Load a ``.weights.h5`` file into ``model``, naming the file when it cannot be read."""
+    try:
+        model.load_weights(path)
+    except OSError as err:
+        raise Phase1FileError(path, f"is not a readable weights file (truncated?) ({err}); " + _AGAIN) from None
+    except ValueError as err:
+        raise Phase1FileError(path, f"does not fit the architecture next to it ({err}); " + _AGAIN) from None
+
+
+def _read_meta(path, n_hidden):
+    """``(X_n, input_range, report)`` of an ``_X_n.json`` file, checked."""
+    try:
+        meta = storage.read_json(path)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise Phase1FileError(path, f"is not a readable JSON file ({err}); " + _AGAIN) from None
+    if not isinstance(meta, dict) or "X_n" not in meta or "input_range" not in meta:
+        raise Phase1FileError(path, "does not hold phase 1's record (a JSON object with X_n and input_range); "
+                              + _AGAIN)
+    x_n = meta["X_n"]
+    if not isinstance(x_n, list) or len(x_n) != n_hidden or not all(_is_number(v) for v in x_n):
+        raise Phase1FileError(path, f"X_n must be a list of {n_hidden} numbers (one per hidden layer of the "
+                              f"architecture), got {x_n!r}; " + _AGAIN)
+    x_n = [float(v) for v in x_n]
+    bad = [k for k, v in enumerate(x_n) if not (np.isfinite(v) and v > 0)]
+    if bad:
+        raise Phase1FileError(path, f"X_n of hidden layer {bad[0] + 1} is {x_n[bad[0]]}: it must be finite and "
+                              "> 0; " + _AGAIN)
+    latency = 1.0 + (1.0 + mapping.DEFAULT_ZETA) * sum(x_n)
+    if latency > mapping.MAX_LATENCY:
+        raise Phase1FileError(path, f"X_n {x_n} imply a latency of {latency:.3g} (> {mapping.MAX_LATENCY:g}), where "
+                              "float64 spike times cannot keep the 1e-9 precision exactness needs; " + _AGAIN)
+    try:
+        input_range = check_input_range(meta["input_range"])
+    except InputRangeError as err:
+        raise Phase1FileError(path, f"{err}; " + _AGAIN) from None
+    report = meta.get("report")
+    return x_n, input_range, report if isinstance(report, dict) else {}
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def preprocess(model, x_calib, input_range=(0.0, 1.0), upper_b=DEFAULT_UPPER_B,
-               lower_b=DEFAULT_LOWER_B, batch_size=256, verbose="auto", maxima_dtype="float32"):
+               lower_b=DEFAULT_LOWER_B, batch_size=256, verbose="auto", maxima_dtype="float32", clip=False):
     """Phase 1 (docs/method.md §4): preprocess a trained ReLU network.
 
     Parameters
@@ -158,7 +224,8 @@ def preprocess(model, x_calib, input_range=(0.0, 1.0), upper_b=DEFAULT_UPPER_B,
         ``X_n`` is measured on them in one streamed pass (arrays and memory maps are read
         a batch at a time; a dataset yields batches ``x`` or ``(x, y)``).
     input_range : (float, float)
-        ``(p, q)``: every input value lies in ``[p, q]``.
+        ``(p, q)``: every input value lies in ``[p, q]``; calibration data outside it are refused
+        (:class:`~snnmap.errors.InputRangeError`) unless ``clip``.
     upper_b, lower_b : float
         Bounds on the weight sums ``S_i`` of hidden neurons (defaults 0.99 and -10).
     batch_size : int
@@ -168,11 +235,15 @@ def preprocess(model, x_calib, input_range=(0.0, 1.0), upper_b=DEFAULT_UPPER_B,
     maxima_dtype : "float32" or "float64"
         Precision of the calibration pass; float32 re-measures the few candidate images
         in float64 (see :func:`layer_maxima`), so ``X_n`` is the float64 maximum either way.
+    clip : bool
+        Clip the calibration data to ``input_range`` (before normalising them) instead of refusing
+        values outside it.
 
     Returns
     -------
     Preprocessed
     """
+    input_range = check_input_range(input_range)
     stages, layer_report = fold(model, input_range)
     counts = scale_weight_sums(stages, upper_b, lower_b)
     for stage in stages:
@@ -183,7 +254,7 @@ def preprocess(model, x_calib, input_range=(0.0, 1.0), upper_b=DEFAULT_UPPER_B,
     input_shape = graph.shape_of(model.inputs[0])
     pre_model = build_model(stages, input_shape, name=f"{model.name}_preprocessed")
     x_n, maxima, how = layer_maxima(pre_model, x_calib, input_range, batch_size=batch_size, verbose=verbose,
-                                    dtype=maxima_dtype)
+                                    dtype=maxima_dtype, clip=clip)
     n_calib = len(maxima)
     names = [layer.name for layer in hidden_layers(pre_model)]
     report = {
@@ -196,6 +267,7 @@ def preprocess(model, x_calib, input_range=(0.0, 1.0), upper_b=DEFAULT_UPPER_B,
         "scaled_neurons": counts,
         "X_n": dict(zip(names, x_n)),
         "X_n_measured": how,
+        "clip": bool(clip),
     }
     return Preprocessed(pre_model, x_n, (float(input_range[0]), float(input_range[1])), report, maxima)
 

@@ -271,7 +271,7 @@ def images_that_fit(snn, n_images, with_y=True, max_bytes=MAX_BYTES):
 
 
 def take_snapshot(snn, x, input_range=(0.0, 1.0), relu_model=None, n_images=16, trace_layer=None,
-                  trace_neurons=6, image=0, max_bytes=MAX_BYTES):
+                  trace_neurons=6, image=0, max_bytes=MAX_BYTES, clip=False):
     """Spike times, windows, the ReLU oracle and exact potential traces of a few images.
 
     Parameters
@@ -296,6 +296,8 @@ def take_snapshot(snn, x, input_range=(0.0, 1.0), relu_model=None, n_images=16, 
         Bound on the spike-time arrays kept: fewer images are taken when ``n_images``
         would need more (``meta/n_images_requested`` records the request).  Some 300 MB
         per image for VGG16 on 224 x 224 inputs (so: 1 image), 21 KB for 784-600-10.
+    clip : bool
+        Clip ``x`` to ``input_range`` instead of refusing values outside it.
 
     Returns
     -------
@@ -318,7 +320,7 @@ def take_snapshot(snn, x, input_range=(0.0, 1.0), relu_model=None, n_images=16, 
     shape = tuple(snn.inputs[0].shape[1:])
     check_shape(x, shape)
     dtype = keras.backend.standardize_dtype(snn.inputs[0].dtype)
-    t_input = (1.0 - normalise(x, input_range)).astype(dtype)
+    t_input = (1.0 - normalise(x, input_range, clip=clip)).astype(dtype)
 
     outputs = []
     for layer in layers:

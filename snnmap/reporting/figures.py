@@ -19,8 +19,8 @@ from ..pipeline.snapshot import hidden_layer_names
 from .canvas import COLOURS, GREY, WINDOW_SHADES, axes_grid, grid_shape, headline, new_figure, save
 from .sweep_figures import sweep_plot
 
-__all__ = ["RUN_FIGURES", "all_run_figures", "exactness", "exactness_data", "potential_traces", "raster",
-           "spike_time_histograms", "sweep_plot"]
+__all__ = ["DRAW_RUN_FIGURE", "RUN_FIGURES", "all_run_figures", "exactness", "exactness_data", "potential_traces",
+           "raster", "run_figure_kinds", "spike_time_histograms", "sweep_plot"]
 
 #: Largest number of neurons of one layer drawn in a raster, and of points in a scatter.
 RASTER_NEURONS = 300
@@ -414,12 +414,43 @@ def exactness(snap, path, caption=""):
 
 
 # -- all figures of a run -----------------------------------------------------------------
+def run_figure_kinds(snap):
+    """The kinds of :data:`RUN_FIGURES` a snapshot supports, in page order.
+
+    ``spike_times`` and ``raster`` need a hidden layer, ``potential`` the traces
+    (``trace/V``), ``exactness`` the ReLU pre-activations ``y`` of a hidden layer.
+
+    Parameters
+    ----------
+    snap : dict
+        A snapshot.
+    """
+    hidden = hidden_layer_names(snap)
+    kinds = ["spike_times", "raster"] if hidden else []
+    if "trace/V" in snap:
+        kinds.append("potential")
+    if any(f"y/{n}" in snap for n in hidden):
+        kinds.append("exactness")
+    return kinds
+
+
+#: How each kind of :data:`RUN_FIGURES` is drawn: ``(snap, basename, caption) -> paths``.
+DRAW_RUN_FIGURE = {
+    "spike_times": spike_time_histograms,
+    "raster": lambda snap, path, caption: raster(snap, path, caption, image=int(snap.get("trace/image", 0))),
+    "potential": potential_traces,
+    "exactness": exactness,
+}
+
+
 def all_run_figures(snap, out_dir, stem, caption=""):
     """Every figure a snapshot supports, as ``<out_dir>/<stem>_<kind>.png|svg``.
 
-    Kinds (see :data:`RUN_FIGURES`): ``spike_times`` and ``raster`` (if the model has a
-    hidden layer), ``potential`` (if the snapshot has traces), ``exactness`` (if it has
-    ``y``).
+    Kinds (see :data:`RUN_FIGURES` and :func:`run_figure_kinds`): ``spike_times`` and
+    ``raster`` (if the model has a hidden layer), ``potential`` (if the snapshot has
+    traces), ``exactness`` (if it has ``y``).  Each file is written atomically, so an
+    interrupted call leaves whole figures (some of them) and no temporary file; the page
+    (:func:`snnmap.reporting.artifacts.run_figures`) redraws the missing ones.
 
     Parameters
     ----------
@@ -437,17 +468,11 @@ def all_run_figures(snap, out_dir, stem, caption=""):
     list of str
         The written paths (PNG and SVG of each figure).
     """
-    os.makedirs(os.fspath(out_dir), exist_ok=True)
-    base = lambda kind: os.path.join(os.fspath(out_dir), f"{stem}_{kind}")  # noqa: E731
-    paths = []
-    hidden = hidden_layer_names(snap)
-    if hidden:
-        paths += spike_time_histograms(snap, base("spike_times"), caption)
-        paths += raster(snap, base("raster"), caption, image=int(snap.get("trace/image", 0)))
-    if "trace/V" in snap:
-        paths += potential_traces(snap, base("potential"), caption)
-    if any(f"y/{n}" in snap for n in hidden):
-        paths += exactness(snap, base("exactness"), caption)
-    if not paths:
+    kinds = run_figure_kinds(snap)
+    if not kinds:
         raise ValueError("the snapshot supports no figure (no hidden spiking layer)")
+    os.makedirs(os.fspath(out_dir), exist_ok=True)
+    paths = []
+    for kind in kinds:
+        paths += DRAW_RUN_FIGURE[kind](snap, os.path.join(os.fspath(out_dir), f"{stem}_{kind}"), caption)
     return paths

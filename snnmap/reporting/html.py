@@ -9,26 +9,33 @@ the pieces of :mod:`snnmap.reporting.markup`.
 A run's page has the data source and description, the settings, the summary metrics of
 docs/method.md §7, the operations and energy estimate of §8 when the JSON has them, a
 per-layer table and every figure (PNG, base64 in an ``<img>``).  Missing figures are drawn
-from the snapshot when there is one.  A sweep is any JSON with a ``rows`` list and a
-``grid`` dict; its page has the fixed settings, the grid, the table and one figure per knob
-that takes several values.  Nothing on a page refers to anything outside it; the page is
-written atomically.
+from the snapshot when there is one; when they cannot be, the page says which are missing
+and why, and :func:`write_page` returns that sentence for the command to print.  A sweep is
+any JSON with a ``rows`` list and a ``grid`` dict; its page has the fixed settings, the grid,
+the table and one figure per knob that takes several values.  Nothing on a page refers to
+anything outside it; the page is written atomically.
 """
 
 from __future__ import annotations
 
+import collections
 import os
 
 from .. import storage
 from ..pipeline import snapshot
 from . import figures
-from .artifacts import artifact_paths, is_sweep, prune_figures, run_caption, sweep_caption
+from .artifacts import (artifact_paths, companion_targets, is_sweep, prune_figures, remove_stale_temporaries,
+                        run_caption, run_figures, sweep_caption)
 from .markup import fmt
 from .run_page import run_page
 from .sweep_page import sweep_page
 
-__all__ = ["artifact_paths", "fmt", "is_sweep", "run_caption", "run_page", "sweep_caption", "sweep_page",
-           "write_report", "write_run_artifacts"]
+__all__ = ["PageWritten", "artifact_paths", "fmt", "is_sweep", "run_caption", "run_page", "sweep_caption",
+           "sweep_page", "write_page", "write_report", "write_run_artifacts"]
+
+#: What :func:`write_page` wrote: ``path`` (the page) and ``missing`` (plain text: which figures
+#: the page lacks and why; empty when none is missing or for a sweep).
+PageWritten = collections.namedtuple("PageWritten", "path missing")
 
 
 def write_run_artifacts(json_path, snn, x, relu_model=None, input_range=(0.0, 1.0), result=None, n_images=16,
@@ -70,6 +77,7 @@ def write_run_artifacts(json_path, snn, x, relu_model=None, input_range=(0.0, 1.
     paths = artifact_paths(json_path)
     if result is None:
         result = storage.read_json(json_path)
+    remove_stale_temporaries(companion_targets(json_path))
     snap = snapshot.take_snapshot(snn, x, input_range=input_range, relu_model=relu_model, n_images=n_images,
                                   **snapshot_kwargs)
     snapshot.save_snapshot(paths["snapshot"], snap)
@@ -79,8 +87,42 @@ def write_run_artifacts(json_path, snn, x, relu_model=None, input_range=(0.0, 1.
     return {"snapshot": paths["snapshot"], "figures": figs, "report": page}
 
 
+def write_page(path, out=None):
+    """Write the HTML page of a run's or a sweep's JSON, and say which figures it lacks.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A run's results (a JSON object) or a sweep (``rows`` + ``grid``).
+    out : str or os.PathLike, optional
+        The page; default ``<path without .json>.html``.
+
+    Returns
+    -------
+    PageWritten
+        The page's path and, for a run, which figures are missing from it and why ("" when
+        none is; see :func:`snnmap.reporting.artifacts.run_figures`).
+    """
+    path = os.fspath(path)
+    data = storage.read_json(path)
+    out = os.fspath(out) if out else artifact_paths(path)["html"]
+    base_dir = os.path.dirname(os.path.abspath(out))
+    missing = ""
+    if is_sweep(data):
+        text = sweep_page(data, path, base_dir)
+    elif isinstance(data, dict):
+        figs = run_figures(data, path)
+        missing = figs.missing
+        text = run_page(data, path, base_dir, figures=figs)
+    else:
+        raise ValueError(f"{path} is neither a run's results (a JSON object) nor a sweep (rows + grid)")
+    remove_stale_temporaries([out])
+    storage.atomic_write_text(out, text)
+    return PageWritten(out, missing)
+
+
 def write_report(path, out=None):
-    """Write the HTML page of a run's or a sweep's JSON.
+    """Write the HTML page of a run's or a sweep's JSON (:func:`write_page`); return its path.
 
     Parameters
     ----------
@@ -94,15 +136,4 @@ def write_report(path, out=None):
     str
         The page's path.
     """
-    path = os.fspath(path)
-    data = storage.read_json(path)
-    out = os.fspath(out) if out else artifact_paths(path)["html"]
-    base_dir = os.path.dirname(os.path.abspath(out))
-    if is_sweep(data):
-        text = sweep_page(data, path, base_dir)
-    elif isinstance(data, dict):
-        text = run_page(data, path, base_dir)
-    else:
-        raise ValueError(f"{path} is neither a run's results (a JSON object) nor a sweep (rows + grid)")
-    storage.atomic_write_text(out, text)
-    return out
+    return write_page(path, out).path

@@ -39,6 +39,8 @@ nav a { color: var(--accent); text-decoration: none; margin-right: 14px; }
 .callout { border-left: 4px solid var(--accent); background: #f2f6fc; padding: 10px 14px; margin: 8px 0; }
 .callout.warn { border-color: #d09000; background: #fff8e6; color: var(--warn); }
 .callout.estimate { border-color: #8a63c9; background: #f6f2fc; }
+.callout.headline { border-color: #2c8a4b; background: #eff8f2; }
+.callout .big { font-size: 18px; }
 table { border-collapse: collapse; margin: 8px 0 4px; font-size: 14px; }
 th, td { border: 1px solid var(--line); padding: 5px 10px; vertical-align: top; text-align: left; }
 thead th, table.kv th { background: var(--head); font-weight: 600; }
@@ -260,6 +262,19 @@ def _png_description(path):
         return None
 
 
+def figure_kind(path, stem):
+    """The kind of a figure file: ``<kind>`` of ``<dir>/<stem>_<kind>.png`` (else the file's name).
+
+    Parameters
+    ----------
+    path : str
+    stem : str
+        The results file's name without ``.json``.
+    """
+    name = os.path.splitext(os.path.basename(path))[0]
+    return name[len(stem) + 1:] if name.startswith(stem + "_") else name
+
+
 def figure_order(path, stem):
     """Sort key of a figure file: the run figures in :data:`RUN_FIGURES` order, then by name.
 
@@ -270,10 +285,9 @@ def figure_order(path, stem):
     stem : str
         The results file's name without ``.json``.
     """
-    name = os.path.splitext(os.path.basename(path))[0]
-    kind = name[len(stem) + 1:] if name.startswith(stem + "_") else name
+    kind = figure_kind(path, stem)
     kinds = list(RUN_FIGURES)
-    return (kinds.index(kind) if kind in kinds else len(kinds), name)
+    return (kinds.index(kind) if kind in kinds else len(kinds), os.path.splitext(os.path.basename(path))[0])
 
 
 def find_pngs(directory, stem, source=None):

@@ -1,17 +1,16 @@
 """The HTML page of one run: phase 2's results JSON with its snapshot and figures.
 
-Sections: a header with the run's caption, the data callout, the summary metrics of
-docs/method.md §7, data and settings side by side, operations and the energy estimate of
-§8 (when the results have them), the per-layer table, and every figure.
+Sections: a header with the run's caption, the data callout, the headline exactness (the
+SNN against the user's original network, docs/method.md §7), the summary metrics of §7,
+data and settings side by side, operations and the energy estimate of §8 (when the
+results have them), the per-layer table, and every figure (or which are missing, and why).
 """
 
 from __future__ import annotations
 
-import os
-
-from .artifacts import artifact_paths, draw_run_figures, run_caption
-from .markup import (data_callout, data_section, energy, esc, figure_order, figures_html, find_pngs, fmt, kv_table,
-                     nav, page, percent, ratio, table)
+from .artifacts import run_caption, run_figures
+from .markup import (data_callout, data_section, energy, esc, figures_html, fmt, kv_table, nav, page, percent, ratio,
+                     table)
 
 #: The summary table: (results key, label, meaning); keys absent from the results are left out.
 SUMMARY = (
@@ -19,9 +18,13 @@ SUMMARY = (
     ("accuracy_relu_preprocessed", "accuracy (ReLU, preprocessed)", "the phase-1 network the SNN was built from"),
     ("accuracy_snn", "accuracy (SNN)", "SNN argmax vs labels"),
     ("agreement", "agreement SNN / ReLU", None),
-    ("max_abs_error", "max |error|", "largest |(t_max - t) - relu(y)| over hidden neurons without window "
-                                     "violations, and |readout - y| of the output layer"),
-    ("max_abs_error_end_to_end", "max |error| end to end", "against the ReLU network run on the same images"),
+    ("max_abs_error_original", "max |error| vs your network", "largest |SNN logits - your original network's "
+                                                              "pre-softmax logits| over the evaluated images"),
+    ("max_abs_error", "max |error| of the spike codes (vs the preprocessed ReLU twin)",
+     "largest |(t_max - t) - relu(y)| over hidden neurons without window violations, and |readout - y| of the "
+     "output layer; y from the preprocessed network"),
+    ("max_abs_error_end_to_end", "max |error| end to end (vs the preprocessed ReLU twin)",
+     "against the preprocessed ReLU network run on the same images"),
     ("violations", "window violations", "docs/method.md §3 (a) + (b)"),
     ("violations_a", "violations (a): beyond the window", "activation > B_n: the spike cannot code it"),
     ("violations_b", "violations (b): early crossing", "threshold reached while inputs still arrive"),
@@ -53,10 +56,65 @@ _ENERGY_KEYS = ("estimate", "counts", "mac_pj", "add_pj", "source", "relu_pj_per
                 "snn_informative_pj_per_image", "snn_over_relu", "snn_informative_over_relu")
 
 
+#: Said where results hold no ``max_abs_error_original`` (written before snnmap recorded it).
+NOT_RECORDED = ("these results predate the end-to-end check against your original network, so nothing here "
+                "compares the SNN with the network you gave")
+
+#: Said where ``max_abs_error_original`` is None: the run had nothing of the original network to compare with.
+NOT_MEASURED = ("this run had neither your original network nor its stored logits to compare the SNN with "
+                "(phase 1 stores them: run it again), so nothing here compares the SNN with the network you gave")
+
+
+def _original_error(d):
+    """``(shown value, note)`` of ``max_abs_error_original`` in results ``d``; the note is empty when measured."""
+    if "max_abs_error_original" not in d:
+        return "not recorded", NOT_RECORDED
+    if d["max_abs_error_original"] is None:
+        return "not measured", NOT_MEASURED
+    return fmt(d["max_abs_error_original"], "error"), ""
+
+
+def exactness_headline(d):
+    """The headline exactness of results ``d``: the SNN against the user's original network (§7).
+
+    The spike codes' error against the preprocessed ReLU twin (``max_abs_error``) stands
+    beside it under its own name.  Without ``max_abs_error_original`` (older results) the
+    callout says that the end-to-end check was not recorded; with it None, that it was not
+    measured and why.  Empty for results with neither key.
+
+    Parameters
+    ----------
+    d : dict
+        A run's results.
+    """
+    if "max_abs_error_original" not in d and "max_abs_error" not in d:
+        return ""
+    shown, why = _original_error(d)
+    value = f'<b data-key="max_abs_error_original">{esc(shown)}</b>'
+    if not why:
+        n = f" over {fmt(d['n_test'])} images" if d.get("n_test") is not None else ""
+        against = f", against the {d['exactness_reference']}" if d.get("exactness_reference") else ""
+        parts = [f'<div class="callout headline" id="exactness"><p class="big">max |error| vs your network: {value}'
+                 f"</p><p>largest |SNN logits - your original network's pre-softmax logits|{esc(n)}{esc(against)} "
+                 "(docs/method.md §7)</p>"]
+    else:
+        parts = [f'<div class="callout warn" id="exactness"><p class="big">max |error| vs your network: {value}'
+                 f"</p><p>{esc(why[0].upper() + why[1:])}.</p>"]
+    if "max_abs_error" in d:
+        parts.append("<p>max |error| of the spike codes (vs the preprocessed ReLU twin): "
+                     f'<b>{esc(fmt(d["max_abs_error"], "error"))}</b></p>')
+    return "".join(parts) + "</div>"
+
+
 def summary_section(d):
     """The summary table of results ``d`` (see :data:`SUMMARY`); empty when it has none of the keys."""
     rows = []
     for key, label, note in SUMMARY:
+        if key == "max_abs_error_original" and ("max_abs_error" in d or key in d):
+            shown, why = _original_error(d)
+            rows.append(f'<tr><th>{esc(label)}</th><td class="value" data-key="{esc(key)}">{esc(shown)}</td>'
+                        f'<td class="note">{esc(why or note)}</td></tr>')
+            continue
         if key not in d:
             continue
         value = d[key]
@@ -161,11 +219,29 @@ def settings_section(d):
     return '<section id="settings"><h2>Settings</h2>' + kv_table(pairs) + "</section>"
 
 
-def run_page(result, json_path, base_dir):
+def figures_section(figs, base_dir, caption):
+    """The Figures section: every figure of ``figs``, and which are missing and why.
+
+    Parameters
+    ----------
+    figs : snnmap.reporting.artifacts.RunFigures
+    base_dir : str
+        The folder of the page.
+    caption : str
+        The run's caption.
+    """
+    missing = (f'<div class="callout warn" id="missing-figures"><b>Missing figures:</b> {esc(figs.missing)}.</div>'
+               if figs.missing else "")
+    shown = figures_html(figs.pngs, base_dir, caption) if figs.pngs else '<p class="muted">No figures.</p>'
+    return f'<section id="figures"><h2>Figures</h2>{missing}{figs.note}{shown}</section>'
+
+
+def run_page(result, json_path, base_dir, figures=None):
     """The HTML of a run's page.
 
     Figures are those next to ``json_path`` (see :func:`snnmap.reporting.artifacts.artifact_paths`);
-    when there are none, or they are older than the snapshot, they are drawn from the snapshot.
+    when any the run should have is missing, or they are older than the snapshot, they are
+    drawn from the snapshot; when they cannot be, the page says which are missing and why.
 
     Parameters
     ----------
@@ -175,13 +251,10 @@ def run_page(result, json_path, base_dir):
         Where the results lie.
     base_dir : str
         The folder of the page (figure files are named relative to it).
+    figures : snnmap.reporting.artifacts.RunFigures, optional
+        The figures, when already found (:func:`snnmap.reporting.artifacts.run_figures`).
     """
-    paths = artifact_paths(json_path)
-    pngs = find_pngs(paths["figures_dir"], paths["stem"], paths["snapshot"])
-    note = ""
-    if not pngs and os.path.isfile(paths["snapshot"]):
-        pngs, note = draw_run_figures(result, json_path)
-        pngs = sorted(pngs, key=lambda p: figure_order(p, paths["stem"]))
+    figs = figures if figures is not None else run_figures(result, json_path)
     caption = run_caption(result)
     title = f"SNN run: {result.get('model_name', '?')} on {result.get('data_name', '?')}"
     sections = [
@@ -190,9 +263,10 @@ def run_page(result, json_path, base_dir):
         nav([("summary", "Summary"), ("data", "Data"), ("settings", "Settings"), ("operations", "Operations"),
              ("layers", "Layers"), ("figures", "Figures")]) + "</header>",
         data_callout(result),
+        exactness_headline(result),
         summary_section(result),
         '<div class="cols">' + data_section(result) + settings_section(result) + "</div>",
         operations_section(result), layers_section(result),
-        f'<section id="figures"><h2>Figures</h2>{note}{figures_html(pngs, base_dir, caption)}</section>',
+        figures_section(figs, base_dir, caption),
     ]
     return page(title, "\n".join(s for s in sections if s), json_path)

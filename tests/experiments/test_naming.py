@@ -24,10 +24,35 @@ def test_results_names_encode_every_setting_away_from_its_default():
     assert len(names) == 4
 
 
-def test_merged_path_drops_the_part():
-    assert naming.merged_path("r/m_zeta0.5_part2of3.json") == "r/m_zeta0.5.json"
-    with pytest.raises(ValueError, match="merged_path"):
+def test_merged_path_never_takes_a_single_runs_name():
+    # The merge of parts of the first 512 images must not replace the unsharded run of them (issue 26, item 5).
+    single = naming.results_name("m", RunSettings(), n_test=512)
+    part = naming.results_name("m", RunSettings(), n_test=512, part=(1, 3))
+    merged = naming.merged_path("r/" + part)
+    assert merged == "r/" + single[:-len(".json")] + "_merged.json" and merged != "r/" + single
+    with pytest.raises(ValueError, match="merged file"):
         naming.merged_path("r/m_zeta0.5.json")
+
+
+@pytest.mark.parametrize("name", ["../../x", "/tmp/x", "a/b", "..", ".", "a\\b"])
+def test_model_names_with_separators_or_dots_are_refused(name):
+    # Names are names: a path would put phase 2's and the sweep's files outside the logging dir (item 9).
+    with pytest.raises(ValueError, match="model_name .* must be a plain name"):
+        naming.resolve(Experiment(model_name=name))
+    with pytest.raises(SweepError, match="--sweep_name"):
+        naming.sweep_dir("d", name)
+
+
+def test_the_batch_size_names_noisy_runs_only():
+    # The jitter is drawn batch by batch: two batch sizes of a noisy run never share a name (item 6).
+    noisy, exact = RunSettings(noise=0.1), RunSettings()
+    assert naming.results_name("m", noisy, batch_size=64) != naming.results_name("m", noisy, batch_size=256)
+    assert naming.results_name("m", noisy, batch_size=256) == naming.results_name("m", noisy)
+    assert naming.results_name("m", exact, batch_size=64) == naming.results_name("m", exact)
+    assert naming.results_name("m", exact, clip=True) != naming.results_name("m", exact)
+    grid = {"noise": [0.0, 0.1]}
+    assert (naming.default_sweep_name("m", grid, RunSettings(), batch_size=64)
+            != naming.default_sweep_name("m", grid, RunSettings(), batch_size=256))
 
 
 def test_experiment_files_include_the_preprocessed_network_files():

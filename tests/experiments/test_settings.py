@@ -5,8 +5,8 @@ import dataclasses
 import pytest
 
 from snnmap.core.mapping import DEFAULT_ZETA
-from snnmap.experiments.settings import (KNOBS, OPTIONAL_KNOBS, Phase1Settings, Phase2Options, RunSettings,
-                                         field_names)
+from snnmap.experiments.settings import (KNOBS, OPTIONAL_KNOBS, Experiment, Phase1Settings, Phase2Options,
+                                         RunSettings, field_names)
 from snnmap.pipeline.convert import derive_seed
 from snnmap.pipeline.energy import DEFAULT_ENERGY
 from snnmap.pipeline.preprocess import DEFAULT_LOWER_B, DEFAULT_UPPER_B
@@ -51,3 +51,16 @@ def test_sweep_knobs_are_fields():
     for knob, kind in KNOBS.items():
         default = getattr(RunSettings(), knob)
         assert default is None and knob in OPTIONAL_KNOBS or type(default) is kind, knob
+
+
+@pytest.mark.parametrize("cls, field, value", [
+    (Experiment, "batch_size", 0), (Experiment, "batch_size", -8), (Experiment, "test_samples", -1),
+    (Experiment, "test_samples", 0), (Phase1Settings, "calib_samples", -1), (Phase1Settings, "train_samples", -5),
+    (Phase2Options, "add_pj", float("nan")), (Phase2Options, "mac_pj", -1.0), (Phase2Options, "add_pj", float("inf")),
+])
+def test_settings_that_would_give_a_wrong_number_are_refused_when_made(cls, field, value):
+    # --batch_size 0 divided by zero deep inside; --calib_samples -1 silently took all images but one;
+    # --energy_* nan or -1 were refused only after the whole evaluation (issue 26, item 10).
+    with pytest.raises(ValueError, match=f"^{field} must be"):
+        cls(**{field: value})
+    cls(**{field: 1 if isinstance(value, int) else 0.5})  # a sensible value is kept

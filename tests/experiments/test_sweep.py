@@ -16,7 +16,8 @@ from snnmap.experiments.sweep import TABLE_METRICS, run_sweep, table_lines
 
 @pytest.fixture(scope="module")
 def tiny():
-    """A random 12-10-3 ReLU network, preprocessed, and 40 labelled random test images."""
+    """A random 12-10-3 ReLU network, preprocessed, 40 labelled random test images, the original network's
+    predictions on them and its float64 logits."""
     keras.utils.set_random_seed(7)
     model = keras.Sequential([keras.Input((12,)), keras.layers.Dense(10, activation="relu"),
                               keras.layers.Dense(3, activation="softmax")], name="tiny")
@@ -30,13 +31,18 @@ def tiny():
                    location=None, full=False, x_train=x_train, y_train=np.zeros(200, np.int64),
                    x_test=x_test, y_test=y_test.astype(np.int64), num_classes=3)
     reference = np.argmax(model.predict(x_test, verbose=0), axis=1)
-    return pre, data, reference
+    # Oracle of the original network's logits: its weights in float64 numpy, without the softmax.
+    (w1, b1), (w2, b2) = [layer.get_weights() for layer in model.layers]
+    x = x_test.astype(np.float64)
+    logits = np.maximum(x @ w1.astype(np.float64) + b1, 0) @ w2.astype(np.float64) + b2
+    return pre, data, reference, logits
 
 
 def test_run_sweep_api_resumes_and_tabulates(tiny, tmp_path):
-    pre, data, reference = tiny
+    pre, data, reference, logits = tiny
     lines = []
-    kwargs = dict(reference_predictions=reference, batch_size=16, verbose=0, log=lines.append)
+    kwargs = dict(reference_predictions=reference, reference_logits=logits, batch_size=16, verbose=0,
+                  log=lines.append)
     grid = {"noise": [0.0, 0.3]}
     part = run_sweep(pre, data, grid, 2, {"zeta": 0.5}, tmp_path / "a", max_evaluations=3, **kwargs)
     assert part["evaluations"] == {"total": 4, "reused": 0, "computed": 3, "missing": 1}
@@ -52,7 +58,8 @@ def test_run_sweep_api_resumes_and_tabulates(tiny, tmp_path):
     exact, noisy = full["rows"]
     assert exact["noise"] == 0.0 and exact["agreement_mean"] == 1.0 and exact["agreement_std"] == 0.0
     assert exact["accuracy_snn_mean"] == exact["accuracy_relu"] == 35 / 40
-    assert exact["max_abs_error_mean"] < 1e-9
+    assert exact["max_abs_error_mean"] < 1e-9 and exact["max_abs_error_original_mean"] < 1e-9
+    assert noisy["max_abs_error_original_mean"] > 1e-6  # the noise shows against the original network
     runs = [json.load(open(tmp_path / "a" / "runs" / name)) for name in noisy["runs"]]
     assert [r["settings"]["trial"] for r in runs] == [0, 1]
     assert runs[0]["totals"] != runs[1]["totals"]  # independent noise per trial
@@ -69,7 +76,7 @@ def test_run_sweep_api_resumes_and_tabulates(tiny, tmp_path):
 
 
 def test_fixed_settings_may_be_run_settings(tiny, tmp_path):
-    pre, data, reference = tiny
+    pre, data, reference, logits = tiny
     kwargs = dict(reference_predictions=reference, batch_size=16, verbose=0, log=lambda line: None)
     a = run_sweep(pre, data, ["time_bits=4"], 1, RunSettings(zeta=0.5, trial=7), tmp_path / "a", **kwargs)
     b = run_sweep(pre, data, {"time_bits": [4]}, 1, {"zeta": 0.5}, tmp_path / "b", **kwargs)
@@ -81,3 +88,23 @@ def test_fixed_settings_may_be_run_settings(tiny, tmp_path):
         run_sweep(pre, data, {"noise": [0.0]}, 0, None, tmp_path / "c", **kwargs)
     lines = table_lines(a)
     assert "accuracy SNN" in lines[4] and len(lines) == 4 + 2 + 1 + 1
+    # Without the original network's logits the headline exactness is n/a, and the legend says why.
+    assert "max |error| vs original" in lines[4] and lines[6].split()[-2] == "n/a"
+    assert "phase 1 stored no logits" in lines[-1]
+
+
+def test_the_headline_exactness_compares_with_the_original_logits(tiny, tmp_path):
+    pre, data, reference, logits = tiny
+    lines = []
+    kwargs = dict(reference_predictions=reference, batch_size=16, verbose=0, log=lines.append)
+    run_sweep(pre, data, {"zeta": [0.5]}, 1, None, tmp_path / "s", **kwargs)
+    # Runs written without the logits are computed again once they are given: no mix of measured and not.
+    table = run_sweep(pre, data, {"zeta": [0.5]}, 1, None, tmp_path / "s", reference_logits=logits, **kwargs)
+    assert table["evaluations"]["computed"] == 1 and any("original_logits_sha256 differs" in line for line in lines)
+    assert table["rows"][0]["max_abs_error_original_mean"] < 1e-9
+    # Wrong logits are caught by the headline figure, not hidden.
+    wrong = run_sweep(pre, data, {"zeta": [0.5]}, 1, None, tmp_path / "w", reference_logits=logits + 0.25,
+                      **kwargs)
+    assert abs(wrong["rows"][0]["max_abs_error_original_mean"] - 0.25) < 1e-9
+    with pytest.raises(ValueError, match="reference_logits of shape"):
+        run_sweep(pre, data, {"zeta": [0.5]}, 1, None, tmp_path / "x", reference_logits=logits[:5], **kwargs)

@@ -71,11 +71,19 @@ def test_batch_norm_without_center_or_scale_folds(rng):
     assert nets.max_function_difference(model, pre, x) <= 1e-9
 
 
-def test_handlers_are_found_for_subclasses():
+def test_subclasses_of_mapped_layers_are_refused():
     class MyDense(keras.layers.Dense):
         pass
 
-    assert fold.handler_for(MyDense(3)) is fold.HANDLERS[keras.layers.Dense]
+    class Squashing(keras.layers.Dense):
+        def call(self, inputs):
+            return keras.ops.sigmoid(super().call(inputs))
+
+    assert fold.handler_for(keras.layers.Dense(3)) is fold.HANDLERS[keras.layers.Dense]
+    with pytest.raises(snnmap.UnsupportedLayerError, match="'plain'.*subclass of Dense \\(MyDense\\)"):
+        fold.handler_for(MyDense(3, name="plain"))
+    with pytest.raises(snnmap.UnsupportedLayerError, match="'squash'.*subclass of Dense.*its own call"):
+        fold.handler_for(Squashing(3, name="squash"))
     with pytest.raises(snnmap.UnsupportedLayerError, match="LayerNormalization"):
         fold.handler_for(keras.layers.LayerNormalization(name="ln"))
 

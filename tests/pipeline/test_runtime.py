@@ -34,7 +34,7 @@ def test_stream_yields_normalised_float64_batches(rng):
     np.testing.assert_array_equal(np.concatenate([b for b, _ in batches]), x.astype(np.float64) / 2)
     np.testing.assert_array_equal(np.concatenate([l for _, l in batches]), y)
     onehot = [(x[:5], np.eye(3)[[0, 2, 1, 1, 0]])]
-    assert list(runtime.stream(onehot, (3,)))[0][1].tolist() == [0, 2, 1, 1, 0]
+    assert list(runtime.stream(onehot, (3,), (0, 2)))[0][1].tolist() == [0, 2, 1, 1, 0]
 
 
 def test_shapes_are_checked_with_a_hint():
