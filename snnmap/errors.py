@@ -96,6 +96,15 @@ class DataSourceError(SnnmapError, RuntimeError):
         self.argument = argument
 
 
+class RateSettingsError(SnnmapError, ValueError):
+    """Settings of a rate-coded simulation (:mod:`snnmap.rate`) that cannot be used: a number of time steps
+    T <= 0, an unknown normalisation, input, reset or readout, a parameter out of its range.
+
+    The message starts with the argument concerned (``checkpoints``, ``normalisation``, ...), so that a
+    command line can name its own option for it.
+    """
+
+
 class SampleDataWarning(UserWarning):
     """MNIST fell back to the bundled 5,000-image sample, not the full data set.
 

@@ -2,33 +2,43 @@
 
     python -m snnmap.phase1 --data_name MNIST
     python -m snnmap.phase1 --flagfile flags/fashionmnist_fc.txt
+    python -m snnmap.phase1 --data_name FashionMNIST --model_path my.keras --input_range 0,1
+    python -m snnmap.phase1 --flagfile flags/fashionmnist_fc.txt --runner DirectRunner
 
-Loads the data and the zoo model's original weights from ``--logging_dir`` (training them
-first, with a progress bar, if they are missing), records the original network's test
-predictions and accuracy, preprocesses it (:func:`snnmap.preprocess`, one streamed pass
-over the training images for ``X_n``), checks that the preprocessed network computes the
-same function, and writes everything atomically into ``--logging_dir``
-(:func:`snnmap.experiments.phase1.run_phase1`).
+Loads the data and the original network: the zoo model's weights from ``--logging_dir``
+(training them first, with a progress bar, if they are missing), or your own saved Keras model
+(``--model_path``).  Records the original network's test predictions and accuracy, preprocesses it
+(:func:`snnmap.preprocess`, one streamed pass over the training images for ``X_n``), checks that
+the preprocessed network computes the same function, and writes everything atomically into
+``--logging_dir`` (:func:`snnmap.experiments.phase1.run_phase1`).  With ``--runner`` the
+calibration pass is an Apache Beam pipeline on that runner (:func:`snnmap.beam.layer_maxima`: the
+same ``X_n``, bit for bit).
 """
 
 from __future__ import annotations
 
-from absl import app
+import functools
+import importlib
 
 from . import cli
-from .experiments.phase1 import run_phase1, summary_lines
 
 cli.define_common_flags()
 
 
 def main(argv):
-    del argv
-    report = run_phase1(cli.experiment(), cli.phase1_settings())
-    print("\n".join(summary_lines(report)))
+    if len(argv) > 1:
+        raise ValueError(f"unexpected arguments {argv[1:]} (phase 1 takes flags only)")
+    # Imported after the flags are parsed: the library imports TensorFlow, which --help must not wait for.
+    phase1 = importlib.import_module("snnmap.experiments.phase1")
+    beam = cli.beam_settings()
+    maxima = None if beam is None else functools.partial(importlib.import_module("snnmap.beam").layer_maxima,
+                                                         beam_settings=beam)
+    report = phase1.run_phase1(cli.experiment(), cli.phase1_settings(), maxima=maxima)
+    print("\n".join(phase1.summary_lines(report)))
 
 
 def run():
-    app.run(cli.guarded(main))
+    cli.run_command(main, "phase1", __doc__)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ dtype.  Nothing here holds more than one batch.
 from __future__ import annotations
 
 import contextlib
+import sys
 
 import keras
 import numpy as np
@@ -225,9 +226,27 @@ def progress(iterable, total, desc, verbose="auto"):
     """
     if verbose == 0:
         return iterable
-    from tqdm.auto import tqdm  # imported on first use: quiet runs need no progress bar
+    return _bar_class()(iterable, total=total, desc=desc, unit="batch", leave=False, dynamic_ncols=True,
+                        mininterval=1.0)
 
-    return tqdm(iterable, total=total, desc=desc, unit="batch", leave=False, dynamic_ncols=True, mininterval=1.0)
+
+def _bar_class():
+    """tqdm's notebook bar in a Jupyter kernel that has ipywidgets, its text bar everywhere else.
+
+    ``tqdm.auto`` would pick the notebook bar in any kernel and warn ("IProgress not found") when
+    ipywidgets is missing; the text bar works there without a word.
+    """
+    # Imported on first use: quiet runs need no progress bar.
+    import tqdm.std
+
+    if "ipykernel" in sys.modules:
+        try:
+            import ipywidgets  # noqa: F401 - only whether it is there
+            import tqdm.notebook
+        except ImportError:
+            return tqdm.std.tqdm
+        return tqdm.notebook.tqdm
+    return tqdm.std.tqdm
 
 
 def distribution():

@@ -2,6 +2,7 @@
 
     python -m snnmap.sweep --flagfile flags/fashionmnist_fc.txt --sweep noise=0,0.05,0.1 --trials 5
     python -m snnmap.sweep --flagfile flags/fashionmnist_fc_noise.txt
+    python -m snnmap.sweep --flagfile flags/fashionmnist_fc_noise.txt --runner DirectRunner
 
 Reads phase 1's outputs from ``--logging_dir`` (it never runs phase 1; a clear error says to
 run it when they are missing).  ``--sweep KNOB=v1,v2,...`` (repeatable) spans a grid, the
@@ -11,29 +12,33 @@ cartesian product of the values; every other SNN setting is fixed by its usual f
 ``<logging_dir>/sweeps/<sweep_name>/`` (``runs/``, ``sweep.json``, ``sweep.csv``) and
 RESUMES where an interrupted run (or ``--max_evaluations``) stopped; see
 :mod:`snnmap.experiments.sweep`.  The LAST line of standard output is
-``results: <path of sweep.json>``.
+``results: <path of sweep.json>``.  With ``--runner`` the evaluations run as one Apache Beam
+pipeline on that runner (:func:`snnmap.beam.run_sweep`), resuming the same way.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 
-from absl import app, flags
+from absl import flags
 
 from . import cli
-from .experiments import naming
-from .experiments.grid import SweepError, parse_grid
-from .experiments.inputs import load_phase1
-from .experiments.sweep import run_sweep, table_lines
-from .reporting.html import write_report
 
 cli.define_common_flags()
 FLAGS = flags.FLAGS
 
 
+def _library(name):
+    """``snnmap.<name>``, imported after the flags are parsed (it imports TensorFlow; --help does not wait)."""
+    return importlib.import_module(f"snnmap.{name}")
+
+
 def _checked_flags():
     """The grid of the flags, after refusing what a sweep cannot do (before anything is loaded)."""
-    grid = parse_grid(FLAGS.sweep)
+    grid_module, naming = _library("experiments.grid"), _library("experiments.naming")
+    SweepError = grid_module.SweepError
+    grid = grid_module.parse_grid(FLAGS.sweep)
     if FLAGS.trials < 1:
         raise SweepError(f"--trials must be >= 1, got {FLAGS.trials}")
     if FLAGS.part is not None or FLAGS.num_parts is not None:
@@ -52,32 +57,40 @@ def sweep():
     grid = _checked_flags()
     experiment = cli.experiment()
     fixed, options = cli.run_settings(), cli.phase2_options()  # refused before phase 1's files are read
-    loaded = load_phase1(experiment, "the sweep")
+    beam = cli.beam_settings()
+    naming = _library("experiments.naming")
+    loaded = _library("experiments.inputs").load_phase1(experiment, "the sweep")
     n = loaded.data.n_test
     name = FLAGS.sweep_name or naming.default_sweep_name(
         experiment.model_name, grid, fixed, None if experiment.test_samples is None else n,
         batch_size=experiment.batch_size, clip=options.clip)
-    return run_sweep(loaded.pre, loaded.data, grid, FLAGS.trials, fixed,
-                     naming.sweep_dir(experiment.logging_dir, name), model_name=experiment.model_name,
-                     reference_predictions=loaded.reference[:n], batch_size=experiment.batch_size,
-                     max_evaluations=FLAGS.max_evaluations, energy_pj=(options.mac_pj, options.add_pj),
-                     distribute=options.distribute, sweep_name=name,
-                     reference_logits=None if loaded.logits is None else loaded.logits[:n], clip=options.clip)
+    common = dict(model_name=experiment.model_name, reference_predictions=loaded.reference[:n],
+                  batch_size=experiment.batch_size, max_evaluations=FLAGS.max_evaluations,
+                  energy_pj=(options.mac_pj, options.add_pj), sweep_name=name,
+                  reference_logits=None if loaded.logits is None else loaded.logits[:n], clip=options.clip)
+    out_dir = naming.sweep_dir(experiment.logging_dir, name)
+    if beam is not None:  # every grid point x trial in one pipeline; its workers read the test set themselves
+        engine = _library("beam")
+        return engine.run_sweep(loaded.pre, loaded.data, grid, FLAGS.trials, fixed, out_dir, **common,
+                                beam_settings=beam, reader=engine.DataSetReader(experiment, n))
+    run_sweep = _library("experiments.sweep").run_sweep
+    return run_sweep(loaded.pre, loaded.data, grid, FLAGS.trials, fixed, out_dir, **common,
+                     distribute=options.distribute)
 
 
 def main(argv):
     if len(argv) > 1:
         raise ValueError(f"unexpected arguments {argv[1:]} (the grid is given with --sweep KNOB=v1,v2,...)")
     table = sweep()
-    print("\n".join(table_lines(table)))
+    print("\n".join(_library("experiments.sweep").table_lines(table)))
     if FLAGS.report:
-        print(f"report: {write_report(table['path'])}")
-    print(f"table: {os.path.join(os.path.dirname(table['path']), naming.SWEEP_CSV)}")
+        print(f"report: {_library('reporting.html').write_report(table['path'])}")
+    print(f"table: {os.path.join(os.path.dirname(table['path']), _library('experiments.naming').SWEEP_CSV)}")
     print(f"results: {table['path']}")
 
 
 def run():
-    app.run(cli.guarded(main))
+    cli.run_command(main, "sweep", __doc__)
 
 
 if __name__ == "__main__":

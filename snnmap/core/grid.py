@@ -2,8 +2,8 @@
 
 A grid bound (:mod:`snnmap.core.bounds`) cuts ``[-T_in, tau]`` of an image at points
 ``g_0 = -T_in < g_1 < ... < g_G = tau``.  Its inner points are quantiles of the image's
-informative arrivals (the inputs that arrive before ``tau``: in ReLU networks most inputs code
-0 and all arrive at ``tau``).  A stage names its points as exact fractions, and a cascade of
+distinct informative arrival times (of the inputs that arrive before ``tau``: in ReLU networks
+most inputs code 0 and all arrive at ``tau``).  A stage names its points as exact fractions, and a cascade of
 stages accumulates them, so that each stage reuses the products of the points before it.
 """
 
@@ -89,11 +89,13 @@ def aligned_points(stages, few):
 def quantile_grid(u, tau, points, t_in, sample, alternative=None):
     """The inner points ``g_1 < ... < g_m`` of each image's grid, point-major.
 
-    Point ``f`` is the input at rank ``floor(f n)`` among an image's inputs sorted ascending,
-    ``n`` the number of its informative ones (arriving before ``tau``), taken from an evenly
-    strided sample of about ``sample`` inputs (any grid gives a bound: a sample's quantiles are
-    as good and spare sorting them all), then clipped to ``[-T_in, tau]`` (no informative
-    input: every point at ``tau``).
+    Point ``f`` is the distinct arrival time at rank ``floor(f d)`` among an image's ``d``
+    distinct informative arrival times (before ``tau``), ascending, taken from an evenly strided
+    sample of about ``sample`` inputs (any grid gives a bound: a sample's quantiles are as good
+    and spare sorting them all), then clipped to ``[-T_in, tau]`` (no informative input: every
+    point at ``tau``).  Distinct times, not inputs: in images whole regions arrive at one time,
+    and quantiles of the inputs would put several points on that time, where they cut nothing.
+    A point depends on its own quantile only, so a cascade's earlier points keep their places.
 
     Parameters
     ----------
@@ -125,14 +127,25 @@ def quantile_grid(u, tau, points, t_in, sample, alternative=None):
     size = -(-size // stride)
     tau_flat = ops.reshape(tau, (batch, 1))
     # Informative arrivals first (ascending), then the ones at tau.
-    early = ops.sum(ops.cast(flat < tau_flat, "int32"), axis=-1, keepdims=True)
     ordered = ops.sort(flat, axis=-1)
-    picks = [(early * f.numerator) // f.denominator for f in points]
+    # Where each distinct informative time first appears, and its rank among them.
+    first = ops.concatenate([ops.ones_like(ordered[:, :1], dtype="bool"),
+                             ops.not_equal(ordered[:, 1:], ordered[:, :-1])], axis=-1)
+    first = ops.logical_and(first, ordered < tau_flat)
+    rank = ops.cumsum(ops.cast(first, "int32"), axis=-1) - 1
+    distinct = ops.sum(ops.cast(first, "int32"), axis=-1, keepdims=True)
+
+    def pick(f):
+        # The first input of distinct rank floor(f d): the inputs of lower ranks come before it.
+        k = (distinct * f.numerator) // f.denominator
+        return ops.sum(ops.cast(rank < k, "int32"), axis=-1, keepdims=True)
+
+    picks = [pick(f) for f in points]
     if alternative is not None:
         other, use = grid_points(alternative[0]), alternative[1]
         if len(other) != m or list(other) != sorted(set(other)):
             raise ValueError(f"alternative points {[float(f) for f in other]}: need {m}, ascending")
-        picks = [ops.where(use, (early * f.numerator) // f.denominator, pick) for f, pick in zip(other, picks)]
+        picks = [ops.where(use, pick(f), p) for f, p in zip(other, picks)]
     grid = ops.take_along_axis(ordered, ops.minimum(ops.concatenate(picks, axis=-1), size - 1), axis=-1)
     grid = ops.clip(grid, -t_in, tau_flat)
     return ops.reshape(ops.transpose(grid), (m, batch) + (1,) * len(in_shape))

@@ -141,7 +141,8 @@ _ARRAY_SOURCES = dict(image_shape=(224, 224, 3), input_range=None, preparation="
 #: The data sets, by canonical name.
 DATASETS = {spec.name: spec for spec in (
     DataSetSpec("MNIST", "MNIST", auto=("tfds", "sample"), tfds_name="mnist", **_MNIST_SOURCES),
-    DataSetSpec("FashionMNIST", "Fashion-MNIST", auto=("tfds", "idx"), tfds_name="fashion_mnist",
+    # "fMNIST" is the original exact-mapping code's name (its flag files say --data_name fMNIST).
+    DataSetSpec("FashionMNIST", "Fashion-MNIST", auto=("tfds", "idx"), tfds_name="fashion_mnist", aliases=("fMNIST",),
                 system_dir="/usr/share/datasets/fashion-mnist", when_missing=_fashion_missing,
                 **_MNIST_SOURCES),
     DataSetSpec("CIFAR10", "CIFAR-10", num_classes=10, tfds_name="cifar10", npz_file="cifar10.npz",
@@ -166,7 +167,8 @@ def canonical_name(data_name: str, datasets: dict | None = None) -> str:
 
     Matching ignores case, ``-``, ``_`` and spaces, so ``"Fashion-MNIST"``,
     ``"fashion_mnist"`` and ``"FashionMNIST"`` are all accepted, as are
-    ``"cifar-10"``, ``"CIFAR_100"``, ``"Places-365"`` or ``"pass"``.
+    ``"cifar-10"``, ``"CIFAR_100"``, ``"Places-365"`` or ``"pass"``; a data set's
+    aliases too (``"fMNIST"``, the original code's name of Fashion-MNIST).
 
     Parameters
     ----------
@@ -195,4 +197,4 @@ def canonical_name(data_name: str, datasets: dict | None = None) -> str:
             return spec.name
     raise ValueError(
         f"unknown data set {data_name!r}; supported names: {names} (case, '-' and '_' are ignored, e.g. "
-        "'fashion_mnist', 'Fashion-MNIST' or 'cifar-10')")
+        "'fashion_mnist', 'Fashion-MNIST', 'fMNIST' or 'cifar-10')")

@@ -7,7 +7,6 @@ accuracies, so ``source="auto"`` falls back to it only with a loud warning.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import warnings
@@ -18,7 +17,6 @@ from ..errors import DataSourceError, SampleDataWarning
 from .dataset import count_text
 from .reader import Reader, Request, SourceData
 
-_log = logging.getLogger(__name__)
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -130,7 +128,8 @@ class SampleReader(Reader):
 
     def attempt(self, spec, request: Request, reasons: list) -> SourceData:
         """See :meth:`snnmap.data.reader.Reader.attempt`: the last resort, with a
-        :class:`snnmap.errors.SampleDataWarning` (and a log warning) saying why."""
+        :class:`snnmap.errors.SampleDataWarning` saying why (one warning: not also a log record, which
+        an absl program would print a second time)."""
         why = "; ".join(r.reason for r in reasons) if reasons else "no other source available"
         message = (
             f"{spec.display}: falling back to the bundled 5,000-image "
@@ -141,7 +140,6 @@ class SampleReader(Reader):
             "download work (network access, or a prepared copy under "
             "TFDS_DATA_DIR / tfds_data_dir).")
         warnings.warn(SampleDataWarning(message, argument="data_dir"), stacklevel=_first_frame_outside())
-        _log.warning(message)
         return self.read(spec, request)
 
     def available(self, spec, request: Request) -> bool:

@@ -15,19 +15,52 @@ from . import manifest, naming
 from .settings import Experiment
 
 
-def load_data(experiment: Experiment, part=None, num_parts=None) -> DataSet:
+#: The canonical name of a data set (``"fMNIST"`` -> ``"FashionMNIST"``).
+canonical_data_name = naming.canonical_data_name
+
+
+def resolve(experiment: Experiment) -> Experiment:
+    """``experiment`` with the canonical data name and the default directory and model name filled in.
+
+    As :func:`snnmap.experiments.naming.resolve`; for a model of the user's (``model_path``) the
+    defaults come from its file name: ``my_net.keras`` is ``models/<data_name>/my_net``, model
+    name ``my_net``.
+
+    Parameters
+    ----------
+    experiment : Experiment
+    """
+    if experiment.model_path is not None:
+        stem = os.path.basename(experiment.model_path.rstrip(os.sep))
+        stem = stem[:-len(".keras")] if stem.endswith(".keras") else os.path.splitext(stem)[0]
+        experiment = dataclasses.replace(
+            experiment, model_name=experiment.model_name or stem,
+            logging_dir=experiment.logging_dir or os.path.join("models", canonical_data_name(experiment.data_name),
+                                                               stem))
+    return naming.resolve(experiment)
+
+
+def is_flat(input_shape) -> bool:
+    """Whether a model of ``input_shape`` (Keras', with the batch axis) takes flat vectors, not images."""
+    return len(input_shape) == 2
+
+
+def load_data(experiment: Experiment, part=None, num_parts=None, flat=None) -> DataSet:
     """The data set of ``experiment``.
 
     Parameters
     ----------
     experiment : Experiment
-        Resolved (:func:`snnmap.experiments.naming.resolve`).
+        Resolved (:func:`resolve`).
     part, num_parts : int, optional
         Only shard ``part`` (0-based) of ``num_parts`` of the test set; phase 1 takes the
         whole test set (it needs the original network's predictions on all of it).
+    flat : bool, optional
+        Images as flat vectors; None: as the zoo network of ``experiment`` takes them (flat for FC).
     """
+    flat = (not experiment.cnn) if flat is None else flat
     return load(experiment.data_name, source=experiment.data_source, data_dir=experiment.data_dir,
-                flat=not experiment.cnn, max_test=experiment.test_samples, part=part, num_parts=num_parts,
+                flat=flat, max_test=experiment.test_samples, part=part, num_parts=num_parts,
                 part_align=experiment.batch_size)
 
 
@@ -134,7 +167,9 @@ def load_phase1(experiment: Experiment, user: str, part=None, num_parts=None, lo
     reference = storage.load_npy(files["predictions"])
     logits = _original_logits(files, reference, log)
 
-    ds = load_data(experiment, part, num_parts)
+    # The stored network says how it takes its images (the zoo's FC or CNN, or a model of the user's).
+    flat = is_flat(pre.model.input_shape)
+    ds = load_data(experiment, part, num_parts, flat)
     if accuracy.get("data_source") != ds.source:
         log(f"warning: phase 1 used data source '{accuracy.get('data_source')}', {user} uses "
             f"'{ds.source}'; the agreement compares predictions on the same indices")
@@ -143,7 +178,7 @@ def load_phase1(experiment: Experiment, user: str, part=None, num_parts=None, lo
         raise ValueError(f"phase 1 stored {len(reference)} predictions but the test images used by {user} go up "
                          f"to index {stop}; run phase 1 again with the same data (and --test_samples)")
     # The size of the whole selection names the results; a shard alone does not tell it.
-    n_selected = ds.n_test if part is None else load_data(experiment).n_test
+    n_selected = ds.n_test if part is None else load_data(experiment, flat=flat).n_test
     log(f"data: {ds.description}")
     return Phase1Outputs(files, pre, reference, ds, logits, None if record is None else record.get("fingerprint"),
                          n_selected)

@@ -8,7 +8,7 @@ import re
 from .. import storage
 from ..pipeline.evaluate import merge, summarize
 from . import naming, provenance
-from .phase2 import METRIC_KEYS, energy_of
+from .phase2 import METRIC_KEYS, energy_of, perturbation_keys
 
 #: What every part must record alike (older parts lack the later keys; they are then compared as absent).
 SAME_IN_EVERY_PART = ("model_name", "data_name", "data_source", "settings", "X_n", "batch_size", "clip_inputs",
@@ -136,6 +136,7 @@ def merge_results(paths, out=None):
         **{key: metrics.get(key) for key in METRIC_KEYS},
         "energy": energy_of(metrics["operations"], first["energy"]["mac_pj"], first["energy"]["add_pj"])
         if first.get("energy") else None,
+        **perturbation_keys(first["settings"]),
         "merged_from": [str(p) for p in paths],
         "part": None,
         "versions": first.get("versions"),

@@ -41,6 +41,30 @@ NAMED_AWAY_FROM_DEFAULT = ("seed", "dtype", "solver")
 SWEEP_TABLE, SWEEP_CSV, RUNS_DIR = "sweep.json", "sweep.csv", "runs"
 
 
+#: Settings that make the SNN deviate from the ReLU network on purpose (docs/method.md §6), and the value
+#: at which each is off: a run with any of them away from it is *perturbed*, and its error figures are the
+#: deviation the perturbation causes, not the exactness of the conversion.
+PERTURBING = {"noise": 0.0, "alpha_noise": 0.0, "time_bits": 0, "weight_bits": 0, "x_quantile": 1.0}
+
+
+def perturbations(settings) -> list:
+    """The perturbing settings of a run that are on, as ``"knob=value"`` (empty: an unperturbed run).
+
+    Parameters
+    ----------
+    settings : dict, RunSettings or None
+        A run's settings (a results file's ``settings``); absent knobs count as off.
+    """
+    if isinstance(settings, RunSettings):
+        settings = settings.as_dict()
+    out = []
+    for knob, off in PERTURBING.items():
+        value = (settings or {}).get(knob)
+        if value is not None and value != off:
+            out.append(f"{knob}={value:g}" if isinstance(value, float) else f"{knob}={value}")
+    return out
+
+
 def canonical_data_name(name: str) -> str:
     """The canonical name of a data set (``"fashion-mnist"`` -> ``"FashionMNIST"``)."""
     return canonical_name(name)

@@ -15,7 +15,7 @@ from ..pipeline import graph
 from ..pipeline.preprocess import describe, preprocess
 from ..runtime import predict_batches
 from . import manifest, naming
-from .inputs import load_data
+from .inputs import is_flat, load_data
 from .settings import Experiment, Phase1Settings
 
 
@@ -65,6 +65,43 @@ def load_original_weights(model, path, experiment: Experiment):
         raise InvalidWeightsError(f"the weights file {path} does not match the architecture {arch}: {first}; "
                                   "give the cnn/layers the weights were trained with, or another "
                                   "logging_dir/model_name") from None
+
+
+def load_user_model(path: str):
+    """The user's saved Keras model at ``path`` (``model_path``), loaded with ``safe_mode=True``.
+
+    Parameters
+    ----------
+    path : str
+        A ``.keras`` file (``model.save("my.keras")``).
+
+    Raises
+    ------
+    Phase1FileError
+        When ``path`` does not exist, or is not a Keras model that loads safely (a weights-only
+        file, a truncated archive, a Lambda layer, a custom class Keras does not know).
+    """
+    if not os.path.isfile(path):
+        raise Phase1FileError(path, "no such file (model_path): save your trained model with "
+                              "model.save('my.keras') and give that path")
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as err:  # noqa: BLE001 - Keras raises ValueError, TypeError, OSError, zipfile errors
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
+        raise Phase1FileError(path, f"cannot be loaded as a Keras model (model_path, safe_mode=True): {first}; "
+                              "give a model saved with model.save('my.keras') whose layers are Keras' own") from None
+    if not isinstance(model, keras.Model) or len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise Phase1FileError(path, "is not a Keras model with one input and one output (model_path); snnmap "
+                              "converts classifiers of one image")
+    return model
+
+
+def _check_classes(model, ds, experiment):
+    """Refuse a model of the user's whose number of outputs is not the data set's number of classes."""
+    outputs = model.outputs[0].shape[-1]
+    if outputs != ds.num_classes:
+        raise ValueError(f"model_path {experiment.model_path} has {outputs} outputs but {experiment.data_name} has "
+                         f"{ds.num_classes} classes: give a model trained on this data set (data_name)")
 
 
 def original_network(experiment: Experiment, settings: Phase1Settings, ds, log=print):
@@ -164,7 +201,8 @@ def _accuracy(predictions, labels):
     return float(np.mean(predictions[labelled] == labels[labelled])) if labelled.any() else None
 
 
-def run_phase1(experiment: Experiment, settings: Phase1Settings = Phase1Settings(), log=print) -> dict:
+def run_phase1(experiment: Experiment, settings: Phase1Settings = Phase1Settings(), log=print,
+               maxima=None) -> dict:
     """Phase 1: preprocess the experiment's original network and write its outputs atomically.
 
     Parameters
@@ -174,6 +212,9 @@ def run_phase1(experiment: Experiment, settings: Phase1Settings = Phase1Settings
     settings : Phase1Settings
     log : callable
         Receives the lines to print.
+    maxima : callable, optional
+        Measures ``X_n`` (:func:`snnmap.pipeline.preprocess.preprocess`'s ``maxima``; e.g. the
+        calibration pass on Apache Beam).
 
     Returns
     -------
@@ -184,13 +225,21 @@ def run_phase1(experiment: Experiment, settings: Phase1Settings = Phase1Settings
     logging_dir, model_name = experiment.logging_dir, experiment.model_name
     files = naming.paths(logging_dir, model_name)
     storage.check_writable(logging_dir, "phase 1's outputs")
-    ds = load_data(experiment)
-    log(f"data: {ds.description}")
-    model, trained_now = original_network(experiment, settings, ds, log)
+    if experiment.model_path is not None:
+        model, trained_now = load_user_model(experiment.model_path), False
+        ds = load_data(experiment, flat=is_flat(model.inputs[0].shape))
+        log(f"data: {ds.description}")
+        _check_classes(model, ds, experiment)
+        log(f"original network: {experiment.model_path}")
+    else:
+        ds = load_data(experiment)
+        log(f"data: {ds.description}")
+        model, trained_now = original_network(experiment, settings, ds, log)
 
     x_calib = ds.x_train if settings.calib_samples is None else ds.x_train[:settings.calib_samples]
-    pre = preprocess(model, x_calib, input_range=ds.input_range, upper_b=settings.upper_b,
-                     lower_b=settings.lower_b, batch_size=experiment.batch_size, clip=settings.clip)
+    input_range = ds.input_range if experiment.input_range is None else tuple(experiment.input_range)
+    pre = preprocess(model, x_calib, input_range=input_range, upper_b=settings.upper_b,
+                     lower_b=settings.lower_b, batch_size=experiment.batch_size, clip=settings.clip, maxima=maxima)
     log(describe(pre.report))
     pred_orig, pred_pre, max_diff, logits = compare(model, pre, ds.x_test, experiment.batch_size, settings.clip)
 
@@ -209,6 +258,7 @@ def run_phase1(experiment: Experiment, settings: Phase1Settings = Phase1Settings
         "predictions_agree": float(np.mean(pred_orig == pred_pre)),
         "max_abs_output_difference_float64": max_diff,
         "clip_inputs": bool(settings.clip),
+        "model_path": experiment.model_path,
     }
     storage.atomic_write_json(files["accuracy"], accuracy)
     report = {

@@ -38,6 +38,34 @@ def build_snn(pre, settings: RunSettings):
                   w_max=settings.w_max, x_quantile=settings.x_quantile)
 
 
+def perturbation_keys(settings) -> dict:
+    """What a results file records of a run's perturbations: ``perturbed`` and ``perturbations``.
+
+    A perturbed run (noise, alpha_noise, time_bits, weight_bits or x_quantile < 1) deviates from
+    the ReLU network on purpose: its error figures measure that deviation, not exactness.
+
+    Parameters
+    ----------
+    settings : RunSettings or dict
+        The run's settings.
+    """
+    found = naming.perturbations(settings)
+    return {"perturbed": bool(found), "perturbations": found}
+
+
+def is_perturbed(result) -> bool:
+    """Whether a results file's run was perturbed: its ``perturbed`` key, else its settings (older files).
+
+    Parameters
+    ----------
+    result : dict
+        A results file's content.
+    """
+    if result.get("perturbed") is not None:
+        return bool(result["perturbed"])
+    return bool(naming.perturbations(result.get("settings")))
+
+
 def energy_of(ops, mac_pj, add_pj):
     """The energy estimate of operation counts (:func:`snnmap.pipeline.energy.estimate`), or None.
 
@@ -114,6 +142,7 @@ def run_phase2(experiment: Experiment, settings: RunSettings = RunSettings(),
         "model_name": experiment.model_name,
         "logging_dir": experiment.logging_dir,
         **{key: metrics.get(key) for key in METRIC_KEYS},
+        **perturbation_keys(settings),
         "X_n": pre.window_scales(settings.x_quantile),
         "energy": energy_of(metrics["operations"], options.mac_pj, options.add_pj),
         "settings": settings.as_dict(),
@@ -133,7 +162,10 @@ def run_phase2(experiment: Experiment, settings: RunSettings = RunSettings(),
 
 
 def exactness_line(result) -> str:
-    """The headline exactness of a results file: max |SNN logits - original network's logits|.
+    """The headline of a results file: max |SNN logits - original network's logits|.
+
+    For an unperturbed run it is the exactness of the conversion; for a perturbed one (see
+    :func:`is_perturbed`), the deviation the perturbation causes, and it is named so.
 
     Parameters
     ----------
@@ -141,11 +173,32 @@ def exactness_line(result) -> str:
         A results file's content.
     """
     value = result.get("max_abs_error_original")
+    perturbed = is_perturbed(result)
+    label = "deviation vs original:" if perturbed else "max |error| vs original:"
     if value is not None:
-        return f"  max |error| vs original: {value:.3e}   (SNN logits vs the original network's, float64)"
+        what = ("max |SNN logits - original network's logits| caused by the perturbation" if perturbed
+                else "SNN logits vs the original network's, float64")
+        return f"  {label} {value:.3e}   ({what})"
     why = ("phase 1 stored no logits of the original network: run phase 1 again to measure it"
            if not result.get("original_logits") else "not measured")
-    return f"  max |error| vs original: n/a   ({why})"
+    return f"  {label} n/a   ({why})"
+
+
+def _error_lines(result, num):
+    """The lines of the spike codes' error and of the window violations (named as deviations when perturbed)."""
+    violations = (f"{result.get('violations')} ((a) beyond window: {result.get('violations_a')}, "
+                  f"(b) early crossing: {result.get('violations_b')})")
+    if not is_perturbed(result):
+        return [f"  max |error|:          {num('max_abs_error', '.3e')}   (spike codes vs the preprocessed ReLU, and "
+                f"logits; neurons without window violations)",
+                f"  window violations:    {violations}"]
+    found = result.get("perturbations") or naming.perturbations(result.get("settings"))
+    return [f"  perturbed by:         {', '.join(found)}   (the SNN deviates from the ReLU network on purpose, "
+            f"docs/method.md §6: no figure here is an exactness figure)",
+            f"  deviation of codes:   {num('max_abs_error', '.3e')}   (max |spike code - ReLU| caused by the "
+            f"perturbation; neurons without window violations)",
+            f"  window violations:    {violations}   (of the windows only; the perturbation's effect is the "
+            f"deviation)"]
 
 
 def summary_lines(result) -> list:
@@ -169,10 +222,7 @@ def summary_lines(result) -> list:
         f"  accuracy (SNN):       {num('accuracy_snn', '.4f')}",
         f"  agreement SNN/ReLU:   {num('agreement', '.4f')}   (argmax vs the original network)",
         exactness_line(result),
-        f"  max |error|:          {num('max_abs_error', '.3e')}   (spike codes vs the preprocessed ReLU, and "
-        f"logits; neurons without window violations)",
-        f"  window violations:    {result.get('violations')} ((a) beyond window: {result.get('violations_a')}, "
-        f"(b) early crossing: {result.get('violations_b')})",
+        *_error_lines(result, num),
         f"  latency:              {result['latency']:.4f} tau_c (t_min of the output layer)",
         f"  spikes per neuron:    {result['spikes_per_neuron']:.1f}; informative (before t_max): "
         f"{100 * result['informative_spike_fraction']:.2f}%",

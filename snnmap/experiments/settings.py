@@ -1,8 +1,9 @@
 """Typed settings of an experiment: which network on which data, phase 1's choices, and the
 knobs of one SNN run.
 
-Every default is written here once, or refers to the pipeline constant it comes from; the
-commands' flags (:mod:`snnmap.cli`) take their defaults from these classes.
+Every default is written here once, or refers to the constant of :mod:`snnmap.defaults` it comes
+from; the commands' flags (:mod:`snnmap.cli`) take their defaults from these classes.  This module
+imports no Keras (the commands' ``--help`` reads it before TensorFlow is imported).
 """
 
 from __future__ import annotations
@@ -10,16 +11,14 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from ..core.mapping import DEFAULT_ZETA
-from ..pipeline.convert import derive_seed
-from ..pipeline.energy import DEFAULT_ENERGY
-from ..pipeline.preprocess import DEFAULT_LOWER_B, DEFAULT_UPPER_B
-from ..solver import SOLVERS
+from .. import defaults
 
 #: Base seed of every random choice (training, noises).
 DEFAULT_SEED = 0
 #: Precisions the SNN may compute in.
 DTYPES = ("float64", "float32")
+#: Spike-time solvers (:mod:`snnmap.solver`), the default first.
+SOLVERS = defaults.SOLVERS
 #: Device placements of an evaluation (:func:`snnmap.runtime.distribute_scope`).
 DISTRIBUTE = ("auto", "none", "mirrored")
 
@@ -94,7 +93,7 @@ class RunSettings:
         activations in layer ``n`` (1 = their maximum).
     """
 
-    zeta: float = DEFAULT_ZETA
+    zeta: float = defaults.ZETA
     noise: float = 0.0
     alpha_noise: float = 0.0
     trial: int = 0
@@ -110,6 +109,9 @@ class RunSettings:
     @property
     def noise_seed(self) -> int:
         """The seed of this trial's noises: ``derive_seed(seed, trial)``."""
+        # Imported here: the pipeline imports Keras, and the commands read these settings before it.
+        from ..pipeline.convert import derive_seed
+
         return derive_seed(self.seed, self.trial)
 
     def as_dict(self) -> dict:
@@ -178,6 +180,11 @@ class Experiment:
         Only the first ``test_samples`` test images.
     batch_size : int
         Batch size of every pass over data.
+    model_path : str or None
+        A saved Keras model (``.keras``) of the user's to convert instead of the zoo network of
+        ``cnn`` / ``layers``; its files are named after it (:func:`snnmap.experiments.inputs.resolve`).
+    input_range : tuple of float or None
+        ``(p, q)``, the range of the model's inputs; None: the data set's.
     """
 
     data_name: str = "MNIST"
@@ -189,11 +196,15 @@ class Experiment:
     data_dir: str | None = None
     test_samples: int | None = None
     batch_size: int = 256
+    model_path: str | None = None
+    input_range: tuple | None = None
 
     def __post_init__(self):
         # A batch size of 0 divides by zero deep inside; a negative limit silently drops images from the end.
         check_count(self.batch_size, "batch_size", optional=False)
         check_count(self.test_samples, "test_samples")
+        if self.model_path is not None and (not isinstance(self.model_path, str) or not self.model_path):
+            raise ValueError(f"model_path must be the path of a saved Keras model, got {self.model_path!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -222,8 +233,8 @@ class Phase1Settings:
 
     epochs: int = 10
     l1: float = 0.0
-    upper_b: float = DEFAULT_UPPER_B
-    lower_b: float = DEFAULT_LOWER_B
+    upper_b: float = defaults.UPPER_B
+    lower_b: float = defaults.LOWER_B
     calib_samples: int | None = None
     train_samples: int | None = None
     seed: int = DEFAULT_SEED
@@ -261,8 +272,8 @@ class Phase2Options:
     part: int | None = None
     num_parts: int | None = None
     distribute: str = DISTRIBUTE[0]
-    mac_pj: float = DEFAULT_ENERGY["mac_pj"]
-    add_pj: float = DEFAULT_ENERGY["add_pj"]
+    mac_pj: float = defaults.MAC_PJ
+    add_pj: float = defaults.ADD_PJ
     clip: bool = False
 
     def __post_init__(self):

@@ -281,6 +281,20 @@ class SpikingLayer(SolveMixin, BoundsMixin, keras.layers.Layer):
         self.fan_in = int(np.prod(self.kernel_shape(input_shape)[:-1]))
         self.built = True
 
+    def own_weights(self):
+        """The weights that define the layer in docs/method.md §3: the kernel (``J``, or ``W``
+        for the output layer) and one value per neuron, ``theta`` (hidden) or ``alpha`` (output).
+
+        Every other weight is a constant: a hidden neuron's input current ``alpha`` (1, or its
+        seeded perturbation) and the values ``set_relu_params`` derives from the parameters
+        (docs/solver.md, "What a spiking layer stores").  All of them are non-trainable.
+
+        Returns
+        -------
+        list of keras.Variable
+        """
+        return [self.kernel, self.alpha if self.output_layer else self.threshold]
+
     def set_relu_params(self, w, b):
         """Set the spiking parameters from a preprocessed ReLU layer ``y = W^T x + b``.
 

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 
 from ..runtime import check_input_range, floatx
+
+
+#: Default batch size of :meth:`SpikingModel.predict`: the batch size snnmap's own evaluations use
+#: (``Experiment.batch_size``); memory grows with it roughly as for the ReLU network it came from.
+PREDICT_BATCH_SIZE = 256
 
 
 @keras.saving.register_keras_serializable(package="snnmap")
@@ -28,9 +34,54 @@ class SpikingModel(keras.Model):
     def _input_dtype(self):
         return keras.backend.standardize_dtype(self.inputs[0].dtype)
 
-    def predict(self, x, *args, **kwargs):
+    def predict(self, x, batch_size=None, *args, **kwargs):
+        """Keras's ``predict`` in the model's input dtype; ``batch_size`` defaults to :data:`PREDICT_BATCH_SIZE`.
+
+        Parameters
+        ----------
+        x : array_like
+            Encoded inputs (:func:`snnmap.encode`).
+        batch_size : int, optional
+            Images per call; None: :data:`PREDICT_BATCH_SIZE` (Keras's own default of 32 makes
+            many small calls, each paying the spiking layers' per-call overhead).
+        *args, **kwargs
+            Passed to ``keras.Model.predict``.
+        """
         with floatx(self._input_dtype()):
-            return super().predict(x, *args, **kwargs)
+            return super().predict(x, PREDICT_BATCH_SIZE if batch_size is None else batch_size, *args, **kwargs)
+
+    def count_own_params(self):
+        """How many of :meth:`count_params` are the network's own parameters.
+
+        A spiking layer's own parameters are its kernel and one value per neuron (``theta``,
+        or ``alpha`` for the output layer; ``own_weights`` of each layer); the rest are
+        constants derived from them (docs/solver.md, "What a spiking layer stores").  For a
+        dense network the count equals the preprocessed ReLU network's (kernel and bias of
+        each layer); a hidden convolution adds one ``theta`` per output position and channel
+        where the ReLU layer has one bias per channel.
+
+        Returns
+        -------
+        int
+        """
+        return sum(int(np.prod(w.shape)) for layer in self.layers
+                   for w in (layer.own_weights() if hasattr(layer, "own_weights") else []))
+
+    def summary(self, line_length=None, positions=None, print_fn=None, **kwargs):
+        """Keras's table, then a line saying how many of its parameters are the network's own.
+
+        Parameters
+        ----------
+        line_length, positions, print_fn, **kwargs
+            As for ``keras.Model.summary``; ``print_fn`` (default ``print``) also prints the
+            last line.
+        """
+        super().summary(line_length=line_length, positions=positions, print_fn=print_fn, **kwargs)
+        total, own = self.count_params(), self.count_own_params()
+        (print_fn or print)(
+            f" Own parameters: {own:,} (kernels, thresholds, output currents: docs/method.md §3); the other "
+            f"{total - own:,} are constants: hidden neurons' unit input currents and values derived from the "
+            "parameters (docs/solver.md, What a spiking layer stores)")
 
     def evaluate(self, x=None, *args, **kwargs):
         with floatx(self._input_dtype()):

@@ -40,8 +40,14 @@ class CalibrationConfig:
 DEFAULT_CALIBRATION = CalibrationConfig()
 
 
-def _maxima_probe(model):
-    """A model returning every image's largest output of each hidden layer, ``[(N,), ...]``."""
+def maxima_probe(model):
+    """A model returning every image's largest output of each hidden layer, ``[(N,), ...]``, and their number.
+
+    Parameters
+    ----------
+    model : keras.Model
+        The preprocessed network.
+    """
     hidden = hidden_layers(model)
 
     def axes(t):
@@ -51,8 +57,21 @@ def _maxima_probe(model):
                        or [model.outputs[0]]), len(hidden)
 
 
-def _probe_rows(probe, x_hat, n_hidden, size=None):
-    """``(len(x_hat), n_hidden)`` float64 per-image maxima of one batch."""
+def probe_rows(probe, x_hat, n_hidden, size=None):
+    """``(len(x_hat), n_hidden)`` float64 per-image maxima of one batch.
+
+    Parameters
+    ----------
+    probe : keras.Model
+        From :func:`maxima_probe`.
+    x_hat : ndarray
+        The batch, normalised to [0, 1].
+    n_hidden : int
+        The number of hidden layers (:func:`maxima_probe`'s second value).
+    size : int, optional
+        The batch size the probe is called with (the pass's first batch's, so that every batch
+        is computed alike).
+    """
     outputs = predict_on(probe, x_hat, size)
     outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
     return np.stack([np.asarray(o, np.float64).reshape(len(x_hat), -1).max(axis=1)
@@ -99,7 +118,7 @@ def _stream_maxima(probe, n_hidden, source, total, verbose, top):
     per_image, size, seen = [], None, 0
     for x_hat, _ in progress(source, total, "X_n", verbose):
         size = size or len(x_hat)
-        rows = _probe_rows(probe, x_hat, n_hidden, size)
+        rows = probe_rows(probe, x_hat, n_hidden, size)
         if top is not None:
             top.add(seen, rows, x_hat)
         per_image.append(rows)
@@ -109,12 +128,30 @@ def _stream_maxima(probe, n_hidden, source, total, verbose, top):
     return np.concatenate(per_image), seen
 
 
-def _recheck(probe64, top, per_image, shape, batch_size, n_hidden, config):
-    """Re-measure ``top``'s images in float64; ``X_n`` and whether each layer was raised for near ties."""
+def recheck_candidates(probe64, top, per_image, shape, batch_size, n_hidden, config):
+    """Re-measure ``top``'s images in float64; ``(X_n, raised for near ties per layer, images re-measured)``.
+
+    Parameters
+    ----------
+    probe64 : keras.Model
+        :func:`maxima_probe` of the float64 network.
+    top : TopImages
+        The candidate images of the float32 pass.
+    per_image : ndarray
+        ``(N, n_hidden)`` per-image maxima; the candidates' rows are overwritten with float64 values.
+    shape : tuple of int
+        One input's shape.
+    batch_size : int
+        Images per float64 batch.
+    n_hidden : int
+        The number of hidden layers.
+    config : CalibrationConfig
+        The float32 tolerance for near ties.
+    """
     ids = np.array(sorted(top.images), np.int64)
     images = np.stack([top.images[i] for i in ids]) if len(ids) else np.zeros((0,) + shape)
     for start in range(0, len(ids), batch_size):
-        per_image[ids[start:start + batch_size]] = _probe_rows(probe64, images[start:start + batch_size], n_hidden)
+        per_image[ids[start:start + batch_size]] = probe_rows(probe64, images[start:start + batch_size], n_hidden)
     x_n, raised = [], []
     for col in range(n_hidden):
         best = float(per_image[ids, col].max())
@@ -175,8 +212,8 @@ def layer_maxima(model, x, input_range=(0.0, 1.0), batch_size=256, verbose="auto
         raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
     if recheck < 1:
         raise ValueError(f"recheck must be at least 1, got {recheck}")
-    probe64, n_hidden = _maxima_probe(model)
-    probe = probe64 if dtype == "float64" else _maxima_probe(graph.with_dtype(model, "float32"))[0]
+    probe64, n_hidden = maxima_probe(model)
+    probe = probe64 if dtype == "float64" else maxima_probe(graph.with_dtype(model, "float32"))[0]
     top = TopImages(recheck, n_hidden) if dtype == "float32" else None
     shape = tuple(model.inputs[0].shape[1:])
     source = stream(x, shape, input_range, batch_size=batch_size, what="calibration input (x_calib)", clip=clip)
@@ -184,7 +221,7 @@ def layer_maxima(model, x, input_range=(0.0, 1.0), batch_size=256, verbose="auto
     how = {"dtype": dtype, "n_images": int(seen)}
     if top is None:
         return [float(v) for v in per_image.max(axis=0)], per_image, how
-    x_n, raised, n_rechecked = _recheck(probe64, top, per_image, shape, batch_size, n_hidden, config)
+    x_n, raised, n_rechecked = recheck_candidates(probe64, top, per_image, shape, batch_size, n_hidden, config)
     how.update(rechecked_float64=int(n_rechecked), recheck_per_layer=int(recheck),
                float32_tolerance=config.float32_tolerance, raised_for_near_ties=raised)
     return x_n, per_image, how

@@ -232,7 +232,7 @@ def accumulate(snn, x, y=None, relu_model=None, reference_predictions=None, inpu
     for layer in layers:
         probe_outputs += [layer.input, layer.output]
     twin_model, twin_kind, original = references(snn, layers, relu_model)
-    run = _Run(snn, layers, keras.Model(snn.inputs, probe_outputs), twin_model, original, input_range)
+    run = BatchCounter(snn, layers, keras.Model(snn.inputs, probe_outputs), twin_model, original, input_range)
     totals = new_totals(snn)
     has_original = original is not None or reference_logits is not None
     totals["agreement_reference"] = ORIGINAL if reference_predictions is not None or has_original else PREPROCESSED
@@ -242,7 +242,7 @@ def accumulate(snn, x, y=None, relu_model=None, reference_predictions=None, inpu
     totals["relu_twin"] = twin_kind
     totals["input_range"] = [float(v) for v in input_range]
     totals["dtype"] = run.dtype
-    refs = _References(reference_predictions, reference_logits)
+    refs = References(reference_predictions, reference_logits)
     source = stream(x, tuple(snn.inputs[0].shape[1:]), input_range, y=y, batch_size=batch_size, clip=clip)
     size = None
     for x_hat, labels in progress(source, num_batches(x, batch_size), "SNN", verbose):
@@ -252,15 +252,31 @@ def accumulate(snn, x, y=None, relu_model=None, reference_predictions=None, inpu
     return totals
 
 
-class _References:
-    """What the caller gave about the original network, sliced batch by batch."""
+class References:
+    """What the caller gave about the original network, sliced batch by batch.
+
+    Parameters
+    ----------
+    predictions : array_like or None
+        The original network's predictions, one per input, in order.
+    logits : array_like or None
+        Its logits, ``(N, n_classes)``, compared in float64.
+    """
 
     def __init__(self, predictions, logits):
         self.predictions = None if predictions is None else np.asarray(predictions).reshape(-1)
         self.logits = None if logits is None else np.asarray(logits, np.float64)
 
     def take(self, start, stop, n_classes):
-        """``(predictions, logits)`` of inputs ``start:stop`` (None where not given)."""
+        """``(predictions, logits)`` of inputs ``start:stop`` (None where not given).
+
+        Parameters
+        ----------
+        start, stop : int
+            The inputs' indices in the whole evaluation.
+        n_classes : int
+            The SNN's outputs per input (the logits must have as many columns).
+        """
         pred = logits = None
         if self.predictions is not None:
             if len(self.predictions) < stop:
@@ -275,8 +291,23 @@ class _References:
         return pred, logits
 
 
-class _Run:
-    """The probes of one evaluation and how a batch adds to its counts."""
+class BatchCounter:
+    """The probes of one evaluation and how a batch adds to its counts.
+
+    Parameters
+    ----------
+    snn : keras.Model
+        The SNN.
+    layers : list
+        Its spiking layers (:func:`spiking_layers`).
+    probe : keras.Model
+        Returns every spiking layer's output times.
+    relu_model : keras.Model
+        The preprocessed network the SNN was built from.
+    original : keras.Model or None
+        The original network's logits model, or None.
+    input_range : (float, float)
+    """
 
     def __init__(self, snn, layers, probe, relu_model, original, input_range):
         self.layers, self.probe, self.original, self.input_range = layers, probe, original, input_range
@@ -291,7 +322,21 @@ class _Run:
                                          if not layer.output_layer])
 
     def count_batch(self, totals, x_hat, labels, refs, size):
-        """Add one batch's counts to ``totals``."""
+        """Add one batch's counts to ``totals``.
+
+        Parameters
+        ----------
+        totals : dict
+            From :func:`new_totals`; updated in place.
+        x_hat : ndarray
+            The batch, normalised to [0, 1].
+        labels : ndarray or None
+            Its labels (-1: unlabelled).
+        refs : References
+            The original network's predictions and logits.
+        size : int
+            The batch size the probes are called with.
+        """
         b, n0 = len(x_hat), totals["n"]
         t_batch = [np.asarray(o) for o in predict_on(self.probe, 1.0 - x_hat, size)]
         logits = t_batch[-1]

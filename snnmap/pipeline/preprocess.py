@@ -212,7 +212,8 @@ def _is_number(value):
 
 
 def preprocess(model, x_calib, input_range=(0.0, 1.0), upper_b=DEFAULT_UPPER_B,
-               lower_b=DEFAULT_LOWER_B, batch_size=256, verbose="auto", maxima_dtype="float32", clip=False):
+               lower_b=DEFAULT_LOWER_B, batch_size=256, verbose="auto", maxima_dtype="float32", clip=False,
+               maxima=None):
     """Phase 1 (docs/method.md §4): preprocess a trained ReLU network.
 
     Parameters
@@ -238,6 +239,10 @@ def preprocess(model, x_calib, input_range=(0.0, 1.0), upper_b=DEFAULT_UPPER_B,
     clip : bool
         Clip the calibration data to ``input_range`` (before normalising them) instead of refusing
         values outside it.
+    maxima : callable, optional
+        Measures ``X_n`` instead of :func:`layer_maxima`, called as it is and returning what it
+        returns (e.g. ``functools.partial(snnmap.beam.layer_maxima, beam_settings=...)``: the
+        calibration pass as an Apache Beam pipeline).
 
     Returns
     -------
@@ -253,9 +258,10 @@ def preprocess(model, x_calib, input_range=(0.0, 1.0), upper_b=DEFAULT_UPPER_B,
                                           "(a batch norm with zero variance and epsilon?)")
     input_shape = graph.shape_of(model.inputs[0])
     pre_model = build_model(stages, input_shape, name=f"{model.name}_preprocessed")
-    x_n, maxima, how = layer_maxima(pre_model, x_calib, input_range, batch_size=batch_size, verbose=verbose,
-                                    dtype=maxima_dtype, clip=clip)
-    n_calib = len(maxima)
+    measure = layer_maxima if maxima is None else maxima
+    x_n, per_image, how = measure(pre_model, x_calib, input_range, batch_size=batch_size, verbose=verbose,
+                                  dtype=maxima_dtype, clip=clip)
+    n_calib = len(per_image)
     names = [layer.name for layer in hidden_layers(pre_model)]
     report = {
         "original_model": model.name,
@@ -269,7 +275,7 @@ def preprocess(model, x_calib, input_range=(0.0, 1.0), upper_b=DEFAULT_UPPER_B,
         "X_n_measured": how,
         "clip": bool(clip),
     }
-    return Preprocessed(pre_model, x_n, (float(input_range[0]), float(input_range[1])), report, maxima)
+    return Preprocessed(pre_model, x_n, (float(input_range[0]), float(input_range[1])), report, per_image)
 
 
 def describe(report) -> str:

@@ -37,13 +37,22 @@ def _wrap(text, width_in, size=10):
     return "\n".join(textwrap.fill(line, chars) for line in str(text).splitlines() if line.strip())
 
 
-def headline(fig, what, caption):
-    """Title ``fig`` with what it shows and, below, the run's ``caption`` (data, settings), wrapped to its width."""
-    width = fig.get_figwidth()
-    text = _wrap(what, width, 12)
-    if caption:
-        text += "\n" + _wrap(caption, width, 11)
-    fig.suptitle(text, fontsize=11)
+def headline(fig, what, caption=""):
+    """Title ``fig`` with a short ``what`` it shows (wrapped to its width only if it must be).
+
+    The run's caption (data, settings) is NOT repeated in the title: it reads as several
+    wrapped lines over every panel.  It belongs in the figure's description (:func:`save`),
+    which the report pages show as the figure's caption.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    what : str
+        What the figure shows, in a few words.
+    caption : str
+        The run's caption; unused here, accepted so that callers need not change.
+    """
+    fig.suptitle(_wrap(what, fig.get_figwidth(), 12), fontsize=12)
 
 
 def _base(path):

@@ -11,7 +11,9 @@ is :func:`sweep_plot` (from :mod:`snnmap.reporting.sweep_figures`).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 
 import numpy as np
 
@@ -20,7 +22,7 @@ from .canvas import COLOURS, GREY, WINDOW_SHADES, axes_grid, grid_shape, headlin
 from .sweep_figures import sweep_plot
 
 __all__ = ["DRAW_RUN_FIGURE", "RUN_FIGURES", "all_run_figures", "exactness", "exactness_data", "potential_traces",
-           "raster", "run_figure_kinds", "spike_time_histograms", "sweep_plot"]
+           "raster", "run_figure_kinds", "spike_time_histograms", "step", "sweep_plot"]
 
 #: Largest number of neurons of one layer drawn in a raster, and of points in a scatter.
 RASTER_NEURONS = 300
@@ -107,15 +109,16 @@ def spike_time_histograms(snap, path, caption=""):
         ax.axvline(t_max, color=COLOURS[3], lw=1.2, ls="--", label=f"t_max = {t_max:.4g}")
         ax.set_yscale("log")
         ax.set_xlim(lo - 0.03 * (t_max - lo), t_max + 2 * width)
-        ax.set_xlabel("spike time t (units of tau_c)")
+        ax.set_xlabel("spike time t (τ_c)")
         ax.set_ylabel("spikes (log scale)")
         frac = float(np.mean(~at_end)) if t.size else 0.0
         per_image = t.size // max(n_img, 1)
         ax.set_title(f"{name}: {per_image:,} neurons x {n_img} images\n{100 * frac:.1f}% fire before t_max",
                      fontsize=10)
-        ax.legend(fontsize=7, loc="upper left")
-    what = "Spike times of the hidden layers (histogram per layer)"
-    headline(fig, what, caption)
+        # Below the axes: inside, the legend covered the t_min line at the left edge.
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
+    what = "Spike times per hidden layer"
+    headline(fig, what)
     return save(fig, path, what, f"{RUN_FIGURES['spike_times']} {caption}".strip(), drawn)
 
 
@@ -140,7 +143,8 @@ def _raster_windows(ax, snap, names, top):
     if out:
         t_read = _window(snap, out[-1])[1]
         ax.axvline(t_read, color=COLOURS[3], lw=1.5, ls="--")
-        ax.text(t_read, -0.05, f" readout of {out[-1]}\n t_min(N) = {t_read:.4g}", color=COLOURS[3],
+        # Left of the line, clear of it: the dashed line no longer runs through the last letters.
+        ax.text(t_read, -0.05, f"readout of {out[-1]}  \nt_min(N) = {t_read:.4g}  ", color=COLOURS[3],
                 fontsize=8, va="top", ha="right")
     return spans
 
@@ -201,8 +205,10 @@ def raster(snap, path, caption="", image=0, max_neurons=RASTER_NEURONS):
         ticks.append(b + 0.5)
         what = f"{name}\n{t.size:,} neurons" + (f"\n({note})" if note else "")
         labels.append(what)
-        ax.text(w_hi, b + 0.02, f"  neuron 0 .. {t.size - 1:,}  ({100 * np.mean(~silent):.0f}% before end)",
-                fontsize=7, va="bottom", ha="left", color="#444444")
+        # On a white box: at the last layer's t_max the readout line and the grey spikes meet the note.
+        ax.text(w_hi, b + 0.02, f" neuron 0 .. {t.size - 1:,}  ({100 * np.mean(~silent):.0f}% before end)",
+                fontsize=7, va="bottom", ha="left", color="#444444",
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1.5})
         if b:
             ax.axhline(b, color="#cccccc", lw=0.8)
     top = len(bands)
@@ -212,9 +218,9 @@ def raster(snap, path, caption="", image=0, max_neurons=RASTER_NEURONS):
     lo = spans[0][1]
     hi = max(s[2] for s in spans)
     ax.set_xlim(lo - 0.02 * (hi - lo), hi + 0.18 * (hi - lo))
-    ax.set_xlabel("time t (units of tau_c); grey: spike at the end of its window (codes 0)")
-    what = f"Spike raster of image {image} through all layers"
-    headline(fig, what, caption)
+    ax.set_xlabel("time t (τ_c); grey: spike at the end of its window (codes 0)")
+    what = f"Spike raster, image {image}"
+    headline(fig, what)
     return save(fig, path, what, f"{RUN_FIGURES['raster']} {caption}".strip(), drawn)
 
 
@@ -294,16 +300,17 @@ def potential_traces(snap, path, caption=""):
         ax.set_ylim(lo - pad, hi + 2.5 * pad)
         ax.set_xlim(t0, t_max + 0.02 * (t_max - t0))
         ax.set_title(f"{_neuron_label(neurons[k], shape)}\n{status}", fontsize=9)
-        ax.set_xlabel("t (units of tau_c)", fontsize=8)
+        ax.set_xlabel("t (τ_c)", fontsize=8)
         ax.set_ylabel("V(t)", fontsize=8)
         ax.tick_params(labelsize=8)
         if k == 0 or not fired:
-            ax.legend(fontsize=6.5, loc="lower right")
+            ax.legend(fontsize=6.5, loc="best")  # a fixed corner covered traces that stay low
     note = str(snap.get("trace/note", ""))
-    what = (f"Membrane potential of {len(neurons)} neurons of layer {layer}, image {int(snap['trace/image'])}; "
-            f"window [{t0:.4g}, {t_min:.4g}] inputs, [{t_min:.4g}, {t_max:.4g}] output; {note}")
-    headline(fig, what, caption)
-    return save(fig, path, what, f"{RUN_FIGURES['potential']} {caption}".strip(), drawn)
+    what = f"Membrane potential V(t), layer {layer}, image {int(snap['trace/image'])}"
+    details = (f"{len(neurons)} neurons; inputs in [{t0:.4g}, {t_min:.4g}] τ_c, output window [{t_min:.4g}, "
+               f"{t_max:.4g}] τ_c; {note}").strip().rstrip(";")
+    headline(fig, what)
+    return save(fig, path, what, f"{RUN_FIGURES['potential']} {details}. {caption}".strip(), drawn)
 
 
 # -- exactness ----------------------------------------------------------------------------
@@ -359,6 +366,8 @@ def exactness(snap, path, caption=""):
     names = [n for n in _hidden(snap) if f"y/{n}" in snap]
     if not names:
         raise ValueError("the snapshot has no ReLU pre-activations y/...: take it with relu_model")
+    perturbed = snapshot_perturbations(snap)
+    measure = "max deviation" if perturbed else "max |error|"
     fig = new_figure(max(9.0, 4.4 * len(names)), 8.2)
     axes = fig.subplots(2, len(names), squeeze=False)
     rng = np.random.default_rng(0)
@@ -392,7 +401,7 @@ def exactness(snap, path, caption=""):
         top.plot([lo, hi], [lo, hi], color="black", lw=1.0, ls="--", label="identity")
         top.set_xlabel("relu(y): ReLU network")
         top.set_ylabel("t_max - t: SNN spike code")
-        top.set_title(f"{name}: max |error| = {max_err:.3g}{note}", fontsize=10)
+        top.set_title(f"{name}: {measure} = {max_err:.3g}{note}", fontsize=10)
         top.legend(fontsize=7, loc="upper left")
         floor = 1e-18
         shown = np.maximum(err[idx][sel_ok], floor)
@@ -402,15 +411,33 @@ def exactness(snap, path, caption=""):
         bottom.axhline(floor, color=GREY, lw=0.8, ls=":")
         bottom.set_xlabel("relu(y)")
         bottom.set_ylabel("|(t_max - t) - relu(y)|")
-        bottom.set_title(f"|error| per neuron (0 drawn at {floor:g})", fontsize=9)
-    what = (f"Exactness: ReLU activation vs decoded spike code, hidden layers; max |error| = {overall:.3g} "
-            f"({_n_images(snap)} images)")
-    noise = float(snap.get("meta/noise", 0.0))
-    if noise > 0 or int(snap.get("meta/time_bits", 0)):
-        what += (f"; y from the spikes each layer received BEFORE jitter/quantisation (noise={noise:g}, "
-                 f"time_bits={int(snap.get('meta/time_bits', 0))}): the error shows their effect")
-    headline(fig, what, caption)
-    return save(fig, path, what, f"{RUN_FIGURES['exactness']} {caption}".strip(), drawn)
+        bottom.set_title(f"|{'deviation' if perturbed else 'error'}| per neuron (0 drawn at {floor:g})", fontsize=9)
+    if perturbed:
+        what = f"Deviation caused by {', '.join(perturbed)}: ReLU vs SNN spike code"
+        details = (f"max deviation = {overall:.3g} over {_n_images(snap)} images; y from the spikes each layer "
+                   "received BEFORE the perturbation: the difference is the perturbation's effect, not an "
+                   "exactness figure.")
+    else:
+        what = "Exactness: ReLU vs SNN spike code"
+        details = f"max |error| = {overall:.3g} over {_n_images(snap)} images."
+    headline(fig, what)
+    return save(fig, path, what, f"{RUN_FIGURES['exactness']} {details} {caption}".strip(), drawn)
+
+
+def snapshot_perturbations(snap):
+    """The perturbations a snapshot's SNN ran with, as ``"knob=value"`` (empty: none).
+
+    Parameters
+    ----------
+    snap : dict
+        A snapshot (its ``meta/noise``, ``meta/alpha_noise``, ``meta/time_bits``, ``meta/weight_bits``).
+    """
+    found = []
+    for key in ("noise", "alpha_noise", "time_bits", "weight_bits"):
+        value = snap.get(f"meta/{key}")
+        if value is not None and float(value) != 0:
+            found.append(f"{key}={float(value):g}" if "noise" in key else f"{key}={int(value)}")
+    return found
 
 
 # -- all figures of a run -----------------------------------------------------------------
@@ -443,7 +470,31 @@ DRAW_RUN_FIGURE = {
 }
 
 
-def all_run_figures(snap, out_dir, stem, caption=""):
+@contextlib.contextmanager
+def step(label, verbose="auto"):
+    """Say what a report is writing, then how long it took: ``report: <label> ... 1.2 s``.
+
+    Figures and pages take seconds each (tens for a run's report), so each step is a line of
+    its own, printed as it starts.
+
+    Parameters
+    ----------
+    label : str
+        What the step writes.
+    verbose : "auto", 0, 1 or 2
+        0: say nothing.
+    """
+    start = time.perf_counter()
+    if verbose != 0:
+        print(f"report: {label} ...", end="", flush=True)
+    try:
+        yield
+    finally:
+        if verbose != 0:
+            print(f" {time.perf_counter() - start:.1f} s", flush=True)
+
+
+def all_run_figures(snap, out_dir, stem, caption="", verbose=0):
     """Every figure a snapshot supports, as ``<out_dir>/<stem>_<kind>.png|svg``.
 
     Kinds (see :data:`RUN_FIGURES` and :func:`run_figure_kinds`): ``spike_times`` and
@@ -462,6 +513,8 @@ def all_run_figures(snap, out_dir, stem, caption=""):
         The results file's name without ``.json``.
     caption : str
         The run's caption, on every figure.
+    verbose : "auto", 0, 1 or 2
+        Not 0: one line per figure as it is drawn (:func:`step`).
 
     Returns
     -------
@@ -473,6 +526,7 @@ def all_run_figures(snap, out_dir, stem, caption=""):
         raise ValueError("the snapshot supports no figure (no hidden spiking layer)")
     os.makedirs(os.fspath(out_dir), exist_ok=True)
     paths = []
-    for kind in kinds:
-        paths += DRAW_RUN_FIGURE[kind](snap, os.path.join(os.fspath(out_dir), f"{stem}_{kind}"), caption)
+    for number, kind in enumerate(kinds, 1):
+        with step(f"figure {number} of {len(kinds)}, {kind}", verbose):
+            paths += DRAW_RUN_FIGURE[kind](snap, os.path.join(os.fspath(out_dir), f"{stem}_{kind}"), caption)
     return paths

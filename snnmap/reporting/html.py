@@ -39,7 +39,7 @@ PageWritten = collections.namedtuple("PageWritten", "path missing")
 
 
 def write_run_artifacts(json_path, snn, x, relu_model=None, input_range=(0.0, 1.0), result=None, n_images=16,
-                        report=True, **snapshot_kwargs):
+                        report=True, verbose="auto", **snapshot_kwargs):
     """Snapshot, figures and page of a run whose results are (or will be) at ``json_path``.
 
     Call it after the results JSON is written.
@@ -64,6 +64,9 @@ def write_run_artifacts(json_path, snn, x, relu_model=None, input_range=(0.0, 1.
         How many images the snapshot keeps.
     report : bool
         Write the page too.
+    verbose : "auto", 0, 1 or 2
+        Not 0: one line per step (snapshot, each figure, page) as it starts, with its time
+        (:func:`snnmap.reporting.figures.step`).
     **snapshot_kwargs
         Passed to :func:`snnmap.pipeline.snapshot.take_snapshot` (``trace_layer``,
         ``trace_neurons``, ``image``).
@@ -78,12 +81,16 @@ def write_run_artifacts(json_path, snn, x, relu_model=None, input_range=(0.0, 1.
     if result is None:
         result = storage.read_json(json_path)
     remove_stale_temporaries(companion_targets(json_path))
-    snap = snapshot.take_snapshot(snn, x, input_range=input_range, relu_model=relu_model, n_images=n_images,
-                                  **snapshot_kwargs)
-    snapshot.save_snapshot(paths["snapshot"], snap)
-    figs = figures.all_run_figures(snap, paths["figures_dir"], paths["stem"], run_caption(result))
+    with figures.step(f"snapshot of {n_images} images", verbose):
+        snap = snapshot.take_snapshot(snn, x, input_range=input_range, relu_model=relu_model, n_images=n_images,
+                                      **snapshot_kwargs)
+        snapshot.save_snapshot(paths["snapshot"], snap)
+    figs = figures.all_run_figures(snap, paths["figures_dir"], paths["stem"], run_caption(result), verbose)
     prune_figures(paths["figures_dir"], paths["stem"], figs)
-    page = write_report(json_path) if report else None
+    page = None
+    if report:
+        with figures.step("page", verbose):
+            page = write_report(json_path)
     return {"snapshot": paths["snapshot"], "figures": figs, "report": page}
 
 

@@ -127,14 +127,37 @@ def percent(value):
     return "n/a" if value is None else f"{100 * value:.2f}%"
 
 
-def energy(pj):
-    """An energy ``pj`` in picojoules, in the largest unit (pJ ... J) it reaches."""
+#: Energy units, largest first: (name, picojoules).
+ENERGY_UNITS = (("J", 1e12), ("mJ", 1e9), ("µJ", 1e6), ("nJ", 1e3), ("pJ", 1.0))
+
+
+def energy_unit(values):
+    """``(unit, scale)``: the largest unit (pJ ... J) that the largest of ``values`` (pJ) reaches.
+
+    A table of energies uses one unit, so that its values compare at a glance.
+
+    Parameters
+    ----------
+    values : iterable of float or None
+        Energies in picojoules (None is skipped).
+    """
+    largest = max((abs(v) for v in values if v is not None), default=0.0)
+    return next(((u, s) for u, s in ENERGY_UNITS if largest >= s), ENERGY_UNITS[-1])
+
+
+def energy(pj, unit=None):
+    """An energy ``pj`` in picojoules, in ``unit`` or in the largest unit (pJ ... J) it reaches.
+
+    Parameters
+    ----------
+    pj : float or None
+    unit : (str, float), optional
+        ``(name, picojoules)`` from :func:`energy_unit`, shared by the values of one table.
+    """
     if pj is None:
         return "n/a"
-    for unit, scale in (("J", 1e12), ("mJ", 1e9), ("µJ", 1e6), ("nJ", 1e3)):
-        if abs(pj) >= scale:
-            return f"{pj / scale:.4g} {unit}"
-    return f"{pj:.4g} pJ"
+    name, scale = unit or energy_unit([pj])
+    return f"{pj / scale:.4g} {name}"
 
 
 def ratio(value):

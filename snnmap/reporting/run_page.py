@@ -8,9 +8,10 @@ results have them), the per-layer table, and every figure (or which are missing,
 
 from __future__ import annotations
 
+from ..experiments.phase2 import is_perturbed
 from .artifacts import run_caption, run_figures
-from .markup import (data_callout, data_section, energy, esc, figures_html, fmt, kv_table, nav, page, percent, ratio,
-                     table)
+from .markup import (data_callout, data_section, energy, energy_unit, esc, figures_html, fmt, kv_table, nav, page,
+                     percent, ratio, table)
 
 #: The summary table: (results key, label, meaning); keys absent from the results are left out.
 SUMMARY = (
@@ -41,6 +42,20 @@ LAYER_COLUMNS = (("name", "layer"), ("role", "role"), ("t_min_prev", "t_min(n-1)
                  ("t_max", "t_max(n)"), ("B_n", "B_n"), ("X_n", "X_n"), ("neurons", "neurons / image"),
                  ("informative_spike_fraction", "informative"), ("max_abs_error", "max |error|"),
                  ("violations_a", "violations (a)"), ("violations_b", "violations (b)"))
+
+#: The labels of the error figures of a perturbed run (noise, quantisation, ...): (results key, label, meaning).
+#: There they measure the deviation the perturbation causes, not the exactness of the conversion.
+PERTURBED_LABELS = {
+    "max_abs_error_original": ("deviation from your network (caused by the perturbation)",
+                               "largest |SNN logits - your original network's pre-softmax logits|: what the "
+                               "perturbation changes, not an exactness figure"),
+    "max_abs_error": ("deviation of the spike codes (caused by the perturbation)",
+                      "largest |(t_max - t) - relu(y)| over hidden neurons without window violations, and "
+                      "|readout - y| of the output layer, under the perturbation"),
+    "max_abs_error_end_to_end": ("deviation end to end (vs the preprocessed ReLU twin)",
+                                 "against the preprocessed ReLU network run on the same images, under the "
+                                 "perturbation"),
+}
 
 OPERATIONS_NOTE = ('<p class="muted">docs/method.md §8: a ReLU layer costs n_in x n_out (Dense) or '
                    "H_out W_out C_out k_h k_w C_in (Conv2D) MACs; a spike costs one event per synapse it "
@@ -74,13 +89,30 @@ def _original_error(d):
     return fmt(d["max_abs_error_original"], "error"), ""
 
 
+def _perturbed_headline(d, shown, why):
+    """The headline of a perturbed run: the deviation the perturbation causes, named as such."""
+    found = d.get("perturbations") or []
+    by = f" ({', '.join(found)})" if found else ""
+    value = f'<b data-key="max_abs_error_original">{esc(shown)}</b>'
+    parts = [f'<div class="callout estimate" id="exactness"><p class="big">deviation from your network caused by '
+             f"the perturbation{esc(by)}: {value}</p>",
+             f"<p>{esc(why[0].upper() + why[1:]) + '. ' if why else ''}This run perturbs the SNN on purpose "
+             "(docs/method.md §6): the figures below measure what the perturbation changes, not the exactness "
+             "of the conversion (an unperturbed run of the same network shows that).</p>"]
+    if "max_abs_error" in d:
+        parts.append(f"<p>{esc(PERTURBED_LABELS['max_abs_error'][0])}: "
+                     f'<b>{esc(fmt(d["max_abs_error"], "error"))}</b></p>')
+    return "".join(parts) + "</div>"
+
+
 def exactness_headline(d):
     """The headline exactness of results ``d``: the SNN against the user's original network (§7).
 
     The spike codes' error against the preprocessed ReLU twin (``max_abs_error``) stands
     beside it under its own name.  Without ``max_abs_error_original`` (older results) the
     callout says that the end-to-end check was not recorded; with it None, that it was not
-    measured and why.  Empty for results with neither key.
+    measured and why.  For a perturbed run (noise, quantisation, ...) the same figures are
+    named as the deviation the perturbation causes.  Empty for results with neither key.
 
     Parameters
     ----------
@@ -90,6 +122,8 @@ def exactness_headline(d):
     if "max_abs_error_original" not in d and "max_abs_error" not in d:
         return ""
     shown, why = _original_error(d)
+    if is_perturbed(d):
+        return _perturbed_headline(d, shown, why)
     value = f'<b data-key="max_abs_error_original">{esc(shown)}</b>'
     if not why:
         n = f" over {fmt(d['n_test'])} images" if d.get("n_test") is not None else ""
@@ -107,9 +141,13 @@ def exactness_headline(d):
 
 
 def summary_section(d):
-    """The summary table of results ``d`` (see :data:`SUMMARY`); empty when it has none of the keys."""
+    """The summary table of results ``d`` (see :data:`SUMMARY`; a perturbed run's error rows are named
+    as deviations, :data:`PERTURBED_LABELS`); empty when it has none of the keys."""
+    perturbed = is_perturbed(d)
     rows = []
     for key, label, note in SUMMARY:
+        if perturbed and key in PERTURBED_LABELS:
+            label, note = PERTURBED_LABELS[key]
         if key == "max_abs_error_original" and ("max_abs_error" in d or key in d):
             shown, why = _original_error(d)
             rows.append(f'<tr><th>{esc(label)}</th><td class="value" data-key="{esc(key)}">{esc(shown)}</td>'
@@ -153,16 +191,17 @@ def _operations(ops):
 
 
 def _energy(en):
-    """The energy estimate of a run's ``energy`` dict, in a callout that says it is an estimate."""
+    """The energy estimate of a run's ``energy`` dict, in a callout that says it is an estimate (one unit)."""
+    unit = energy_unit([en.get(k) for k in ("relu_pj_per_image", "snn_pj_per_image", "snn_informative_pj_per_image")])
     parts = ['<h3>Energy per image: an ESTIMATE</h3><div class="callout estimate">',
              "<p><b>Estimate</b>, not a measurement: operations x energy per operation"
              + (f" ({esc(en['counts'])})" if en.get("counts") else "") + ".</p>"]
     pairs = [("energy per multiply-accumulate (ReLU)", f"{en['mac_pj']} pJ" if "mac_pj" in en else None),
              ("energy per synaptic event (SNN, one add)", f"{en['add_pj']} pJ" if "add_pj" in en else None),
              ("source of the per-operation energies", en.get("source")),
-             ("ReLU network", energy(en.get("relu_pj_per_image"))),
-             ("SNN, every spike", energy(en.get("snn_pj_per_image"))),
-             ("SNN, informative spikes only", energy(en.get("snn_informative_pj_per_image"))),
+             ("ReLU network", energy(en.get("relu_pj_per_image"), unit)),
+             ("SNN, every spike", energy(en.get("snn_pj_per_image"), unit)),
+             ("SNN, informative spikes only", energy(en.get("snn_informative_pj_per_image"), unit)),
              ("SNN / ReLU (every spike)", ratio(en.get("snn_over_relu"))),
              ("SNN / ReLU (informative only)", ratio(en.get("snn_informative_over_relu")))]
     pairs += [(k, v) for k, v in en.items() if k not in _ENERGY_KEYS]
@@ -197,7 +236,8 @@ def layers_section(d):
         if not entry.get("output_layer") and entry.get("t_max") is not None and entry.get("t_min") is not None:
             row["B_n"] = entry["t_max"] - entry["t_min"]
         rows.append(row)
-    columns = [(k, h) for k, h in LAYER_COLUMNS if any(r.get(k) is not None for r in rows)]
+    headers = dict(LAYER_COLUMNS, max_abs_error="deviation") if is_perturbed(d) else dict(LAYER_COLUMNS)
+    columns = [(k, headers[k]) for k, _ in LAYER_COLUMNS if any(r.get(k) is not None for r in rows)]
     extra = [k for r in rows for k in r if k not in dict(LAYER_COLUMNS) and k != "output_layer"]
     columns += [(k, k) for k in dict.fromkeys(extra)]
     formats = {"informative_spike_fraction": percent}

@@ -42,6 +42,42 @@ def _trial_count(row):
     return _num(value)
 
 
+#: The axis label of each knob, with its unit (docs/method.md §6).
+KNOB_LABELS = {"noise": "noise σ (τ_c)", "alpha_noise": "alpha noise σ (relative)", "zeta": "ζ (window margin)",
+               "time_bits": "time bits", "weight_bits": "weight bits", "w_min": "w_min (weight units)",
+               "w_max": "w_max (weight units)", "x_quantile": "x_quantile (quantile of the activations)"}
+
+
+def knob_label(knob):
+    """The axis label of a sweep's knob, with its unit (the knob's name for an unknown column).
+
+    Parameters
+    ----------
+    knob : str
+    """
+    return KNOB_LABELS.get(knob, knob)
+
+
+def error_bars_text(rows):
+    """What a sweep figure's error bars are: the sample std over N trials, or none (one trial).
+
+    Parameters
+    ----------
+    rows : list of dict
+        The sweep's rows (``n_trials`` or ``trials``).
+    """
+    trials = np.asarray([_trial_count(r) for r in rows], np.float64)
+    trials = trials[np.isfinite(trials)]
+    if not trials.size:
+        return "error bars: std over trials (count not given)"
+    lo, hi = int(trials.min()), int(trials.max())
+    if hi < 2:
+        return "one trial per point: no error bars"
+    tr = f"{lo}" if lo == hi else f"{lo}-{hi}"
+    none = "; none where a point has one trial" if lo < 2 else ""
+    return f"error bars: sample std (ddof=1) over {tr} trials per point{none}"
+
+
 def _knob_values(rows, knob):
     raw = [row.get(knob) for row in rows]
     nums = np.asarray([_num(v) for v in raw])
@@ -82,14 +118,18 @@ def _sweep_panel(ax, rows, groups, knob, group_by, metric, label):
         if cats is not None:
             x = np.asarray([cats.index(str(r.get(knob))) for r in grows], np.float64)
         mean = _column(grows, f"{metric}_mean", metric)
-        std = np.nan_to_num(_column(grows, f"{metric}_std"), nan=0.0)
+        std = _column(grows, f"{metric}_std")
+        # One trial has no spread to show: no bar, rather than a bar of 0 that reads as a measurement.
+        single = np.asarray([_trial_count(r) < 2 for r in grows])
+        std = np.where(single, np.nan, std)
         order = np.argsort(x, kind="stable")
         ok = np.isfinite(mean[order])
         if not np.any(ok):
             continue
         name = ", ".join(f"{k}={v}" for k, v in zip(group_by, key)) if group_by else "SNN"
-        ax.errorbar(x[order][ok], mean[order][ok], yerr=std[order][ok], marker="o", ms=5, capsize=4,
-                    lw=1.5, color=COLOURS[g % len(COLOURS)], label=name)
+        yerr = std[order][ok]
+        ax.errorbar(x[order][ok], mean[order][ok], yerr=None if np.all(np.isnan(yerr)) else np.nan_to_num(yerr),
+                    marker="o", ms=5, capsize=4, lw=1.5, color=COLOURS[g % len(COLOURS)], label=name)
         drawn += int(ok.sum())
     if metric == "accuracy_snn":
         relu = _column(rows, "accuracy_relu")
@@ -103,7 +143,7 @@ def _sweep_panel(ax, rows, groups, knob, group_by, metric, label):
         pos = x_all[np.isfinite(x_all)]
         if pos.size and np.all(pos > 0) and pos.max() / pos.min() >= 100:
             ax.set_xscale("log")
-    ax.set_xlabel(knob)
+    ax.set_xlabel(knob_label(knob))
     ax.set_ylabel(label)
     ax.set_title(label, fontsize=10)
     ax.grid(True, color="#e5e5e5", lw=0.6)
@@ -113,7 +153,7 @@ def _sweep_panel(ax, rows, groups, knob, group_by, metric, label):
 
 
 def sweep_plot(table, knob, path, caption="", group_by=None):
-    """SNN accuracy and agreement against one knob, error bars = std over trials.
+    """SNN accuracy and agreement against one knob, error bars = sample std over trials (none for one trial).
 
     Parameters
     ----------
@@ -154,15 +194,8 @@ def sweep_plot(table, knob, path, caption="", group_by=None):
     drawn = 0
     for ax, (metric, label) in zip(axes, panels):
         drawn += _sweep_panel(ax, rows, groups, knob, group_by, metric, label)
-    trials = np.asarray([_trial_count(r) for r in rows], np.float64)
-    trials = trials[np.isfinite(trials)]
-    if trials.size:
-        lo, hi = int(trials.min()), int(trials.max())
-        tr = f"{lo}" if lo == hi else f"{lo}-{hi}"
-        bars = f"error bars: std over {tr} trial(s) per point"
-    else:
-        bars = "error bars: std over trials (count not given)"
-    what = f"Accuracy and agreement against {knob}; {bars}"
-    headline(fig, what, caption)
+    bars = error_bars_text(rows)
+    what = f"Accuracy and agreement against {knob_label(knob)}"
+    headline(fig, what, "")
     return save(fig, path, what, f"SNN accuracy and agreement with the original ReLU network against "
-                f"{knob}; {bars}; dashed line: accuracy of the ReLU network. {caption}".strip(), drawn)
+                f"{knob_label(knob)}; {bars}; dashed line: accuracy of the ReLU network. {caption}".strip(), drawn)

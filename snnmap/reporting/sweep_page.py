@@ -10,8 +10,20 @@ from __future__ import annotations
 
 import math
 
+from ..experiments.naming import perturbations
 from .artifacts import SWEEP_SPECIAL, artifact_paths, draw_sweep_figures, fixed_settings, sweep_caption
 from .markup import data_callout, data_section, esc, figures_html, find_pngs, fmt, kv_table, nav, page
+from .sweep_figures import error_bars_text, knob_label
+
+#: Headers of the metrics of a sweep table that need a name or a unit beyond their key.
+HEADERS = {"latency": "latency (τ_c)", "max_abs_error_original": "max |error| vs original",
+           "max_abs_error": "max |error| of the codes", "n_trials": "trials",
+           "informative_spike_fraction": "informative spikes"}
+#: The same error metrics on perturbed rows: the deviation the perturbation causes.
+DEVIATION_HEADERS = {"max_abs_error_original": "deviation vs original", "max_abs_error": "deviation of the codes"}
+#: Said under a table that mixes unperturbed and perturbed rows.
+MIXED_NOTE = ("* perturbed point (noise, alpha_noise, time_bits, weight_bits or x_quantile &lt; 1): there the error "
+              "columns are the deviation the perturbation causes, not exactness.")
 
 
 def sweep_columns(rows, knobs):
@@ -94,19 +106,59 @@ def _cell(row, kind, key):
     return fmt(value, key), isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _perturbed(row):
+    return bool(perturbations(row.get("settings")))
+
+
+def _header(key, knobs, kinds):
+    """A column's header: the knob with its unit, an error metric named by the rows' kinds, or the key."""
+    if key in knobs:
+        return knob_label(key)
+    if key in DEVIATION_HEADERS and kinds == {True}:
+        return DEVIATION_HEADERS[key]
+    if key in DEVIATION_HEADERS and kinds == {True, False}:
+        return f"{HEADERS[key]} / {DEVIATION_HEADERS[key]}*"
+    return HEADERS.get(key, key.replace("_", " "))
+
+
 def sweep_table(rows, knobs):
-    """The results table of a sweep (see :func:`sweep_columns`)."""
+    """The results table of a sweep (see :func:`sweep_columns`).
+
+    Error columns are named for what they measure: exactness on unperturbed rows, the deviation
+    a perturbation causes on perturbed ones (marked ``*`` when the table mixes both).
+
+    Parameters
+    ----------
+    rows : list of dict
+    knobs : list of str
+    """
     columns = sweep_columns(rows, knobs)
-    head = "".join(f"<th>{esc(k.replace('_', ' '))}</th>" for kind, k in columns)
+    kinds = {_perturbed(r) for r in rows}
+    head = "".join(f"<th>{esc(_header(k, knobs, kinds))}</th>" for kind, k in columns)
     body = []
     for row in rows:
         cells = []
         for kind, key in columns:
             text, num = _cell(row, kind, key)
+            if key in DEVIATION_HEADERS and len(kinds) == 2 and _perturbed(row) and text != "n/a":
+                text += "*"
             cls = ' class="num"' if num else ""
             cells.append(f"<td{cls}>{esc(text)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return f'<table class="grid sweep"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    note = f'<p class="muted">{MIXED_NOTE}</p>' if len(kinds) == 2 else ""
+    return f'<table class="grid sweep"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>{note}'
+
+
+def std_text(sweep):
+    """What the ± of a sweep's table is: the sample std over N trials, or none for one trial.
+
+    Parameters
+    ----------
+    sweep : dict
+        A sweep (its ``rows``).
+    """
+    text = error_bars_text(sweep["rows"])
+    return text.replace("error bars: ", "± ").replace("no error bars", "no ±")
 
 
 def _incomplete(sweep):
@@ -151,7 +203,8 @@ def sweep_page(sweep, json_path, base_dir):
              ("grid", "Grid")]) + "</header>",
         _incomplete(sweep), data_callout(sweep),
         '<section id="table"><h2>Results</h2><p class="muted">One row per grid point (knobs first); metrics are '
-        "mean ± std over the trials of that point.</p><div class=\"scroll\">" + sweep_table(sweep["rows"], knobs)
+        f"the mean over the trials of that point; {esc(std_text(sweep))}.</p><div class=\"scroll\">"
+        + sweep_table(sweep["rows"], knobs)
         + "</div></section>",
         f'<section id="figures"><h2>Figures</h2>{note}{figures_html(pngs, base_dir, caption)}</section>',
         '<div class="cols">' + data_section(sweep)

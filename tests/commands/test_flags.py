@@ -73,11 +73,12 @@ DEFAULTS = """
 import json
 from snnmap import cli
 from snnmap.experiments.settings import Experiment, Phase1Settings, Phase2Options, RunSettings
+from snnmap.experiments import naming
 cli.define_common_flags()
 cli.FLAGS(["prog"])
 print(json.dumps([cli.run_settings() == RunSettings(), cli.phase1_settings() == Phase1Settings(),
                   cli.phase2_options() == Phase2Options(),
-                  cli.experiment() == cli.naming.resolve(Experiment())]))
+                  cli.experiment() == naming.resolve(Experiment())]))
 """
 
 
@@ -89,7 +90,7 @@ NO_FLAGS = """
 import importlib, json, pkgutil
 import snnmap
 from absl import flags
-COMMANDS = {"snnmap.cli", "snnmap.phase1", "snnmap.phase2", "snnmap.sweep", "snnmap.report"}
+COMMANDS = {"snnmap.cli", "snnmap.phase1", "snnmap.phase2", "snnmap.sweep", "snnmap.report", "snnmap.compare"}
 names = sorted(m.name for m in pkgutil.walk_packages(snnmap.__path__, "snnmap.") if m.name not in COMMANDS)
 for name in names:
     importlib.import_module(name)

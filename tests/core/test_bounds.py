@@ -176,9 +176,20 @@ def test_channel_spreads_copy_exactly(width, count):
     np.testing.assert_array_equal(mask_of(taken), kernel[..., channels])
 
 
+def numpy_grid(u, tau, quantiles, t_in):
+    """The grid points of :func:`snnmap.core.grid.quantile_grid` in numpy: the distinct time at
+    rank floor(f d) among each image's d distinct informative ones, clipped to [-T_in, tau]."""
+    rows = []
+    for row, last in zip(u, tau):
+        times = np.unique(row[row < last])
+        rows.append([np.clip(times[(len(times) * f.numerator) // f.denominator] if len(times) else last,
+                             -t_in, last) for f in quantiles])
+    return np.array(rows)
+
+
 def test_quantile_grid_matches_numpy():
-    """The grid's inner points: the input at rank floor(f n) of each image's sorted inputs, n its
-    informative ones (before tau), clipped to [-T_in, tau]; an alternative set where asked."""
+    """The grid's inner points: the distinct time at rank floor(f d) of each image's d distinct
+    informative times (before tau), clipped to [-T_in, tau]; an alternative set where asked."""
     rng = np.random.default_rng(5)
     t_in = 1.0
     u = -rng.uniform(0.0, 1.3, (6, 40)) * (rng.random((6, 40)) < 0.6)
@@ -186,23 +197,53 @@ def test_quantile_grid_matches_numpy():
     tau = np.maximum(u.max(axis=1), -t_in)
     points = grid.inner_points((0.35, 0.7))
 
-    def expected(quantiles):
-        ordered = np.sort(u, axis=1)
-        early = (u < tau[:, None]).sum(axis=1)
-        picks = np.stack([(early * f.numerator) // f.denominator for f in quantiles], axis=1)
-        return np.clip(np.take_along_axis(ordered, np.minimum(picks, u.shape[1] - 1), axis=1), -t_in, tau[:, None])
-
     def got(**kwargs):
         g = grid.quantile_grid(keras.ops.convert_to_tensor(u), keras.ops.convert_to_tensor(tau[:, None]), points,
                                t_in, 2048, **kwargs)
         return mask_of(g).reshape(len(points), -1).T
 
-    np.testing.assert_array_equal(got(), expected(points))
+    np.testing.assert_array_equal(got(), numpy_grid(u, tau, points, t_in))
     alt = grid.inner_points((0.5, 0.75))
     for use in (True, False):
         np.testing.assert_array_equal(got(alternative=(alt, keras.ops.convert_to_tensor(use))),
-                                      expected(alt if use else points))
+                                      numpy_grid(u, tau, alt if use else points, t_in))
     assert np.all(got()[2] == tau[2])
+
+
+def test_quantile_grid_points_stay_apart_in_ties():
+    """Images with one time shared by most inputs (a uniform background), every input at one
+    time, and a few distinct times: the points are distinct wherever the image has as many
+    distinct informative times, each one's place does not depend on the others (a cascade
+    reuses them), and an image without informative input has every point at tau."""
+    t_in = 1.0
+    stages = (0.35, 0.7, 0.2, 0.5, 0.85)
+    points = grid.inner_points(stages)
+    rng = np.random.default_rng(3)
+    u = np.zeros((5, 600))
+    u[0] = np.where(rng.random(600) < 0.8, -0.4, -rng.uniform(0, 1, 600))  # 80% tied at -0.4
+    u[1] = -0.3                                                             # all at one time: tau
+    u[2, :500] = -0.6                                                       # one informative time
+    u[3] = -rng.choice(np.arange(1, 12) / 12, 600)                          # eleven distinct times
+    u[4, :300] = -1.5                                                       # before -T_in
+    u[4, 300:400] = -rng.uniform(0, 1, 100)
+    tau = np.maximum(u.max(axis=1), -t_in)
+
+    def got(quantiles):
+        g = grid.quantile_grid(keras.ops.convert_to_tensor(u), keras.ops.convert_to_tensor(tau[:, None]),
+                               quantiles, t_in, 2048)
+        return mask_of(g).reshape(len(quantiles), -1).T
+
+    g = got(points)
+    np.testing.assert_array_equal(g, numpy_grid(u, tau, points, t_in))
+    for row in (0, 3, 4):
+        assert len(np.unique(g[row])) == len(points), g[row]
+        assert np.all((g[row] > -t_in - 1e-12) & (g[row] < tau[row]))
+    # The old rule (rank floor(f n) among the inputs) put the points 0.35, 0.5 and 0.7 on the tie.
+    assert np.sum(g[0] == -0.4) <= 1
+    assert np.all(g[1] == tau[1]) and np.all(g[2] == -0.6)
+    for k in range(1, len(stages) + 1):
+        few = grid.cascade_grids([(f,) for f in stages])[k - 1]
+        np.testing.assert_array_equal(got(few), g[:, [points.index(f) for f in few]])
 
 
 def test_solver_policy():

@@ -64,3 +64,14 @@ def test_settings_that_would_give_a_wrong_number_are_refused_when_made(cls, fiel
     with pytest.raises(ValueError, match=f"^{field} must be"):
         cls(**{field: value})
     cls(**{field: 1 if isinstance(value, int) else 0.5})  # a sensible value is kept
+
+
+def test_light_defaults_equal_the_constants_they_stand_for():
+    from snnmap import defaults, solver
+    from snnmap.core.mapping import DEFAULT_ZETA
+    from snnmap.pipeline.energy import DEFAULT_ENERGY
+    from snnmap.pipeline.scaling import DEFAULT_LOWER_B, DEFAULT_UPPER_B
+
+    assert defaults.ZETA == DEFAULT_ZETA and defaults.SOLVERS == solver.SOLVERS
+    assert (defaults.MAC_PJ, defaults.ADD_PJ) == (DEFAULT_ENERGY["mac_pj"], DEFAULT_ENERGY["add_pj"])
+    assert (defaults.UPPER_B, defaults.LOWER_B) == (DEFAULT_UPPER_B, DEFAULT_LOWER_B)

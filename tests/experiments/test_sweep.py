@@ -87,10 +87,11 @@ def test_fixed_settings_may_be_run_settings(tiny, tmp_path):
     with pytest.raises(SweepError, match="--trials"):
         run_sweep(pre, data, {"noise": [0.0]}, 0, None, tmp_path / "c", **kwargs)
     lines = table_lines(a)
-    assert "accuracy SNN" in lines[4] and len(lines) == 4 + 2 + 1 + 1
-    # Without the original network's logits the headline exactness is n/a, and the legend says why.
-    assert "max |error| vs original" in lines[4] and lines[6].split()[-2] == "n/a"
-    assert "phase 1 stored no logits" in lines[-1]
+    assert "accuracy SNN" in lines[4] and len(lines) == 4 + 2 + 1 + 2
+    # time_bits perturbs the SNN: its error columns are the deviation, and without the original network's
+    # logits that figure is n/a, and the legend says why.
+    assert "deviation vs original" in lines[4] and "max |error|" not in lines[4] and lines[6].split()[-2] == "n/a"
+    assert "phase 1 stored no logits" in lines[-2] and "not exactness" in lines[-1]
 
 
 def test_the_headline_exactness_compares_with_the_original_logits(tiny, tmp_path):
@@ -108,3 +109,39 @@ def test_the_headline_exactness_compares_with_the_original_logits(tiny, tmp_path
     assert abs(wrong["rows"][0]["max_abs_error_original_mean"] - 0.25) < 1e-9
     with pytest.raises(ValueError, match="reference_logits of shape"):
         run_sweep(pre, data, {"zeta": [0.5]}, 1, None, tmp_path / "x", reference_logits=logits[:5], **kwargs)
+
+
+def test_the_std_over_trials_is_the_sample_std_and_one_trial_has_none(tiny, tmp_path):
+    pre, data, reference, logits = tiny
+    kwargs = dict(reference_predictions=reference, reference_logits=logits, batch_size=16, verbose=0,
+                  log=lambda line: None)
+    two = run_sweep(pre, data, {"noise": [0.4]}, 2, None, tmp_path / "two", **kwargs)
+    row = two["rows"][0]
+    runs = [json.load(open(tmp_path / "two" / "runs" / name)) for name in row["runs"]]
+    for metric in ("accuracy_snn", "agreement", "max_abs_error_original"):
+        values = [r[metric] for r in runs]
+        # ddof=1: with two trials it is |a - b| / sqrt(2), where the population std would be |a - b| / 2.
+        assert row[f"{metric}_std"] == pytest.approx(abs(values[0] - values[1]) / math.sqrt(2), rel=1e-12)
+    assert row["max_abs_error_original_std"] > 0
+    assert "sample std, ddof=1" in table_lines(two)[2] and " +- " in table_lines(two)[6]
+
+    one = run_sweep(pre, data, {"noise": [0.0, 0.4]}, 1, None, tmp_path / "one", **kwargs)
+    assert all(r[f"{m}_std"] is None for r in one["rows"] for m in TABLE_METRICS)
+    lines = table_lines(one)
+    assert "one trial: no std" in lines[2] and not any("+-" in line for line in lines)
+    assert all(row.split(",")[4] == "" for row in open(tmp_path / "one" / "sweep.csv").read().splitlines()[1:])
+
+
+def test_the_error_columns_of_perturbed_points_are_named_as_deviations(tiny, tmp_path):
+    pre, data, reference, logits = tiny
+    kwargs = dict(reference_predictions=reference, reference_logits=logits, batch_size=16, verbose=0,
+                  log=lambda line: None)
+    exact = table_lines(run_sweep(pre, data, {"zeta": [0.5, 1.0]}, 1, None, tmp_path / "e", **kwargs))
+    assert "max |error| vs original" in exact[4] and "deviation" not in "".join(exact)
+    mixed = run_sweep(pre, data, {"noise": [0.0, 0.5]}, 1, None, tmp_path / "m", **kwargs)
+    lines = table_lines(mixed)
+    assert "max |error| / deviation* vs original" in lines[4] and "noise (tau_c)" in lines[4]
+    # Only the perturbed row is starred, and its figure is what the noise changes (not ~1e-15).
+    assert not lines[6].rstrip().endswith("*") and lines[7].rstrip().endswith("*")
+    assert mixed["rows"][1]["max_abs_error_original_mean"] > 1e-3
+    assert "deviation the perturbation causes" in lines[-1]

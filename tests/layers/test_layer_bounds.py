@@ -26,7 +26,7 @@ from snnmap.core import bounds, grid, products, spiketime  # noqa: E402
 from snnmap.solver import SolverConfig  # noqa: E402
 
 from conv_cases import (EARLY, GEOMETRIES, GEOMETRY_IDS, early_case, layer_oracle, make_conv, pair,  # noqa: E402
-                        random_kernel, receptive_fields)
+                        random_kernel, receptive_fields, relu_pre)
 from dense_cases import TOL, make_layer, mixed_case, oracle_times  # noqa: E402
 
 #: Every grid stage of a cascade runs, whatever the open pairs.
@@ -80,16 +80,18 @@ def products_in(bf16, **changes):
 
 def grid_points(u, t_in, blocks):
     """The grid's inner points as docs/method.md's quantile rule gives them, in NumPy (inputs
-    fewer than the sample size of the bound: no striding); ``blocks``: intervals, or the
-    points' quantiles as fractions."""
+    fewer than the sample size of the bound: no striding): the distinct time at rank
+    ``floor(f d)`` among an image's ``d`` distinct informative ones; ``blocks``: intervals, or
+    the points' quantiles as fractions."""
     flat = u.reshape(len(u), -1)
     assert flat.shape[1] <= SolverConfig().grid_sample
     tau = np.maximum(flat.max(axis=1), -t_in)
-    ordered = np.sort(flat, axis=1)
-    early = (flat < tau[:, None]).sum(axis=1)
     quantiles = [Fraction(g, blocks) for g in range(1, blocks)] if isinstance(blocks, int) else blocks
-    picks = np.stack([(early * f.numerator) // f.denominator for f in quantiles], axis=1)
-    return np.clip(np.take_along_axis(ordered, np.minimum(picks, flat.shape[1] - 1), axis=1), -t_in, tau[:, None])
+    rows = []
+    for row, last in zip(flat, tau):
+        times = np.unique(row[row < last])
+        rows.append([times[(len(times) * f.numerator) // f.denominator] if len(times) else last for f in quantiles])
+    return np.clip(np.array(rows), -t_in, tau[:, None])
 
 
 @pytest.mark.parametrize("index", range(len(GEOMETRIES)), ids=GEOMETRY_IDS)
@@ -346,3 +348,65 @@ def test_channel_subsets_change_nothing(kind, spread):
     early = early_pairs(layer, t, oracle) & kept
     assert early.any() and np.all(by_subsets[early])
     assert by_subsets.sum() < mask_of(open_).sum()  # the grids closed something
+
+
+def tied_images(rng, hw, channels):
+    """Images where most inputs share one time, as in real images: a uniform non-zero
+    background (one value per channel) around a small random patch; a large tied block beside
+    random inputs; every input at one time; every input 0 (all at tau)."""
+    x = np.empty((4,) + hw + (channels,))
+    background = np.linspace(0.9, 0.1, channels)
+    x[0] = background
+    patch = x[0, 1:4, :3]
+    patch[...] = rng.uniform(0.0, 1.0, patch.shape)
+    x[1] = rng.uniform(0.0, 1.0, hw + (channels,))
+    x[1, : hw[0] // 2 + 2] = background[::-1]
+    x[2] = 0.6
+    x[3] = 0.0
+    return x
+
+
+def tied_case(kind):
+    """A layer (the early-crossing weights of :func:`conv_case` or :func:`dense_case`) on
+    :func:`tied_images`, normalized on them, and its oracle."""
+    rng = np.random.default_rng(17)
+    if kind == "conv":
+        seed, hw, filters, k, s, padding = EARLY[0]
+        w, b, _, _, _, zeta = early_case(0)
+        x = tied_images(rng, hw, w.shape[2])
+        layer = make_conv(w, b, x.shape[1:], s, padding, X_n=float(np.max(relu_pre(x, w, b, s, padding))), zeta=zeta)
+    else:
+        w, b, x, _ = mixed_case(81, batch=4, n_early_neurons=5)
+        # The early-crossing inputs come in groups of 8 early, 12 middle and 10 late ones.
+        groups = np.repeat([0.92, 0.5, 0.08], [8, 12, 10])
+        x[0] = groups
+        x[1, ::2] = groups[::2]
+        x[2] = 0.6
+        x[3] = 0.0
+        layer = make_layer(w, b, float(np.max(x @ w + b)), zeta=0.1)
+    t = 1.0 - x
+    return layer, t, (layer_oracle if kind == "conv" else oracle_times)(layer, t)
+
+
+@pytest.mark.parametrize("forced", [False, True])
+@pytest.mark.parametrize("kind", ["dense", "conv"])
+def test_tied_inputs_match_oracle(kind, forced):
+    """Uniform non-zero backgrounds, large tied blocks, every input at one time and every input
+    at tau (docs/method.md's grids on distinct arrival times): the layer gives the oracle's
+    spike times, with its own solver and with every grid stage forced on; in the forced
+    cascade the grid bounds keep every pair the oracle sees fire early open."""
+    layer, t, oracle = tied_case(kind)
+    if forced:
+        layer.solver_config = SolverConfig(grid_work=0.0, grid_later=-1.0, grid_later_work=0, free_open=1.0)
+        assert len(layer.grid_stages) == len(layer.solver_config.grid_points)
+        u = local(layer, t)
+        t_in = layer.window.input_length
+        ends = layer.last_arrival_terms(u, t_in)
+        open_ = mask_of(layer.cascade_open(layer.certificate(ends, t_in) >= layer.threshold, u, ends,
+                                           layer.threshold, t_in))
+        early = early_pairs(layer, t, oracle)
+        assert early.any() and np.all(open_[early])
+        certified = mask_of(layer.certificate(ends, t_in) >= layer.threshold)
+        assert open_.sum() < certified.sum()  # the grids closed pairs: the check means something
+    np.testing.assert_allclose(np.asarray(keras.ops.convert_to_numpy(layer(keras.ops.convert_to_tensor(t)))),
+                               oracle, rtol=0, atol=TOL)

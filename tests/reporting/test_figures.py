@@ -15,6 +15,7 @@ import keras  # noqa: E402
 import matplotlib  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from PIL import Image  # noqa: E402  (matplotlib's own dependency: reads a figure's metadata)
 
 import oracle  # noqa: E402
 import snnmap  # noqa: E402
@@ -193,3 +194,39 @@ def test_exactness_needs_the_relu_oracle(tmp_path, run):
     no_y = {k: v for k, v in snap.items() if not k.startswith("y/")}
     with pytest.raises(ValueError, match="relu_model"):
         figures.exactness(no_y, tmp_path / "e", "")
+
+
+def _png_text(path):
+    with Image.open(path) as img:
+        return dict(img.text)
+
+
+def test_exactness_figure_names_the_deviation_of_a_perturbed_run(run, tmp_path):
+    kind, snn, pre, x, snap = run
+    png = figures.exactness(snap, tmp_path / "exact", "tiny net on random data; zeta=0.5 noise=0.0")[0]
+    meta = _png_text(png)
+    # A short title; the settings are in the caption (the description), not in the title.
+    assert meta["Title"] == "Exactness: ReLU vs SNN spike code" and "zeta=0.5" in meta["Description"]
+    assert "max |error|" in meta["Description"]
+
+    noisy, pre_n, x_n = build(kind, noise=0.2, seed=1)
+    snap_n = snapshot.take_snapshot(noisy, x_n, relu_model=pre_n.model, n_images=8)
+    meta = _png_text(figures.exactness(snap_n, tmp_path / "noisy", "tiny net; noise=0.2")[0])
+    assert meta["Title"].startswith("Deviation caused by noise=0.2")
+    assert "max |error|" not in meta["Title"] + meta["Description"] and "max deviation" in meta["Description"]
+
+
+def test_spiking_model_predict_batches_256_by_default(run, monkeypatch):
+    kind, snn, pre, x, snap = run
+    seen = []
+    original = keras.Model.predict
+
+    def spy(self, data, batch_size=None, *args, **kwargs):
+        seen.append(batch_size)
+        return original(self, data, batch_size, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "predict", spy)
+    out = snn.predict(snnmap.encode(x, (0.0, 1.0)), verbose=0)
+    assert seen == [256] and out.dtype == np.float64
+    snn.predict(snnmap.encode(x, (0.0, 1.0)), batch_size=8, verbose=0)
+    assert seen[-1] == 8

@@ -2,9 +2,14 @@
 
 import json
 import os
+import re
 import shutil
 
+import keras
+import numpy as np
 import pytest
+
+import snnmap
 
 from snnmap import report as report_command
 from snnmap.reporting import html
@@ -48,3 +53,22 @@ def test_command_line(run_dir, tmp_path, capsys):
     assert report_command.main([path, "--out", str(target)]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1] == f"report: {target}"
     assert target.exists()
+
+
+def test_writing_a_run_report_shows_progress(tmp_path, capsys):
+    # Figures and page take seconds each: one line per step, with its time; verbose=0 says nothing.
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(5, activation="relu"), keras.layers.Dense(3)])
+    x = np.random.default_rng(1).uniform(0.0, 1.0, (12, 6))
+    pre = snnmap.preprocess(model, x, input_range=(0.0, 1.0), verbose=0)
+    snn = snnmap.to_snn(pre)
+    result = {"model_name": "tiny", "data_description": "random", "n_test": 12}
+    path = str(tmp_path / "tiny.json")
+    html.write_run_artifacts(path, snn, x, relu_model=pre.model, result=result, n_images=4, report=False, verbose=0)
+    assert capsys.readouterr().out == ""
+    (tmp_path / "tiny.json").write_text(json.dumps(result))
+    out = html.write_run_artifacts(path, snn, x, relu_model=pre.model, result=result, n_images=4)
+    lines = capsys.readouterr().out.splitlines()
+    kinds = [os.path.basename(p)[len("tiny_"):-len(".png")] for p in out["figures"] if p.endswith(".png")]
+    expected = (["snapshot of 4 images"] + [f"figure {i} of {len(kinds)}, {k}" for i, k in enumerate(kinds, 1)]
+                + ["page"])
+    assert [re.fullmatch(r"report: (.*) \.\.\. \d+\.\d s", line).group(1) for line in lines] == expected
