@@ -13,9 +13,9 @@ import apache_beam as beam
 from apache_beam.ml.inference.base import RunInference
 
 from .. import storage
-from ..experiments import naming, provenance
+from ..experiments import naming
 from ..experiments.inputs import load_phase1
-from ..experiments.phase2 import METRIC_KEYS, Phase2Run, build_snn, energy_of, perturbation_keys
+from ..experiments.phase2 import Phase2Run, build_snn, results_record
 from ..experiments.settings import Experiment, Phase2Options, RunSettings
 from ..pipeline.evaluate import summarize
 from . import runner
@@ -111,28 +111,8 @@ def run_phase2(experiment: Experiment, settings: RunSettings = RunSettings(),
     metrics, described = evaluate(snn, pre.model, DataSetReader(experiment, ds.n_test), experiment.batch_size,
                                   loaded.reference[:ds.n_test], logits, options.clip, beam_settings, log,
                                   near=os.path.dirname(path))
-    result = {
-        "data_name": experiment.data_name,
-        "data_source": ds.source,
-        "data_description": ds.description,
-        "data": ds.summary(),
-        "model_name": experiment.model_name,
-        "logging_dir": experiment.logging_dir,
-        **{key: metrics.get(key) for key in METRIC_KEYS},
-        **perturbation_keys(settings),
-        "X_n": pre.window_scales(settings.x_quantile),
-        "energy": energy_of(metrics["operations"], options.mac_pj, options.add_pj),
-        "settings": settings.as_dict(),
-        "batch_size": experiment.batch_size,
-        "clip_inputs": options.clip,
-        "test_set": {"test_samples": experiment.test_samples, "n_selected": loaded.n_selected},
-        "phase1_fingerprint": loaded.fingerprint,
-        "original_logits": None if loaded.logits is None else loaded.files["logits"],
-        "part": None,
-        "runner": described,
-        "versions": provenance.versions(),
-        "created": provenance.now(),
-        "elapsed_s": round(time.time() - started, 2),
-    }
+    result = results_record(experiment, settings, options, loaded, metrics, None, started)
+    result["runner"] = described
+    result["elapsed_s"] = round(time.time() - started, 2)
     storage.atomic_write_json(path, result)
     return Phase2Run(result, path, snn, pre, ds)

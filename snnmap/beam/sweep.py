@@ -16,10 +16,10 @@ import apache_beam as beam
 from apache_beam.ml.inference.base import KeyedModelHandler, KeyModelMapping, RunInference
 
 from .. import storage
-from ..experiments import naming, provenance
+from ..experiments import naming
 from ..experiments import sweep as single
 from ..experiments.grid import grid_points
-from ..experiments.phase2 import METRIC_KEYS, build_snn, energy_of
+from ..experiments.phase2 import build_snn
 from ..pipeline.evaluate import summarize
 from . import runner
 from .combine import TotalsCombineFn, WriteResult
@@ -45,22 +45,10 @@ class _WriteKeyed(beam.DoFn):
 
 def _run_result(run, point, metrics, how, described):
     """A run's file: the single-machine sweep's keys, plus ``runner``."""
-    summary = run.expected["data"]
-    return {
-        "data_name": summary["name"],
-        "data_source": summary["source"],
-        "data_description": summary["description"],
-        **run.expected,
-        **{key: metrics.get(key) for key in METRIC_KEYS},
-        "energy": energy_of(metrics.get("operations"), *how["energy_pj"]) if how["energy_pj"] else None,
-        "sweep": {"name": how["sweep_name"], "point": point, "trial": run.trial},
-        "distribute": "none",
-        "runner": described,
-        "versions": provenance.versions(),
-        "created": provenance.now(),
-        # The runs share one pipeline: its time, not the run's own.
-        "elapsed_s": described["elapsed_s"],
-    }
+    # The runs share one pipeline: its time, not the run's own.
+    result = single.run_record(run, point, metrics, how, distribute="none", elapsed_s=described["elapsed_s"])
+    result["runner"] = described
+    return result
 
 
 def _compute(pre, reader, todo, points, how, runs_dir, results, beam_settings, log):

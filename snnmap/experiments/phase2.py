@@ -134,7 +134,31 @@ def run_phase2(experiment: Experiment, settings: RunSettings = RunSettings(),
         metrics = evaluate(snn, ds.x_test, ds.y_test, relu_model=pre.model,
                            reference_predictions=loaded.reference[start:stop], input_range=pre.input_range,
                            batch_size=experiment.batch_size, reference_logits=logits, clip=options.clip)
-    result = {
+    part_record = None if part is None else {"part": options.part, "num_parts": options.num_parts,
+                                             "test_indices": [start, stop]}
+    result = results_record(experiment, settings, options, loaded, metrics, part_record, started)
+    storage.atomic_write_json(path, result)
+    return Phase2Run(result, path, snn, pre, ds)
+
+
+def results_record(experiment, settings, options, loaded, metrics, part_record, started) -> dict:
+    """The results JSON of a phase-2 run (one definition for the single-machine and the Beam run).
+
+    Parameters
+    ----------
+    experiment : Experiment
+    settings : RunSettings
+    options : Phase2Options
+    loaded : the phase-1 files as :func:`load_phase1` returns them
+    metrics : dict
+        What :func:`snnmap.evaluate` measured on the test images.
+    part_record : dict or None
+        ``{"part", "num_parts", "test_indices"}`` of a shard, None for a whole test set.
+    started : float
+        ``time.time()`` when the run began.
+    """
+    ds, pre = loaded.data, loaded.pre
+    return {
         "data_name": experiment.data_name,
         "data_source": ds.source,
         "data_description": ds.description,
@@ -151,14 +175,11 @@ def run_phase2(experiment: Experiment, settings: RunSettings = RunSettings(),
         "test_set": {"test_samples": experiment.test_samples, "n_selected": loaded.n_selected},
         "phase1_fingerprint": loaded.fingerprint,
         "original_logits": None if loaded.logits is None else loaded.files["logits"],
-        "part": None if part is None else {"part": options.part, "num_parts": options.num_parts,
-                                           "test_indices": [start, stop]},
+        "part": part_record,
         "versions": provenance.versions(),
         "created": provenance.now(),
         "elapsed_s": round(time.time() - started, 2),
     }
-    storage.atomic_write_json(path, result)
-    return Phase2Run(result, path, snn, pre, ds)
 
 
 def exactness_line(result) -> str:

@@ -197,6 +197,26 @@ def _evaluate_run(pre, data, run, point, ref, how):
         metrics = evaluate(snn, data.x_test, data.y_test, relu_model=pre.model, reference_predictions=ref,
                            input_range=pre.input_range, batch_size=how["batch_size"], verbose=how["verbose"],
                            reference_logits=how["logits"], clip=how["clip"])
+    return run_record(run, point, metrics, how, distribute=how["distribute"], elapsed_s=round(time.time() - t0, 2))
+
+
+def run_record(run, point, metrics, how, distribute, elapsed_s):
+    """One run's results file (the single-machine and the Beam sweep write the same keys).
+
+    Parameters
+    ----------
+    run : the planned run (its ``expected`` settings and data, ``trial``)
+    point : dict
+        The grid point's knob values.
+    metrics : dict
+        What :func:`snnmap.evaluate` measured.
+    how : dict
+        The sweep's shared options (``energy_pj``, ``sweep_name``).
+    distribute : str
+        How the run was spread over devices.
+    elapsed_s : float
+        Seconds the run took.
+    """
     summary = run.expected["data"]
     return {
         "data_name": summary["name"],
@@ -206,10 +226,10 @@ def _evaluate_run(pre, data, run, point, ref, how):
         **{key: metrics.get(key) for key in METRIC_KEYS},
         "energy": energy_of(metrics.get("operations"), *how["energy_pj"]) if how["energy_pj"] else None,
         "sweep": {"name": how["sweep_name"], "point": point, "trial": run.trial},
-        "distribute": how["distribute"],
+        "distribute": distribute,
         "versions": provenance.versions(),
         "created": provenance.now(),
-        "elapsed_s": round(time.time() - t0, 2),
+        "elapsed_s": elapsed_s,
     }
 
 
