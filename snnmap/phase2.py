@@ -58,8 +58,8 @@ def phase2():
     if FLAGS.report:
         _library("reporting.html").write_run_artifacts(
             done.path, done.snn, done.data.x_test, relu_model=done.pre.model, input_range=done.pre.input_range,
-            result=done.result, n_images=16, clip=FLAGS.clip_inputs)
-        _print_report(done.path)
+            result=done.result, n_images=16, clip=FLAGS.clip_inputs, report=False)
+        _print_report(done.path)  # the page, once, with the note on missing figures
     if FLAGS.save_snn:
         _library("storage").atomic_save_model(done.snn, FLAGS.save_snn)
     return done.result, done.path
