@@ -17,6 +17,12 @@ Models (``--models``):
   recipe (2 epochs on 12,000 training images, seed 0) once and kept in bench/results/ for later
   runs (``--vgg16_train 0``: random weights); calibration = the first 1,000 training images;
   float64.  Target SNN/ReLU <= 5.
+* ``resnet``    - ``zoo.resnet()`` (the small residual network, a graph: identity and projection
+  shortcuts) with the shipped Fashion-MNIST weights; calibration = the first 5,000 training
+  images; float64.  Target SNN/ReLU <= 3.
+* ``resnet50_224`` - ``keras.applications.ResNet50(weights=None, classes=10)``: random weights, the
+  real structure at 224x224x3 (inputs as for ``vgg16_224``); float32 and float64.  Target
+  SNN/ReLU <= 5 in float32.
 * ``vgg16_224`` - ``keras.applications.VGG16(weights=None)``: random weights, the real
   ImageNet structure at 224x224x3.  Inputs: Fashion-MNIST images resized to 224x224
   (nearest neighbour), replicated to 3 channels and mapped linearly onto the Caffe-like
@@ -64,11 +70,12 @@ from common import ROOT  # noqa: E402
 
 DEFAULT_JSON = os.path.join(ROOT, "bench", "results", "bench_cnn.json")
 LENET5_WEIGHTS = os.path.join(ROOT, "models", "FashionMNIST", "LeNet5", "fashionmnist_lenet5_relu_original.weights.h5")
+RESNET_WEIGHTS = os.path.join(ROOT, "models", "FashionMNIST", "ResNet", "fashionmnist_resnet_relu_original.weights.h5")
 VGG16_WEIGHTS = os.path.join(ROOT, "models", "FashionMNIST", "VGG16", "fashionmnist_vgg16_relu_original.weights.h5")
 CAFFE_RANGE = (-123.68, 151.061)
 JSON_MARK = "BENCH_CNN_JSON "
 VARIANTS = ("relu", "snn")
-MODELS = ("lenet5", "vgg16_28", "vgg16_224")
+MODELS = ("lenet5", "resnet", "vgg16_28", "vgg16_224", "resnet50_224")
 DTYPES = ("float64", "float32")
 RANDOM_SEED = 0
 
@@ -81,6 +88,10 @@ PLAN = {
                  "target": 5.0, "target_dtype": "float64", "memory_calls": 1, "layer_dtypes": None},
     "vgg16_224": {"dtypes": ["float64", "float32"], "batch_size": 2, "rounds": 3, "warmup": 0, "calib": 32,
                   "target": 5.0, "target_dtype": "float32", "memory_calls": 1, "layer_dtypes": ["float32"]},
+    "resnet": {"dtypes": ["float64"], "batch_size": 256, "rounds": 10, "warmup": 1, "calib": 5000,
+               "target": 3.0, "target_dtype": "float64", "memory_calls": 2, "layer_dtypes": None},
+    "resnet50_224": {"dtypes": ["float64", "float32"], "batch_size": 2, "rounds": 3, "warmup": 0, "calib": 32,
+                     "target": 5.0, "target_dtype": "float32", "memory_calls": 1, "layer_dtypes": ["float32"]},
 }
 LABELS = {"relu": "ReLU (pre.model)", "snn": "SNN to_snn"}
 
@@ -155,6 +166,17 @@ def build_network(name, vgg16_weights=VGG16_WEIGHTS, vgg16_train=0, vgg16_epochs
         model = zoo.vgg16_imagenet()
         return model, {"architecture": "keras.applications.VGG16(weights=None), 224x224x3, 1000 classes",
                        "weights": None, "weights_source": f"random (glorot) weights, seed {RANDOM_SEED}"}
+    if name == "resnet":
+        model = zoo.resnet()
+        model.load_weights(RESNET_WEIGHTS)
+        return model, {"architecture": "small ResNet (zoo.resnet), a graph", "weights": common.rel(RESNET_WEIGHTS),
+                       "weights_source": "shipped"}
+    if name == "resnet50_224":
+        keras.utils.set_random_seed(RANDOM_SEED)
+        model = keras.applications.ResNet50(weights=None, input_shape=(224, 224, 3), classes=10)
+        source = f"random (glorot, BN at its initial statistics) weights, seed {RANDOM_SEED}"
+        return model, {"architecture": "keras.applications.ResNet50(weights=None), 224x224x3, 10 classes (a graph)",
+                       "weights": None, "weights_source": source}
     raise ValueError(name)
 
 
@@ -166,7 +188,7 @@ def model_data(name, ds, n_images, n_calib):
     desc = {"name": ds.name, "description": ds.description, "split": "test", "first_index": 0,
             "n_images": int(n_images), "calibration": f"training images #0..#{n_calib - 1}",
             "n_calibration": int(n_calib)}
-    if name == "vgg16_224":
+    if name in ("vgg16_224", "resnet50_224"):
         desc["transform"] = ("resized 28x28 -> 224x224 (nearest neighbour, keras.ops.image.resize), grey "
                              "replicated to 3 channels, mapped linearly from [0, 1] onto the Caffe-like range "
                              f"[{CAFFE_RANGE[0]}, {CAFFE_RANGE[1]}] (input_range)")
@@ -183,7 +205,7 @@ def full_setup(name, args):
     model, info = build_network(name, args.vgg16_weights, args.vgg16_train, args.vgg16_epochs, ds)
     del ds
     t0 = time.perf_counter()
-    pre = snnmap.preprocess(model, xc, input_range=input_range, batch_size=64 if name != "vgg16_224" else 8,
+    pre = snnmap.preprocess(model, xc, input_range=input_range, batch_size=8 if name.endswith("_224") else 64,
                             verbose=0)
     info["preprocess_seconds"] = time.perf_counter() - t0
     info["parameters"] = int(model.count_params())
@@ -346,7 +368,6 @@ def run_model(name, args, setup_dir):
     pre = setup["pre"]
     from snnmap.core import mapping
 
-    wins = mapping.windows(pre.X_n, mapping.DEFAULT_ZETA)
     if setup_dir:
         save_setup(setup, setup_dir)
     setup_s = time.perf_counter() - t0
@@ -366,6 +387,9 @@ def run_model(name, args, setup_dir):
             print(f"[{name}] per-layer open fractions and breakdown ({d}) ...", flush=True)
             repeat = 2 if name == "lenet5" or args.quick else 1
             figures[d] = layer_figures(variants[f"snn/{d}"][1], inputs[d]["spikes"], repeat)
+    # t_min of the output layer: the readout time (chains and graphs alike)
+    latency = float([layer for layer in variants[f"snn/{dtypes[0]}"][1].layers if hasattr(layer, "window")][-1]
+                    .window.t_min)
     rounds, warmup = args.rounds_of[name], args.warmup_of[name]
     fast, _ = common.repetitions(rounds)
     print(f"[{name}] timing: {warmup} warm-up call(s), {fast} rounds, batch {bs} ...", flush=True)
@@ -388,7 +412,7 @@ def run_model(name, args, setup_dir):
         "rounds": fast,
         "warmup": warmup,
         "snn": {"X_n": [float(v) for v in pre.X_n], "zeta": mapping.DEFAULT_ZETA,
-                "latency": float(wins[-1].t_min), "hidden_layers": len(pre.X_n)},
+                "latency": latency, "hidden_layers": len(pre.X_n)},
         "timing": timing,
         "per_image_s": {k: t["median_s"] / bs for k, t in timing.items()},
         "timing_conditions": conditions,
@@ -568,20 +592,24 @@ def report_text(res):
 # Main
 # ----------------------------------------------------------------------------------------
 
+def _defaults(option):
+    return ", ".join(f"{m} {PLAN[m][option]}" for m in MODELS)
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS), help="models (default: all)")
     p.add_argument("--dtypes", nargs="+", choices=DTYPES, default=None,
-                   help="dtypes for every model (default: float64; vgg16_224: float64 float32)")
+                   help="dtypes for every model (default: float64; vgg16_224 and resnet50_224: float64 float32)")
     p.add_argument("--batch_size", type=int, default=None,
-                   help="images per batch for every model (default: lenet5 256, vgg16_28 8, vgg16_224 2)")
+                   help="images per batch for every model (default: " + _defaults("batch_size") + ")")
     p.add_argument("--rounds", type=int, default=None,
-                   help="round-robin rounds (default: lenet5 20, vgg16_28 21, vgg16_224 3; --quick 3; at least 3)")
+                   help="round-robin rounds (default: " + _defaults("rounds") + "; --quick 3; at least 3)")
     p.add_argument("--warmup", type=int, default=None,
-                   help="warm-up calls after the first call (default: lenet5 2, vgg16_28 2, vgg16_224 0)")
+                   help="warm-up calls after the first call (default: " + _defaults("warmup") + ")")
     p.add_argument("--calib", type=int, default=None,
-                   help="calibration images for every model (default: lenet5 5000, vgg16_28 1000, vgg16_224 32)")
+                   help="calibration images for every model (default: " + _defaults("calib") + ")")
     p.add_argument("--quick", action="store_true", help="smoke test: 3 rounds, 1 warm call per memory probe")
     p.add_argument("--only", choices=VARIANTS, default=None,
                    help="measure one variant of ONE model and dtype alone (peak memory) in this process")

@@ -84,7 +84,7 @@ def _experiment_flags():
            "the data set's, e.g. 0,1 for MNIST).")
     define(MODEL, "boolean", "CNN", d("cnn"), "Zoo model: convolutional (True) or fully connected (False).")
     define(MODEL, "integer", "layers", d("layers"), "Zoo model: number of Dense/Conv2D layers (FC: 2 = 784-600-10; "
-           "CNN: 5 = LeNet5, 16 = VGG16, 15 = VGG for 32x32).")
+           "CNN: 5 = LeNet5, 10 = small ResNet, 16 = VGG16, 15 = VGG for 32x32).")
     define(MODEL, "string", "model_name", d("model_name"),
            "Base name of the model files (default: <data>_<arch>_relu); a trailing _original or _scaled, as in "
            "the original code, is ignored.")
@@ -143,7 +143,9 @@ def _output_flags():
 
 def _sweep_flags():
     define(SWEEP, "multi_string", "sweep", [], "KNOB=v1,v2,... (repeatable; the grid is the cartesian product). "
-           "Knobs: noise, alpha_noise, zeta, time_bits, weight_bits, w_min, w_max, x_quantile.")
+           "Knobs: noise, alpha_noise, zeta, time_bits, weight_bits, w_min, w_max, x_quantile; rate-coded "
+           "sweep (without --runner): rate_T, rate_normalisation, rate_input, rate_reset, rate_readout, "
+           "rate_percentile, rate_fraction, rate_firing_rate_scale, rate_synapse_tau, rate_seed, rate_calib_samples.")
     define(SWEEP, "integer", "trials", 1, "Trials 0..N-1 per grid point (each its own noise seed).")
     define(SWEEP, "string", "sweep_name", None, "Name of the sweep directory <logging_dir>/sweeps/<name> "
            "(default: derived from the model, the grid, the fixed settings and --test_samples).")

@@ -11,13 +11,12 @@ Loads the data and the original network: the zoo model's weights from ``--loggin
 (:func:`snnmap.preprocess`, one streamed pass over the training images for ``X_n``), checks that
 the preprocessed network computes the same function, and writes everything atomically into
 ``--logging_dir`` (:func:`snnmap.experiments.phase1.run_phase1`).  With ``--runner`` the
-calibration pass is an Apache Beam pipeline on that runner (:func:`snnmap.beam.layer_maxima`: the
-same ``X_n``, bit for bit).
+calibration pass and the original network's pass over the test set are Apache Beam pipelines on
+that runner (:func:`snnmap.beam.run_phase1`: the same ``X_n``, predictions and logits, bit for bit).
 """
 
 from __future__ import annotations
 
-import functools
 import importlib
 
 from . import cli
@@ -31,9 +30,10 @@ def main(argv):
     # Imported after the flags are parsed: the library imports TensorFlow, which --help must not wait for.
     phase1 = importlib.import_module("snnmap.experiments.phase1")
     beam = cli.beam_settings()
-    maxima = None if beam is None else functools.partial(importlib.import_module("snnmap.beam").layer_maxima,
-                                                         beam_settings=beam)
-    report = phase1.run_phase1(cli.experiment(), cli.phase1_settings(), maxima=maxima)
+    if beam is None:
+        report = phase1.run_phase1(cli.experiment(), cli.phase1_settings())
+    else:  # both passes over data (calibration, the original network on the test set) as Beam pipelines
+        report = importlib.import_module("snnmap.beam").run_phase1(cli.experiment(), cli.phase1_settings(), beam)
     print("\n".join(phase1.summary_lines(report)))
 
 

@@ -336,3 +336,20 @@ def predict_batches(model, x, batch_size=256, verbose="auto", desc=None, input_r
     for x_hat, _ in progress(source, num_batches(x, batch_size), desc or model.name, verbose):
         size = size or len(x_hat)
         yield predict_on(model, x_hat, size)
+
+
+def derive_seed(seed: int, index: int) -> int:
+    """A 31-bit seed derived from ``seed`` and ``index``.
+
+    Distinct indices give independent streams, equal ones the same.  It seeds spiking
+    layer ``index`` from the run's seed, and trial ``index`` of an experiment from the
+    experiment's seed.
+
+    Parameters
+    ----------
+    seed : int
+        The parent seed.
+    index : int
+        Which child stream.
+    """
+    return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1)[0] & 0x7FFFFFFF)

@@ -76,6 +76,45 @@ def lenet5(input_shape=(28, 28, 1), num_classes=10, dropout=0.0, name="lenet5_re
     return keras.Model(inputs, outputs, name=name)
 
 
+def resnet(input_shape=(28, 28, 1), num_classes=10, stages=((16, 1), (32, 2), (64, 2)), blocks=1,
+           name="resnet_relu"):
+    """A small residual network (post-activation blocks, as in ResNet v1) for 28x28 images.
+
+    Stem: Conv 16@3x3 (same) - BN - ReLU.  Each stage ``(filters, stride)`` has ``blocks`` basic
+    blocks: Conv@3x3 (stride) - BN - ReLU - Conv@3x3 - BN, added to the block's input (identity
+    shortcut) or to Conv@1x1 (stride) - BN of it (projection shortcut, where the shape changes),
+    then ReLU.  Global average pooling - Dense - softmax.
+
+    Parameters
+    ----------
+    input_shape : (int, int, int)
+        Height, width, channels.
+    num_classes : int
+    stages : sequence of (int, int)
+        Filters and the first block's stride of every stage.
+    blocks : int
+        Basic blocks per stage.
+    name : str
+        The model's name.
+    """
+    inputs = keras.Input(shape=input_shape, name="pixels")
+    x = keras.layers.Conv2D(stages[0][0], 3, padding="same")(inputs)
+    x = keras.layers.Activation("relu")(keras.layers.BatchNormalization()(x))
+    for filters, stride in stages:
+        for block in range(blocks):
+            s = stride if block == 0 else 1
+            y = keras.layers.Conv2D(filters, 3, strides=s, padding="same")(x)
+            y = keras.layers.Activation("relu")(keras.layers.BatchNormalization()(y))
+            y = keras.layers.BatchNormalization()(keras.layers.Conv2D(filters, 3, padding="same")(y))
+            shortcut = x
+            if s != 1 or x.shape[-1] != filters:
+                shortcut = keras.layers.BatchNormalization()(keras.layers.Conv2D(filters, 1, strides=s)(x))
+            x = keras.layers.Activation("relu")(keras.layers.Add()([y, shortcut]))
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Activation("softmax")(keras.layers.Dense(num_classes)(x))
+    return keras.Model(inputs, outputs, name=name)
+
+
 #: Convolution plan of the VGG networks: filters, or "pool" for a 2x2 max pooling.
 VGG16_28 = [64, 64, "pool", 128, 128, "pool", 256, 256, 256, "pool", 512, 512, 512, 512, 512, 512]
 VGG15_32 = [64, 64, "pool", 128, 128, "pool", 256, 256, 256, "pool", 512, 512, 512, "pool", 512, 512, 512, "pool"]
@@ -145,7 +184,8 @@ def build(cnn: bool, layers: int, input_shape, num_classes: int, l1: float = 0.0
     """The zoo model selected by the original flags ``--CNN`` and ``--layers``.
 
     ``--CNN=False``: the fully connected network with ``layers - 1`` hidden layers of 600.
-    ``--CNN=True``: ``--layers 5`` LeNet5; ``16`` the 16-layer VGG for 28x28 inputs, or
+    ``--CNN=True``: ``--layers 5`` LeNet5; ``10`` the small ResNet (:func:`resnet`, 10 Dense/Conv2D
+    layers with its projections); ``16`` the 16-layer VGG for 28x28 inputs, or
     ``keras.applications.VGG16`` for 224x224 inputs; ``15`` the 15-layer VGG for 32x32.
 
     Parameters
@@ -175,13 +215,16 @@ def build(cnn: bool, layers: int, input_shape, num_classes: int, l1: float = 0.0
         raise ValueError(f"convolutional networks need (height, width, channels) inputs, got {input_shape}")
     if layers == 5:
         return lenet5(input_shape, num_classes, name=name or "lenet5_relu")
+    if layers == 10:
+        return resnet(input_shape, num_classes, name=name or "resnet_relu")
     if layers == 16 and input_shape[0] >= 224:
         return vgg16_imagenet(input_shape, num_classes, name=name or "vgg16")
     if layers == 16:
         return vgg(VGG16_28, (512, 512), input_shape, num_classes, name=name or "vgg16_relu")
     if layers == 15:
         return vgg(VGG15_32, (512,), input_shape, num_classes, name=name or "vgg15_relu")
-    raise ValueError(f"no convolutional zoo model with --layers={layers}; use 5 (LeNet5), 16 or 15 (VGG)")
+    raise ValueError(f"no convolutional zoo model with --layers={layers}; use 5 (LeNet5), 10 (small ResNet), "
+                     "16 or 15 (VGG)")
 
 
 def train(model, x_train, y_train, epochs=10, batch_size=128, validation_data=None, verbose="auto", seed=0):

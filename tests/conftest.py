@@ -29,6 +29,25 @@ def fashion_fc(fashion):
 
 
 @pytest.fixture
+def traces(monkeypatch):
+    """A list that gets the name of each spiking layer traced (its ``call`` on graph tensors): every
+    trace of a network calls each spiking layer once, so traces are counted, not timed."""
+    import tensorflow as tf
+    from snnmap.layers import SpikingLayer
+
+    seen = []
+    original = SpikingLayer.call
+
+    def call(layer, inputs, *args, **kwargs):
+        if not tf.executing_eagerly() and isinstance(inputs, tf.Tensor):
+            seen.append(layer.name)
+        return original(layer, inputs, *args, **kwargs)
+
+    monkeypatch.setattr(SpikingLayer, "call", call)
+    return seen
+
+
+@pytest.fixture
 def rng():
     return np.random.default_rng(1234)
 

@@ -10,6 +10,8 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_FC_WEIGHTS = os.path.join(REPO, "models", "FashionMNIST", "FC", "fashionmnist_fc_relu_original.weights.h5")
+FASHION_RESNET_WEIGHTS = os.path.join(REPO, "models", "FashionMNIST", "ResNet",
+                                      "fashionmnist_resnet_relu_original.weights.h5")
 
 needs_fashion = pytest.mark.skipif(
     not os.path.isdir(FASHION_DIR),

@@ -5,12 +5,16 @@ Local by default (the DirectRunner on every core); any runner Beam knows with it
 snnmap`` alone never imports Beam.
 """
 
+from . import quiet  # noqa: F401 - first: it imports Beam without Beam's import-time log lines
 from .failures import BeamRunError
 from .options import BeamSettings, pipeline_options
-from .phase1 import layer_maxima
+from .phase1 import layer_maxima, run_phase1
 from .phase2 import evaluate, run_phase2
+from .references import compare
 from .sources import ArrayReader, DataSetReader, NpyReader
 from .sweep import run_sweep
+from .tfrecord import TFRecordReader, write_tfrecord_shards
 
-__all__ = ["ArrayReader", "BeamRunError", "BeamSettings", "DataSetReader", "NpyReader", "evaluate",
-           "layer_maxima", "pipeline_options", "run_phase2", "run_sweep"]
+__all__ = ["ArrayReader", "BeamRunError", "BeamSettings", "DataSetReader", "NpyReader", "TFRecordReader", "compare",
+           "evaluate", "layer_maxima", "pipeline_options", "run_phase1", "run_phase2", "run_sweep",
+           "write_tfrecord_shards"]

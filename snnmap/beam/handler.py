@@ -10,7 +10,6 @@ code of the single-machine run (``count_batch`` of its evaluation), so that comb
 from __future__ import annotations
 
 import copy
-import sys
 import threading
 
 import keras
@@ -20,6 +19,7 @@ from apache_beam.ml.inference.base import ModelHandler
 from ..pipeline import evaluate
 from ..runtime import check_shape, normalise
 from .failures import record_error
+from .sources import report_done
 
 
 class RecordCounter:
@@ -141,9 +141,7 @@ class SnnModelHandler(ModelHandler):
                 out.append(model.count(record))
             except Exception as err:  # noqa: BLE001 - reported with the record's name, whatever it was
                 raise record_error(record, err) from err
-            if self.verbose:
-                print(f"snnmap beam: images {record['start']}..{record['stop'] - 1} done", file=sys.stderr,
-                      flush=True)
+            report_done(record, "SNN", self.verbose)
         return out
 
     def batch_elements_kwargs(self):

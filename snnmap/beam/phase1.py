@@ -9,6 +9,7 @@ in float64 with the single-machine code, so ``X_n`` is identical, not merely clo
 
 from __future__ import annotations
 
+import functools
 import os
 
 import apache_beam as beam
@@ -16,13 +17,16 @@ import keras
 import numpy as np
 
 from .. import storage
+from ..experiments import phase1
+from ..experiments.settings import Experiment, Phase1Settings
 from ..pipeline import calibrate, graph
 from ..runtime import check_shape, normalise
 from . import runner
 from .combine import WriteResult
 from .failures import record_error
 from .options import BeamSettings
-from .sources import ArrayReader, read_records
+from .references import compare
+from .sources import ArrayReader, read_records, report_done
 
 WHAT = "calibration input (x_calib)"
 
@@ -40,13 +44,15 @@ class MaximaRows(beam.DoFn):
     size : int
         The single-machine pass's batch size (its first batch's length).
     clip : bool
+    verbose : bool
+        Print a line per finished record.
     """
 
-    def __init__(self, model_path, dtype, input_range, size, clip):
+    def __init__(self, model_path, dtype, input_range, size, clip, verbose=False):
         super().__init__()
         self.model_path, self.dtype, self.input_range, self.size, self.clip = (model_path, dtype, input_range,
                                                                                size, clip)
-        self.probe = None
+        self.probe, self.verbose = None, verbose
 
     def setup(self):
         model = keras.saving.load_model(self.model_path, safe_mode=True)
@@ -61,6 +67,7 @@ class MaximaRows(beam.DoFn):
             rows = calibrate.probe_rows(self.probe, x_hat, self.n_hidden, self.size)
         except Exception as err:  # noqa: BLE001 - reported with the record's name
             raise record_error(record, err) from err
+        report_done(record, "calibration", self.verbose)
         yield {"start": record["start"], "rows": rows, "x_hat": x_hat}
 
 
@@ -144,7 +151,7 @@ def layer_maxima(model, x, input_range=(0.0, 1.0), batch_size=256, dtype="float3
     ----------
     model : keras.Model
         The preprocessed network (saved to the staging folder for the workers).
-    x : ArrayReader, DataSetReader, NpyReader or array_like
+    x : ArrayReader, DataSetReader, NpyReader, TFRecordReader or array_like
         Calibration inputs in their original range.
     input_range, batch_size, dtype, recheck, config, clip
         As :func:`snnmap.pipeline.calibrate.layer_maxima`.
@@ -167,7 +174,8 @@ def layer_maxima(model, x, input_range=(0.0, 1.0), batch_size=256, dtype="float3
     with runner.staging(beam_settings) as folder:
         model_path, out_path = os.path.join(folder, "model.keras"), os.path.join(folder, "maxima.npz")
         storage.atomic_save_model(model, model_path)
-        rows = MaximaRows(model_path, dtype, input_range, min(int(batch_size), len(reader)), clip)
+        rows = MaximaRows(model_path, dtype, input_range, min(int(batch_size), len(reader)), clip,
+                          beam_settings.verbose)
 
         def build(pipeline):
             (read_records(pipeline, reader, batch_size, label="calibration")
@@ -189,3 +197,26 @@ def layer_maxima(model, x, input_range=(0.0, 1.0), batch_size=256, dtype="float3
     how.update(rechecked_float64=int(n_rechecked), recheck_per_layer=int(recheck),
                float32_tolerance=config.float32_tolerance, raised_for_near_ties=raised)
     return x_n, per_image, how
+
+
+def run_phase1(experiment: Experiment, settings: Phase1Settings = Phase1Settings(),
+               beam_settings: BeamSettings = BeamSettings(), log=print) -> dict:
+    """Phase 1 with its two passes over data on Beam: the calibration (``X_n``) and the original
+    network's predictions and logits on the test set (:func:`.references.compare`).
+
+    The files written are those of :func:`snnmap.experiments.phase1.run_phase1`, bit for bit
+    (timings aside).
+
+    Parameters
+    ----------
+    experiment : Experiment
+        Resolved (:func:`snnmap.experiments.naming.resolve`).
+    settings : Phase1Settings
+    beam_settings : BeamSettings
+        The runner and its options.
+    log : callable
+        Receives the lines to print.
+    """
+    return phase1.run_phase1(experiment, settings, log,
+                             maxima=functools.partial(layer_maxima, beam_settings=beam_settings, log=log),
+                             references=functools.partial(compare, beam_settings=beam_settings, log=log))

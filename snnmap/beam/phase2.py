@@ -35,7 +35,7 @@ def evaluate(snn, relu_model, reader, batch_size=256, reference_predictions=None
         The SNN (saved to the staging folder; every worker loads it once).
     relu_model : keras.Model
         The preprocessed network it was built from.
-    reader : ArrayReader, DataSetReader or NpyReader, or array_like
+    reader : ArrayReader, DataSetReader, NpyReader or TFRecordReader, or array_like
         The test images (an array is wrapped in an :class:`ArrayReader`, without labels).
     batch_size : int
         Images per record: the single-machine run's batch size, so that the figures are computed on

@@ -12,7 +12,8 @@ import apache_beam as beam
 from apache_beam.runners.runner import PipelineState
 
 from .failures import BeamRunError, run_failed
-from .options import BeamSettings, describe, pipeline_options
+from .options import DIRECT, WORKER_LOG_OPTION, BeamSettings, describe, pipeline_options
+from .quiet import beam_lines_dropped
 
 
 @contextlib.contextmanager
@@ -58,11 +59,13 @@ def run(build, settings: BeamSettings, log=print) -> dict:
     started = time.time()
     pipeline = beam.Pipeline(options=options)
     build(pipeline)
+    # Locally, the workers write to this terminal: Beam's lines are dropped unless asked for by their level.
+    asked = any(arg.split("=", 1)[0] == f"--{WORKER_LOG_OPTION}" for arg in settings.beam_args)
+    quiet = runner["runner"] == DIRECT and not asked
     try:
-        state = pipeline.run().wait_until_finish()
-    except BeamRunError:
-        raise
-    except Exception as err:  # noqa: BLE001 - every runner wraps a worker's error its own way
+        with beam_lines_dropped(quiet):
+            state = pipeline.run().wait_until_finish()
+    except Exception as err:  # noqa: BLE001 - every runner wraps a worker's error its own way (in_memory: not at all)
         raise run_failed(runner["runner"], err) from None
     if state is not None and state != PipelineState.DONE:
         raise BeamRunError(f"the Beam pipeline on {runner['runner']} ended in state {state}; nothing was written")

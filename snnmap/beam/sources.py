@@ -9,12 +9,18 @@ is computed on the same batches); the workers read the images themselves through
 - :class:`ArrayReader`: arrays the driver holds (shipped to the workers with the pipeline);
 - :class:`DataSetReader`: an experiment's data set (IDX files, TensorFlow Datasets, ...),
   loaded once per worker by :func:`snnmap.experiments.inputs.load_data`;
-- :class:`NpyReader`: ``.npy`` shards (memory-mapped, no pickle) for test sets larger than memory.
+- :class:`NpyReader`: ``.npy`` shards (memory-mapped, no pickle) for test sets larger than memory;
+- :class:`snnmap.beam.tfrecord.TFRecordReader`: TFRecord shards (one ``tf.train.Example`` per
+  image), read at their offsets.
+
+A reader has ``origin`` (a name for messages), ``len()``, ``setup()`` (once per worker) and
+``read(start, stop) -> (x, y or None)``.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 
 import apache_beam as beam
 import numpy as np
@@ -156,12 +162,32 @@ class NpyReader:
         return np.concatenate(xs), (np.concatenate(ys) if self.y is not None else None)
 
 
+def report_done(record, what, verbose=True):
+    """Print that ``what`` is done on the images of ``record`` (the progress of a run).
+
+    Printed to standard error by the worker that did it: the local runner's worker processes
+    share the terminal of the command; a cluster's workers write to its logs.
+
+    Parameters
+    ----------
+    record : dict
+        From :class:`ReadRecords`.
+    what : str
+        The pass (``SNN``, ``calibration``, ...).
+    verbose : bool
+        False: print nothing.
+    """
+    if verbose:
+        print(f"snnmap beam: {what}: images {record['start']}..{record['stop'] - 1} of {record.get('n', '?')} done",
+              file=sys.stderr, flush=True)
+
+
 class ReadRecords(beam.DoFn):
     """``(start, stop)`` -> the record of those images, with the references on them.
 
     Parameters
     ----------
-    reader : ArrayReader, DataSetReader or NpyReader
+    reader : ArrayReader, DataSetReader, NpyReader or TFRecordReader
     predictions, logits : ndarray, optional
         The original network's predictions and logits on all images, in order.
     """
@@ -176,7 +202,7 @@ class ReadRecords(beam.DoFn):
 
     def process(self, span):
         start, stop = span
-        record = {"start": start, "stop": stop, "origin": self.reader.origin}
+        record = {"start": start, "stop": stop, "origin": self.reader.origin, "n": len(self.reader)}
         try:
             x, y = self.reader.read(start, stop)
         except Exception as err:  # noqa: BLE001 - any failure to read is reported with the record's name
@@ -192,7 +218,7 @@ def read_records(pipeline, reader, batch_size, predictions=None, logits=None, la
     Parameters
     ----------
     pipeline : apache_beam.Pipeline
-    reader : ArrayReader, DataSetReader or NpyReader
+    reader : ArrayReader, DataSetReader, NpyReader or TFRecordReader
     batch_size : int
         Images per record.
     predictions, logits : ndarray, optional

@@ -107,18 +107,18 @@ def run_sweep(pre, data, grid, trials, fixed_settings, out_dir, *, model_name=No
         The content of ``sweep.json`` plus ``path``.
     """
     started = time.time()
-    grid, trials = single._checked(grid, trials, max_evaluations)
+    grid, trials = single.checked_grid(grid, trials, max_evaluations)
     fixed = single.fixed_run_settings(fixed_settings)
     model_name = model_name or pre.report["original_model"]
     out_dir = str(out_dir)
     runs_dir = os.path.join(out_dir, naming.RUNS_DIR)
     points = grid_points(grid)
     data_summary = storage.as_read_back(data.summary())
-    ref, logits, base = single._references(pre, data, model_name, reference_predictions, reference_logits,
-                                           batch_size, clip)
+    ref, logits, base = single.sweep_references(pre, data, model_name, reference_predictions,
+                                                reference_logits, batch_size, clip)
     storage.check_writable(runs_dir, "the sweep's runs")  # before the first evaluation
-    plan = single._plan(pre, points, trials, fixed, model_name, base)
-    results, todo, stale = single._reusable(plan, runs_dir)
+    plan = single.plan_runs(pre, points, trials, fixed, model_name, base)
+    results, todo, stale = single.reusable_runs(plan, runs_dir)
     reused = len(results)
     log(f"sweep on Beam: {len(points)} grid point(s) x {trials} trial(s) = {len(plan)} evaluation(s) on "
         f"{data_summary['n_test']} test images; {reused} reused from {runs_dir}, {len(todo)} to compute")
@@ -132,10 +132,10 @@ def run_sweep(pre, data, grid, trials, fixed_settings, out_dir, *, model_name=No
     computed = _compute(pre, reader, todo, points, how, runs_dir, results, beam_settings, log)
 
     missing = len(plan) - len(results)
-    fixed_dict = single._settings_without_trial(fixed)
+    fixed_dict = single.settings_without_trial(fixed)
     rows = single.table_rows(points, trials, results, fixed_dict, data_summary)
     counts = {"total": len(plan), "reused": reused, "computed": computed, "missing": missing}
-    table = dict(single._table(name, base, fixed_dict, grid, trials, rows, counts, started),
+    table = dict(single.table_content(name, base, fixed_dict, grid, trials, rows, counts, started),
                  runner=beam_settings.runner)
     path = os.path.join(out_dir, naming.SWEEP_TABLE)
     storage.atomic_write_json(path, table)

@@ -23,6 +23,7 @@ import numpy as np
 from .. import storage
 from ..errors import RateSettingsError
 from ..pipeline.energy import DEFAULT_ENERGY
+from ..pipeline.preprocess import is_graph_record
 from ..rate import RateSettings, calibrate, rate_network, simulate, summarise
 from ..rate.network import operations
 from ..rate.settings import DEFAULT_CHECKPOINTS
@@ -227,6 +228,9 @@ def run_compare(experiment: Experiment, settings: RunSettings = RunSettings(), o
     options = options or CompareOptions(tuple(variants()))
     if not options.variants:
         raise ValueError("options.variants is empty: give at least one rate variant (see variants())")
+    if is_graph_record(naming.paths(experiment.logging_dir, experiment.model_name)["X_n"]):
+        raise RateSettingsError(f"'{experiment.model_name}' is a graph (residual or branching network): the "
+                                "rate-coded baselines simulate chains only, for now")
     started = time.time()
     exact = run_phase2(experiment, settings, options.phase2, log)
     log(f"exact SNN: accuracy {exact.result['accuracy_snn']:.4f} agreement {exact.result['agreement']:.4f} "

@@ -11,6 +11,10 @@ from .settings import KNOBS, OPTIONAL_KNOBS
 
 #: Knobs whose values must be >= 0.
 NON_NEGATIVE = ("noise", "alpha_noise", "zeta", "time_bits", "weight_bits")
+#: Knobs of the rate-coded sweep (:mod:`snnmap.experiments.rate_sweep`): ``rate_<field>`` sets the field of
+#: :class:`~snnmap.rate.RateSettings`, ``rate_T`` its checkpoints, ``rate_calib_samples`` the calibration images.
+RATE_KNOBS = ("rate_T", "rate_normalisation", "rate_input", "rate_reset", "rate_readout", "rate_percentile",
+              "rate_fraction", "rate_firing_rate_scale", "rate_synapse_tau", "rate_seed", "rate_calib_samples")
 
 
 class SweepError(SnnmapError, ValueError):
@@ -67,8 +71,32 @@ def _check_knob(knob):
     if knob in ("trial", "seed"):
         raise SweepError(f"'{knob}' cannot be swept: a sweep runs trials 0..N-1 itself (--trials N), each seeded "
                          f"from --seed; sweepable knobs: {', '.join(KNOBS)}")
+    if knob in RATE_KNOBS:
+        raise SweepError(f"'{knob}' is a knob of the rate-coded sweep: rate knobs run on the single-machine sweep "
+                         f"(snnmap.experiments.rate_sweep.run_rate_sweep; python -m snnmap.sweep without --runner), "
+                         f"never with the exact SNN's knobs ({', '.join(KNOBS)})")
     if knob not in KNOBS:
-        raise SweepError(f"unknown sweep knob '{knob}'; sweepable knobs: {', '.join(KNOBS)}")
+        raise SweepError(f"unknown sweep knob '{knob}'; sweepable knobs: {', '.join(KNOBS)}; rate-coded sweep: "
+                         f"{', '.join(RATE_KNOBS)}")
+
+
+def split_specs(specs):
+    """The ``--sweep`` specs of the exact SNN's knobs and those of the rate-coded sweep, apart.
+
+    Parameters
+    ----------
+    specs : str or list of str
+        ``KNOB=v1,v2,...`` each.
+
+    Returns
+    -------
+    (list of str, list of str)
+        The specs whose knob is not in :data:`RATE_KNOBS` (checked by :func:`parse_grid`), then those whose
+        knob is (checked by :func:`snnmap.experiments.rate_sweep.parse_rate_grid`), each in the given order.
+    """
+    specs = [specs] if isinstance(specs, str) else list(specs)
+    rate = [s for s in specs if str(s).partition("=")[0].strip() in RATE_KNOBS]
+    return [s for s in specs if s not in rate], rate
 
 
 def parse_grid(specs):

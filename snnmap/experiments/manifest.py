@@ -19,8 +19,8 @@ from ..errors import Phase1FileError
 from . import naming, provenance
 
 #: The files of :func:`snnmap.experiments.naming.paths` that make up phase 1's set, when they exist.
-SET_KEYS = ("original_weights", "architecture", "weights", "X_n", "maxima", "predictions", "logits", "accuracy",
-            "phase1_report")
+SET_KEYS = ("original_weights", "architecture", "weights", "graph", "X_n", "maxima", "predictions", "logits",
+            "accuracy", "phase1_report")
 #: Version of the manifest's layout.
 FORMAT = 1
 

@@ -30,7 +30,8 @@ from ..pipeline.preprocess import Preprocessed
 from .grid import SweepError
 from .settings import Experiment, RunSettings, default_of, field_names
 
-ARCHITECTURES = {(False, None): "FC", (True, 5): "LeNet5", (True, 16): "VGG16", (True, 15): "VGG15"}
+ARCHITECTURES = {(False, None): "FC", (True, 5): "LeNet5", (True, 10): "ResNet", (True, 16): "VGG16",
+                 (True, 15): "VGG15"}
 #: Settings every results name spells out, in this order (the original code's names).
 ALWAYS_NAMED = ("zeta", "noise", "alpha_noise", "trial")
 #: Their prefixes in a name.
@@ -71,13 +72,14 @@ def canonical_data_name(name: str) -> str:
 
 
 def architecture(cnn: bool, layers: int) -> str:
-    """The zoo architecture of ``(cnn, layers)``: FC, LeNet5, VGG16 or VGG15."""
+    """The zoo architecture of ``(cnn, layers)``: FC, LeNet5, ResNet, VGG16 or VGG15."""
     if not cnn:
         return "FC"
     try:
         return ARCHITECTURES[(True, int(layers))]
     except KeyError:
-        raise ValueError(f"no convolutional zoo model with --layers={layers}; use 5 (LeNet5), 16 or 15 (VGG)") from None
+        raise ValueError(f"no convolutional zoo model with --layers={layers}; use 5 (LeNet5), 10 (small ResNet), "
+                         "16 or 15 (VGG)") from None
 
 
 def default_logging_dir(data_name: str, cnn: bool, layers: int, root: str = "models") -> str:

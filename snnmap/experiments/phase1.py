@@ -202,7 +202,7 @@ def _accuracy(predictions, labels):
 
 
 def run_phase1(experiment: Experiment, settings: Phase1Settings = Phase1Settings(), log=print,
-               maxima=None) -> dict:
+               maxima=None, references=None) -> dict:
     """Phase 1: preprocess the experiment's original network and write its outputs atomically.
 
     Parameters
@@ -215,6 +215,9 @@ def run_phase1(experiment: Experiment, settings: Phase1Settings = Phase1Settings
     maxima : callable, optional
         Measures ``X_n`` (:func:`snnmap.pipeline.preprocess.preprocess`'s ``maxima``; e.g. the
         calibration pass on Apache Beam).
+    references : callable, optional
+        Computes what :func:`compare` computes, with its arguments (e.g. the pass on Apache Beam,
+        :func:`snnmap.beam.references.compare`); None: :func:`compare`.
 
     Returns
     -------
@@ -241,7 +244,8 @@ def run_phase1(experiment: Experiment, settings: Phase1Settings = Phase1Settings
     pre = preprocess(model, x_calib, input_range=input_range, upper_b=settings.upper_b,
                      lower_b=settings.lower_b, batch_size=experiment.batch_size, clip=settings.clip, maxima=maxima)
     log(describe(pre.report))
-    pred_orig, pred_pre, max_diff, logits = compare(model, pre, ds.x_test, experiment.batch_size, settings.clip)
+    pred_orig, pred_pre, max_diff, logits = (references or compare)(model, pre, ds.x_test, experiment.batch_size,
+                                                                    settings.clip)
 
     # From here on the set is being replaced: mark it so, until the manifest of the new set is written.
     manifest.begin(logging_dir, model_name)

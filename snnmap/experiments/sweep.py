@@ -29,6 +29,12 @@ from . import naming, provenance
 from .grid import SweepError, check_grid, grid_points, parse_grid
 from .phase2 import METRIC_KEYS, build_snn, energy_of
 from .settings import RunSettings, check_count
+from .sweep_lines import KNOB_UNITS, table_lines
+
+__all__ = ["KNOB_UNITS", "MATCH_KEYS", "PlannedRun", "TABLE_METRICS", "check_trials", "checked_grid", "csv_text",
+           "recorded_run", "table_csv", "trial_stats",
+           "fixed_run_settings", "network_fingerprint", "plan_runs", "reusable_runs", "run_record", "run_sweep",
+           "settings_without_trial", "sweep_references", "table_content", "table_lines", "table_rows"]
 
 #: Metrics of the table (mean and std over trials), from a run's result (docs/method.md §7).
 TABLE_METRICS = ("accuracy_snn", "agreement", "latency", "spikes_per_neuron", "informative_spike_fraction",
@@ -72,12 +78,24 @@ def fixed_run_settings(fixed_settings) -> RunSettings:
         raise SweepError(str(err)) from None
 
 
-def _settings_without_trial(settings: RunSettings) -> dict:
+def settings_without_trial(settings: RunSettings) -> dict:
+    """A sweep's fixed settings as a dict, without ``trial`` (the sweep runs its trials itself).
+
+    Parameters
+    ----------
+    settings : RunSettings
+    """
     return {k: v for k, v in settings.as_dict().items() if k != "trial"}
 
 
-def _stats(values):
-    """``(mean, std)`` over trials: the SAMPLE std (ddof=1); None for one trial, where it says nothing."""
+def trial_stats(values):
+    """``(mean, std)`` over trials: the SAMPLE std (ddof=1); None for one trial, where it says nothing.
+
+    Parameters
+    ----------
+    values : iterable of float or None
+        One value per trial (None: the trial has no such figure; left out).
+    """
     values = [float(v) for v in values if v is not None]
     if not values:
         return None, None
@@ -108,12 +126,32 @@ def table_rows(points, trials, results, fixed, data_summary):
         relu = [r.get("accuracy_relu") for _, r in runs if r.get("accuracy_relu") is not None]
         row["accuracy_relu"] = relu[0] if relu else None
         for metric in TABLE_METRICS:
-            row[f"{metric}_mean"], row[f"{metric}_std"] = _stats(r.get(metric) for _, r in runs)
+            row[f"{metric}_mean"], row[f"{metric}_std"] = trial_stats(r.get(metric) for _, r in runs)
         row["settings"] = {**fixed, **point}
         row["n_test"] = data_summary["n_test"]
         row["runs"] = [r["_file"] for _, r in runs]
         rows.append(row)
     return rows
+
+
+def table_csv(table, columns) -> str:
+    """A sweep's table as CSV: the given columns, then the model and the data of every row.
+
+    Parameters
+    ----------
+    table : dict
+        The content of ``sweep.json`` (``rows``, ``model_name``, ``data_name``, ...).
+    columns : list of (str, callable)
+        Each column's header and the function that gives a row's value (None: empty).
+    """
+    data = ("model_name", "data_name", "data_source", "n_test", "data_description")
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow([name for name, _ in columns] + list(data))
+    for row in table["rows"]:
+        values = [f(row) for _, f in columns] + [row["n_test"] if k == "n_test" else table[k] for k in data]
+        writer.writerow(["" if v is None else v for v in values])
+    return buf.getvalue()
 
 
 def csv_text(table) -> str:
@@ -125,25 +163,28 @@ def csv_text(table) -> str:
         The content of ``sweep.json``.
     """
     knobs = list(table["grid"])
-    metric_cols = [f"{m}_{s}" for m in TABLE_METRICS for s in ("mean", "std")]
+    names = knobs + ["n_trials", "accuracy_relu"] + [f"{m}_{s}" for m in TABLE_METRICS for s in ("mean", "std")]
     other = [k for k in table["fixed_settings"] if k not in knobs]
-    header = knobs + ["n_trials", "accuracy_relu"] + metric_cols + other + [
-        "model_name", "data_name", "data_source", "n_test", "data_description"]
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    for row in table["rows"]:
-        values = [row[k] for k in knobs] + [row["n_trials"], row["accuracy_relu"]] + [row[c] for c in metric_cols]
-        values += [row["settings"][k] for k in other]
-        values += [table["model_name"], table["data_name"], table["data_source"], row["n_test"],
-                   table["data_description"]]
-        writer.writerow(["" if v is None else v for v in values])
-    return buf.getvalue()
+    return table_csv(table, [(k, lambda r, k=k: r[k]) for k in names]
+                     + [(k, lambda r, k=k: r["settings"][k]) for k in other])
 
 
 @dataclasses.dataclass
-class _Run:
-    """One evaluation of a sweep: grid point ``index``, ``trial``, its settings, file and records."""
+class PlannedRun:
+    """One evaluation of a sweep.
+
+    Attributes
+    ----------
+    index : int
+        Its grid point (an index into the grid points).
+    trial : int
+    settings : RunSettings
+        The fixed settings with the point's knobs and the trial.
+    name : str
+        Its file in the sweep's ``runs`` directory.
+    expected : dict
+        What that file must record (the keys of :data:`MATCH_KEYS`) to be reused.
+    """
 
     index: int
     trial: int
@@ -152,8 +193,33 @@ class _Run:
     expected: dict
 
 
-def _plan(pre, points, trials, fixed, model_name, base):
-    """Every run of the grid, with what its file must record to be reused."""
+def plan_runs(pre, points, trials, fixed, model_name, base):
+    """Every run of the grid (point after point, trials ``0..trials-1`` each), with what its file must record
+    to be reused.
+
+    Parameters
+    ----------
+    pre : Preprocessed
+        Phase 1's network (its window scales are recorded per ``x_quantile``).
+    points : list of dict
+        The grid points (:func:`snnmap.experiments.grid.grid_points`).
+    trials : int
+    fixed : RunSettings
+        The fixed settings (:func:`fixed_run_settings`).
+    model_name : str
+        Names the run files.
+    base : dict
+        What every run records of the network, the data and the references (:func:`sweep_references`).
+
+    Returns
+    -------
+    list of PlannedRun
+
+    Raises
+    ------
+    SweepError
+        When two runs would share a file name.
+    """
     window_scales, plan = {}, []
     for i, point in enumerate(points):
         for trial in range(trials):
@@ -163,24 +229,59 @@ def _plan(pre, points, trials, fixed, model_name, base):
                 window_scales[q] = pre.window_scales(q)
             expected = dict(base, settings=storage.as_read_back(settings.as_dict()),
                             X_n=storage.as_read_back(window_scales[q]))
-            plan.append(_Run(i, trial, settings, naming.results_name(model_name, settings), expected))
+            plan.append(PlannedRun(i, trial, settings, naming.results_name(model_name, settings), expected))
     names = [run.name for run in plan]
     if len(set(names)) != len(names):  # cannot happen with distinct values; guards the naming
         raise SweepError("two runs of the sweep would share a file name")
     return plan
 
 
-def _reusable(plan, runs_dir):
-    """``(results, todo, stale)``: the runs whose files match, those to compute, and why some do not match."""
+def recorded_run(path, expected, keys):
+    """A run's existing file and the first of ``keys`` where it differs from what the sweep expects.
+
+    Parameters
+    ----------
+    path : str
+        The run's file (it exists).
+    expected : dict
+        The settings and data the sweep would record.
+    keys : sequence of str
+        What must match.
+
+    Returns
+    -------
+    (dict, str or None)
+        The file's content (empty when it cannot be read) and the differing key (None: it matches).
+    """
+    try:
+        recorded = storage.read_json(path)
+    except (OSError, ValueError):
+        recorded = {}
+    return recorded, next((k for k in keys if recorded.get(k) != expected.get(k)), None)
+
+
+def reusable_runs(plan, runs_dir):
+    """Which planned runs are already done (how a sweep resumes).
+
+    Parameters
+    ----------
+    plan : list of PlannedRun
+        From :func:`plan_runs`.
+    runs_dir : str
+        The sweep's ``runs`` directory.
+
+    Returns
+    -------
+    (dict, list, list)
+        ``results``: ``(point index, trial) -> recorded result`` (with ``_file``) of the runs whose file
+        matches; ``todo``: the runs to compute; ``stale``: ``(file name, first differing key)`` of files
+        that exist but do not match.
+    """
     results, todo, stale = {}, [], []
     for run in plan:
         path = os.path.join(runs_dir, run.name)
         if os.path.isfile(path):
-            try:
-                recorded = storage.read_json(path)
-            except (OSError, ValueError):
-                recorded = {}
-            key = next((k for k in MATCH_KEYS if recorded.get(k) != run.expected.get(k)), None)
+            recorded, key = recorded_run(path, run.expected, MATCH_KEYS)
             if key is None:
                 results[(run.index, run.trial)] = dict(recorded, _file=run.name)
                 continue
@@ -250,8 +351,27 @@ def _compute(pre, data, todo, points, ref, how, runs_dir, results, progress):
     return computed
 
 
-def _table(name, base, fixed, grid, trials, rows, counts, started):
-    """The content of ``sweep.json``."""
+def table_content(name, base, fixed, grid, trials, rows, counts, started):
+    """The content of ``sweep.json``.
+
+    Parameters
+    ----------
+    name : str
+        The sweep's name.
+    base : dict
+        What every run records (:func:`sweep_references`).
+    fixed : dict
+        The fixed settings without ``trial`` (:func:`settings_without_trial`).
+    grid : dict
+        The checked grid.
+    trials : int
+    rows : list of dict
+        :func:`table_rows`.
+    counts : dict
+        ``total``, ``reused``, ``computed`` and ``missing`` evaluations.
+    started : float
+        ``time.time()`` when the sweep began (for ``elapsed_s``).
+    """
     summary = base["data"]
     relu = [r["accuracy_relu"] for r in rows if r["accuracy_relu"] is not None]
     return {
@@ -279,9 +399,30 @@ def _table(name, base, fixed, grid, trials, rows, counts, started):
     }
 
 
-def _references(pre, data, model_name, reference_predictions, reference_logits, batch_size, clip):
-    """``(predictions, logits, base)``: the checked references of :func:`run_sweep` and what every run
-    records of them (``base``, part of the match for reuse)."""
+def sweep_references(pre, data, model_name, reference_predictions, reference_logits, batch_size, clip):
+    """The checked references of a sweep, and what every run records of them.
+
+    Parameters
+    ----------
+    pre : Preprocessed
+    data : snnmap.data.DataSet
+    model_name : str
+    reference_predictions, reference_logits : array_like or None
+        As :func:`run_sweep`; one per test image.
+    batch_size : int
+    clip : bool
+
+    Returns
+    -------
+    (ndarray or None, ndarray or None, dict)
+        The predictions (flat), the float64 logits, and ``base``: the network's fingerprint, the data,
+        the batch size and the references, part of the match for reuse (:data:`MATCH_KEYS`).
+
+    Raises
+    ------
+    ValueError
+        When a reference does not have one entry per test image, or ``batch_size`` is not a positive count.
+    """
     ref = None if reference_predictions is None else np.asarray(reference_predictions).reshape(-1)
     if ref is not None and len(ref) != data.n_test:
         raise ValueError(f"{len(ref)} reference predictions for {data.n_test} test images")
@@ -300,13 +441,49 @@ def _references(pre, data, model_name, reference_predictions, reference_logits, 
     return ref, logits, base
 
 
-def _checked(grid, trials, max_evaluations):
+def checked_grid(grid, trials, max_evaluations):
+    """The checked grid and number of trials of a sweep.
+
+    Parameters
+    ----------
+    grid : dict, str or list of str
+        ``{knob: [values]}`` or ``--sweep`` specs (:func:`snnmap.experiments.grid.parse_grid`).
+    trials : int
+        Must be a positive integer.
+    max_evaluations : int or None
+        Must be >= 0 when given.
+
+    Returns
+    -------
+    (dict, int)
+
+    Raises
+    ------
+    SweepError
+    """
     grid = parse_grid(grid) if isinstance(grid, (list, tuple, str)) else check_grid(grid)
+    return grid, check_trials(trials, max_evaluations)
+
+
+def check_trials(trials, max_evaluations):
+    """``trials`` as an int, after checking it and ``max_evaluations``.
+
+    Parameters
+    ----------
+    trials : int
+        Must be a positive integer.
+    max_evaluations : int or None
+        Must be >= 0 when given.
+
+    Raises
+    ------
+    SweepError
+    """
     if int(trials) != trials or trials < 1:
         raise SweepError(f"--trials must be a positive integer, got {trials}")
     if max_evaluations is not None and max_evaluations < 0:
         raise SweepError(f"--max_evaluations must be >= 0, got {max_evaluations}")
-    return grid, int(trials)
+    return int(trials)
 
 
 def run_sweep(pre, data, grid, trials, fixed_settings, out_dir, *, model_name=None, reference_predictions=None,
@@ -364,18 +541,18 @@ def run_sweep(pre, data, grid, trials, fixed_settings, out_dir, *, model_name=No
         The content of ``sweep.json`` (``rows``, ``evaluations`` counts, ...) plus ``path``.
     """
     started = time.time()
-    grid, trials = _checked(grid, trials, max_evaluations)
+    grid, trials = checked_grid(grid, trials, max_evaluations)
     fixed = fixed_run_settings(fixed_settings)
     model_name = model_name or pre.report["original_model"]
     out_dir = str(out_dir)
     runs_dir = os.path.join(out_dir, naming.RUNS_DIR)
     points = grid_points(grid)
     data_summary = storage.as_read_back(data.summary())
-    ref, logits, base = _references(pre, data, model_name, reference_predictions, reference_logits, batch_size,
-                                    clip)
+    ref, logits, base = sweep_references(pre, data, model_name, reference_predictions, reference_logits,
+                                         batch_size, clip)
     storage.check_writable(runs_dir, "the sweep's runs")  # before the first evaluation
-    plan = _plan(pre, points, trials, fixed, model_name, base)
-    results, todo, stale = _reusable(plan, runs_dir)
+    plan = plan_runs(pre, points, trials, fixed, model_name, base)
+    results, todo, stale = reusable_runs(plan, runs_dir)
     reused = len(results)
     log(f"sweep: {len(points)} grid point(s) x {trials} trial(s) = {len(plan)} evaluation(s) on "
         f"{data_summary['n_test']} test images; {reused} reused from {runs_dir}, {len(todo)} to compute")
@@ -392,10 +569,10 @@ def run_sweep(pre, data, grid, trials, fixed_settings, out_dir, *, model_name=No
     computed = _compute(pre, data, todo, points, ref, how, runs_dir, results, progress)
 
     missing = len(plan) - len(results)
-    fixed_dict = _settings_without_trial(fixed)
+    fixed_dict = settings_without_trial(fixed)
     rows = table_rows(points, trials, results, fixed_dict, data_summary)
     counts = {"total": len(plan), "reused": reused, "computed": computed, "missing": missing}
-    table = _table(name, base, fixed_dict, grid, trials, rows, counts, started)
+    table = table_content(name, base, fixed_dict, grid, trials, rows, counts, started)
     path = os.path.join(out_dir, naming.SWEEP_TABLE)
     storage.atomic_write_json(path, table)
     storage.atomic_write_text(os.path.join(out_dir, naming.SWEEP_CSV), csv_text(table))
@@ -404,104 +581,3 @@ def run_sweep(pre, data, grid, trials, fixed_settings, out_dir, *, model_name=No
         log(f"incomplete: {missing} evaluation(s) missing (--max_evaluations); run the same command again "
             f"to resume")
     return dict(table, path=path)
-
-
-def _show(value):
-    """A value as it is printed: ``0.05``, ``-1``, ``none``."""
-    if value is None:
-        return "none"
-    return format(value, "g") if isinstance(value, float) else str(value)
-
-
-def _pm(row, metric, fmt, scale=1.0):
-    """``mean +- std``; the mean alone where there is no std (one trial)."""
-    mean, std = row[f"{metric}_mean"], row.get(f"{metric}_std")
-    if mean is None:
-        return "n/a"
-    if std is None:
-        return format(mean * scale, fmt)
-    return f"{format(mean * scale, fmt)} +- {format(std * scale, fmt)}"
-
-
-def _perturbed(row) -> bool:
-    return bool(naming.perturbations(row.get("settings")))
-
-
-def _error_names(rows):
-    """Headers of the two error columns: exactness for unperturbed rows, deviation for perturbed ones
-    (marked ``*`` when the table mixes both)."""
-    kinds = {_perturbed(r) for r in rows}
-    if kinds == {True}:
-        return "deviation vs original", "deviation of codes"
-    if kinds == {True, False}:
-        return "max |error| / deviation* vs original", "max |error| / deviation*"
-    return "max |error| vs original", "max |error|"
-
-
-def _error_cell(row, key, mixed):
-    value = row.get(f"{key}_mean")
-    if value is None:
-        return "n/a"
-    return f"{value:.2e}" + ("*" if mixed and _perturbed(row) else "")
-
-
-def _columns(knobs, rows=()):
-    """(header, cell of a row) of the printed table; ``rows`` name the error columns (:func:`_error_names`)."""
-    original, codes = _error_names(rows)
-    mixed = "*" in original
-    cols = [(_knob_header(k), lambda r, k=k: _show(r[k])) for k in knobs]
-    return cols + [
-        ("n", lambda r: str(r["n_trials"])),
-        ("accuracy SNN", lambda r: _pm(r, "accuracy_snn", ".4f")),
-        ("agreement", lambda r: _pm(r, "agreement", ".4f")),
-        ("violations (a/b)", lambda r: "n/a" if r["violations_mean"] is None else
-         f"{r['violations_mean']:g} ({r['violations_a_mean']:g}/{r['violations_b_mean']:g})"),
-        ("latency (tau_c)", lambda r: "n/a" if r["latency_mean"] is None else f"{r['latency_mean']:.3f}"),
-        ("informative %", lambda r: _pm(r, "informative_spike_fraction", ".2f", 100.0)),
-        (original, lambda r: _error_cell(r, "max_abs_error_original", mixed)),
-        (codes, lambda r: _error_cell(r, "max_abs_error", mixed)),
-    ]
-
-
-#: Units of the knobs, in table headers (docs/method.md §6).
-KNOB_UNITS = {"noise": "tau_c", "w_min": "weight", "w_max": "weight", "time_bits": "bits", "weight_bits": "bits"}
-
-
-def _knob_header(knob):
-    unit = KNOB_UNITS.get(knob)
-    return f"{knob} ({unit})" if unit else knob
-
-
-def table_lines(table) -> list:
-    """The readable table of a sweep.
-
-    Parameters
-    ----------
-    table : dict
-        What :func:`run_sweep` returns (or ``sweep.json``'s content).
-    """
-    knobs = list(table["grid"])
-    fixed = {k: v for k, v in table["fixed_settings"].items() if k not in knobs and v is not None}
-    relu = table.get("accuracy_relu")
-    lines = [
-        f"sweep {table['sweep_name']}: SNN of {table['model_name']} on {table['data_description']}",
-        "  fixed: " + " ".join(f"{k}={v}" for k, v in fixed.items()),
-        "  grid: " + "; ".join(f"{k} = {', '.join(_show(v) for v in vals)}" for k, vals in table["grid"].items())
-        + f"; {table['trials']} trial(s) per point "
-        + ("(mean +- sample std, ddof=1, over trials)" if table["trials"] >= 2 else "(one trial: no std)"),
-        f"  accuracy (ReLU): {'n/a' if relu is None else format(relu, '.4f')} (original network, same images)",
-    ]
-    cols = _columns(knobs, table["rows"])
-    cells = [[name for name, _ in cols]] + [[f(row) for _, f in cols] for row in table["rows"]]
-    widths = [max(len(c[j]) for c in cells) for j in range(len(cols))]
-    for k, c in enumerate(cells):
-        lines.append("  " + "  ".join(v.rjust(w) for v, w in zip(c, widths)))
-        if k == 0:
-            lines.append("  " + "  ".join("-" * w for w in widths))
-    lines.append("  (violations: mean count per run of hidden neurons beyond the window (a) / crossing early (b); "
-                 "latency in tau_c; vs original: max |SNN logits - the original network's| (n/a: phase 1 "
-                 "stored no logits, run it again); codes: vs the preprocessed ReLU, neurons without violations)")
-    if any(_perturbed(r) for r in table["rows"]):
-        lines.append("  (deviation: on a perturbed point (noise, alpha_noise, time_bits, weight_bits or x_quantile "
-                     "< 1) the same measures are the deviation the perturbation causes, not exactness)")
-    return lines

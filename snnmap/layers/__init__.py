@@ -15,8 +15,8 @@ from .conv import SpikingConv2D, same_padding
 from .dense import SpikingDense
 from .model import SpikingModel
 from .pooling import SpikeTimePadding2D, SpikingMaxPooling2D
-from .relu import BiasMapConv2D, SignedMaxPooling2D
+from .relu import BiasMapConv2D, ConstantPadding2D, SignedMaxPooling2D
 from .report import solver_report
 
-__all__ = ["BiasMapConv2D", "SignedMaxPooling2D", "SpikeTimePadding2D", "SpikingConv2D", "SpikingDense",
-           "SpikingLayer", "SpikingMaxPooling2D", "SpikingModel", "same_padding", "solver_report"]
+__all__ = ["BiasMapConv2D", "ConstantPadding2D", "SignedMaxPooling2D", "SpikeTimePadding2D", "SpikingConv2D",
+           "SpikingDense", "SpikingLayer", "SpikingMaxPooling2D", "SpikingModel", "same_padding", "solver_report"]

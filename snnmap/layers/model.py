@@ -13,6 +13,49 @@ from ..runtime import check_input_range, floatx
 PREDICT_BATCH_SIZE = 256
 
 
+class PaddedBatches(keras.utils.PyDataset):
+    """An array's batches for ``predict``, the last one padded to the full batch size (its last
+    row repeated), in ``dtype``.
+
+    Keras traces a model once per batch shape: the short last batch of ``predict`` on an array
+    would trace the whole SNN a second time (seconds for a convolutional one).  The caller
+    drops the padded rows' outputs.
+
+    Parameters
+    ----------
+    x : array_like
+        The inputs; sliced one batch at a time (memory maps stay on disk).
+    batch_size : int
+    dtype : str
+        The model's input dtype (what Keras's own cast would give under :func:`snnmap.runtime.floatx`).
+    """
+
+    def __init__(self, x, batch_size, dtype):
+        super().__init__()
+        self.x, self.batch_size, self.dtype = x, int(batch_size), dtype
+
+    def __len__(self):
+        return -(-len(self.x) // self.batch_size)
+
+    def __getitem__(self, index):
+        batch = np.asarray(self.x[index * self.batch_size:(index + 1) * self.batch_size], dtype=self.dtype)
+        if len(batch) < self.batch_size:
+            batch = np.concatenate([batch, np.repeat(batch[-1:], self.batch_size - len(batch), axis=0)])
+        return batch
+
+
+def pads_last_batch(x, batch_size, args, kwargs):
+    """Whether ``SpikingModel.predict(x, batch_size, *args, **kwargs)`` should go through
+    :class:`PaddedBatches`: ``x`` is an array with more than one batch, the last one short, and
+    nothing else in the call (``steps``, positional arguments) depends on Keras's own batching."""
+    is_array = isinstance(x, np.ndarray) or (hasattr(x, "__array__") and hasattr(x, "shape")
+                                             and not hasattr(x, "as_numpy_iterator"))
+    if not is_array or args or kwargs.get("steps") is not None or np.ndim(x) == 0:
+        return False
+    n = len(x)
+    return n > batch_size and n % batch_size != 0
+
+
 @keras.saving.register_keras_serializable(package="snnmap")
 class SpikingModel(keras.Model):
     """A functional Keras model of spiking layers.
@@ -46,9 +89,17 @@ class SpikingModel(keras.Model):
             many small calls, each paying the spiking layers' per-call overhead).
         *args, **kwargs
             Passed to ``keras.Model.predict``.
+
+        An array whose last batch is short has that batch padded to ``batch_size``
+        (:class:`PaddedBatches`; the padded rows' outputs are dropped), so the model is traced
+        once, not twice.
         """
+        batch_size = PREDICT_BATCH_SIZE if batch_size is None else batch_size
         with floatx(self._input_dtype()):
-            return super().predict(x, PREDICT_BATCH_SIZE if batch_size is None else batch_size, *args, **kwargs)
+            if not pads_last_batch(x, batch_size, args, kwargs):
+                return super().predict(x, batch_size, *args, **kwargs)
+            out = super().predict(PaddedBatches(x, batch_size, self._input_dtype()), None, **kwargs)
+        return out[:len(x)]
 
     def count_own_params(self):
         """How many of :meth:`count_params` are the network's own parameters.

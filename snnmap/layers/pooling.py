@@ -7,6 +7,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from .relu import ConstantPadding2D
+
 
 @keras.saving.register_keras_serializable(package="snnmap")
 class SpikingMaxPooling2D(keras.layers.MaxPooling2D):
@@ -41,32 +43,28 @@ class SpikingMaxPooling2D(keras.layers.MaxPooling2D):
 
 
 @keras.saving.register_keras_serializable(package="snnmap")
-class SpikeTimePadding2D(keras.layers.Layer):
+class SpikeTimePadding2D(ConstantPadding2D):
     """``ZeroPadding2D`` in the time code: padded inputs spike at ``t_pad`` (= code 0).
 
     Parameters
     ----------
     padding : ((int, int), (int, int))
         (top, bottom), (left, right), as in ``ZeroPadding2D``.
-    t_pad : float
+    t_pad : float or sequence of float
         ``t_min`` of the consuming layer (the end of the window these spikes belong to),
-        in the frame of the spike times it pads (0 when they are measured from it).
+        in the frame of the spike times it pads (0 when they are measured from it); or one
+        time per channel, for padding that codes a constant other than 0 (a graph's max
+        pooling of a padded pre-activation, docs/method.md §10).
     """
 
     def __init__(self, padding, t_pad, dtype=None, **kwargs):
-        super().__init__(dtype=dtype or "float64", **kwargs)
-        self.padding = tuple(tuple(int(v) for v in p) for p in padding)
-        self.t_pad = float(t_pad)
+        super().__init__(padding, values=t_pad, dtype=dtype, **kwargs)
 
-    def call(self, inputs):
-        return ops.pad(inputs, ((0, 0),) + self.padding + ((0, 0),), constant_values=self.t_pad)
-
-    def compute_output_shape(self, input_shape):
-        b, h, w, c = input_shape
-        (t, bo), (l, r) = self.padding
-        return (b, None if h is None else h + t + bo, None if w is None else w + l + r, c)
+    @property
+    def t_pad(self):
+        return self.values
 
     def get_config(self):
         config = super().get_config()
-        config.update(padding=self.padding, t_pad=self.t_pad)
+        config["t_pad"] = config.pop("values")
         return config

@@ -1,4 +1,4 @@
-"""The two ReLU-side layers a preprocessed network may need beyond stock Keras (docs/method.md §4).
+"""The ReLU-side layers a preprocessed network may need beyond stock Keras (docs/method.md §4, §10).
 
 * :class:`BiasMapConv2D`: a convolution whose bias varies with the output position.  It
   appears when a batch normalisation after a ReLU (or the input range ``p != 0``) is folded
@@ -7,6 +7,9 @@
   strides.
 * :class:`SignedMaxPooling2D`: max pooling for channels whose folded batch-norm scale is
   positive, min pooling for those whose scale was negative.
+* :class:`ConstantPadding2D`: padding with one constant per channel (a graph's max pooling of a
+  padded pre-activation after a batch norm and ReLU were moved before it pads with
+  ``ReLU(BN(0))``).
 """
 
 from __future__ import annotations
@@ -67,4 +70,39 @@ class SignedMaxPooling2D(keras.layers.MaxPooling2D):
     def get_config(self):
         config = super().get_config()
         config["signs"] = list(self.signs)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="snnmap")
+class ConstantPadding2D(keras.layers.Layer):
+    """``ZeroPadding2D`` with a constant of its own for every channel (or one for all).
+
+    Parameters
+    ----------
+    padding : ((int, int), (int, int))
+        (top, bottom), (left, right), as in ``ZeroPadding2D``.
+    values : float or sequence of float
+        The padded value, or one per channel.
+    """
+
+    def __init__(self, padding, values=0.0, dtype=None, **kwargs):
+        super().__init__(dtype=dtype or "float64", **kwargs)
+        self.padding = tuple(tuple(int(v) for v in p) for p in padding)
+        self.values = float(values) if np.ndim(values) == 0 else [float(v) for v in values]
+
+    def call(self, inputs):
+        pad = ((0, 0),) + self.padding + ((0, 0),)
+        if not isinstance(self.values, list):
+            return ops.pad(inputs, pad, constant_values=self.values)
+        where = ops.pad(ops.zeros_like(inputs), pad, constant_values=1.0)
+        return ops.pad(inputs, pad) + where * ops.convert_to_tensor(self.values, dtype=inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, c = input_shape
+        (t, bo), (l, r) = self.padding
+        return (b, None if h is None else h + t + bo, None if w is None else w + l + r, c)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(padding=self.padding, values=self.values)
         return config

@@ -1,6 +1,7 @@
 """From a trained Keras ReLU model to a spiking one.
 
-* :mod:`.graph`: the model as a graph of layers in topological order (chains only, for now);
+* :mod:`.graph`: the model as a graph of layers in topological order;
+* :mod:`.dag`, :mod:`.dag_plan`, :mod:`.dag_convert`: both phases for graphs (residual, branching);
 * :mod:`.fold`: folding, one handler per Keras layer type; :mod:`.scaling`: weight sums;
   :mod:`.build`: the preprocessed float64 Keras model; :mod:`.calibrate`: ``X_n``;
 * :mod:`.preprocess`: phase 1 and :class:`~.preprocess.Preprocessed`;

@@ -12,8 +12,10 @@ from ..core import mapping
 from ..errors import InexactConversionError, UnsupportedLayerError
 from ..layers import (BiasMapConv2D, SignedMaxPooling2D, SpikeTimePadding2D, SpikingConv2D, SpikingDense,
                       SpikingMaxPooling2D, SpikingModel)
-from ..runtime import check_input_range, stream
-from .preprocess import DEFAULT_LOWER_B, DEFAULT_UPPER_B, Preprocessed, preprocess
+from ..runtime import check_input_range, derive_seed, stream
+from .dag_convert import graph_snn
+from .dag_plan import graph_windows
+from .preprocess import DEFAULT_LOWER_B, DEFAULT_UPPER_B, Preprocessed, PreprocessedGraph, preprocess
 
 #: Images of the calibration data on which :func:`convert` checks the SNN against the original model.
 CHECK_IMAGES = 32
@@ -40,23 +42,6 @@ def encode(x, input_range=(0.0, 1.0), clip=False):
     return mapping.encode(x, input_range, clip=clip)
 
 
-def derive_seed(seed: int, index: int) -> int:
-    """A 31-bit seed derived from ``seed`` and ``index``.
-
-    Distinct indices give independent streams, equal ones the same.  It seeds spiking
-    layer ``index`` from the run's seed, and trial ``index`` of an experiment from the
-    experiment's seed.
-
-    Parameters
-    ----------
-    seed : int
-        The parent seed.
-    index : int
-        Which child stream.
-    """
-    return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1)[0] & 0x7FFFFFFF)
-
-
 def to_snn(pre: Preprocessed, zeta=mapping.DEFAULT_ZETA, noise=0.0, alpha_noise=0.0, seed=0,
            dtype="float64", solver="auto", time_bits=0, weight_bits=0, w_min=None, w_max=None,
            x_quantile=1.0, local_times=True):
@@ -65,7 +50,9 @@ def to_snn(pre: Preprocessed, zeta=mapping.DEFAULT_ZETA, noise=0.0, alpha_noise=
     Parameters
     ----------
     pre : Preprocessed
-        Output of :func:`snnmap.preprocess` (or :meth:`Preprocessed.load`).
+        Output of :func:`snnmap.preprocess` (or :meth:`Preprocessed.load`); a
+        :class:`~snnmap.pipeline.preprocess.PreprocessedGraph` gives the SNN of a graph (one
+        spiking layer per population, every source in its local frame, docs/method.md §10).
     zeta : float
         Window margin, ``B_n = (1 + zeta) X_n``.
     noise : float
@@ -101,6 +88,13 @@ def to_snn(pre: Preprocessed, zeta=mapping.DEFAULT_ZETA, noise=0.0, alpha_noise=
         Input: spike times from :func:`encode` (shape of the original input).  Output:
         the logits (the readout potential of the output layer).
     """
+    if isinstance(pre, PreprocessedGraph):  # every source in its own frame already (method §10)
+        x_n = pre.x_n_of_sources(x_quantile)
+        original = pre.report.get("original_model") or pre.original.name
+        return graph_snn(pre.folded, graph_windows(pre.folded, x_n, zeta), x_n, zeta=zeta, noise=noise,
+                         alpha_noise=alpha_noise, seed=seed, dtype=dtype, solver=solver, input_range=pre.input_range,
+                         name=original + "_snn", time_bits=time_bits, weight_bits=weight_bits, w_min=w_min,
+                         w_max=w_max)
     x_n = pre.window_scales(x_quantile)
     relu = pre.model
     inputs = keras.Input(shape=relu.inputs[0].shape[1:], dtype=dtype, name="spike_times")
@@ -211,6 +205,9 @@ def convert(model, x_calib, input_range=(0.0, 1.0), upper_b=DEFAULT_UPPER_B, low
             zeta=mapping.DEFAULT_ZETA, noise=0.0, alpha_noise=0.0, seed=0, dtype="float64", batch_size=256,
             verbose="auto", clip=False):
     """Both phases at once: :func:`snnmap.preprocess` then :func:`to_snn`, checked end to end.
+
+    A network that is not a chain (residual ``Add``, ``Concatenate``, branches) goes the same way,
+    through :class:`~snnmap.pipeline.preprocess.PreprocessedGraph` (docs/method.md §10).
 
     Before it is returned, the SNN is run on the first :data:`CHECK_IMAGES` calibration images
     and its logits compared with the ORIGINAL model's pre-softmax logits (float64); a

@@ -1,7 +1,8 @@
 """Operation counts and energy estimates (docs/method.md §8).
 
 * ReLU network: multiply-accumulates per image, Dense ``n_in * n_out``, Conv2D
-  ``H_out * W_out * C_out * k_h * k_w * C_in``.
+  ``H_out * W_out * C_out * k_h * k_w * C_in``, counting non-zero weights only (a graph's
+  stacked kernels hold zeros where a source has no synapse).
 * SNN: synaptic events per image = the sum over the spikes that reach a spiking layer of
   the number of its synapses each spike drives (its fan-out: for a convolution, every
   output position and channel whose kernel covers the input).  Every neuron fires once,
@@ -19,9 +20,11 @@ from __future__ import annotations
 
 import dataclasses
 
+import keras
 import numpy as np
 
-from ..layers import SpikingConv2D, SpikingDense, same_padding
+from . import graph
+from ..layers import SpikeTimePadding2D, SpikingConv2D, SpikingDense, SpikingLayer, SpikingMaxPooling2D, same_padding
 
 #: Per-operation energies (pJ) and where they come from.
 DEFAULT_ENERGY = {
@@ -97,55 +100,98 @@ def fan_out(layer) -> np.ndarray:
     return _counter(layer, "fan-out").fan_out(layer)
 
 
+def _nonzero(layer):
+    """Which weights exist: a zero weight is no synapse (and no multiply-accumulate).  Graphs stack
+    their sources' kernels into one, with zeros where a source has no synapse (docs/method.md §10)."""
+    return np.asarray(layer.kernel) != 0
+
+
 def _dense_macs(layer):
-    n_in, n_out = (int(d) for d in layer.kernel.shape)
-    return n_in * n_out
+    return int(_nonzero(layer).sum())
 
 
 def _dense_fan_out(layer):
-    n_in, n_out = (int(d) for d in layer.kernel.shape)
-    return np.full((n_in,), n_out, dtype=np.int64)
+    return _nonzero(layer).sum(axis=1).astype(np.int64)
 
 
 def _conv_macs(layer):
-    kernel = tuple(int(d) for d in layer.kernel.shape)
-    h_out, w_out, c_out = (int(d) for d in layer.alpha.shape)
-    return h_out * w_out * c_out * kernel[0] * kernel[1] * kernel[2]
+    h_out, w_out, _ = (int(d) for d in layer.alpha.shape)
+    return h_out * w_out * int(_nonzero(layer).sum())
 
 
 def _conv_fan_out(layer):
-    """Per input position: output positions whose kernel window covers it, times ``C_out``."""
+    """Per input position and channel: the synapses to output positions whose kernel window covers it."""
     h, w, c_in = (int(d) for d in layer.input.shape[1:])
-    h_out, w_out, c_out = (int(d) for d in layer.alpha.shape)
+    h_out, w_out, _ = (int(d) for d in layer.alpha.shape)
     kh, kw = layer.kernel_size
     sh, sw = layer.strides
     if layer.padding == "same":
         (top, _), (left, _) = same_padding(h, kh, sh), same_padding(w, kw, sw)
     else:
         top = left = 0
-    cover = np.zeros((h, w), dtype=np.int64)
+    synapses = _nonzero(layer).sum(axis=3)  # per tap and input channel
+    out = np.zeros((h, w, c_in), dtype=np.int64)
     for dy in range(kh):
         rows = np.arange(h_out) * sh + dy - top
         rows = rows[(rows >= 0) & (rows < h)]
         for dx in range(kw):
             cols = np.arange(w_out) * sw + dx - left
             cols = cols[(cols >= 0) & (cols < w)]
-            cover[np.ix_(rows, cols)] += 1
-    return np.repeat(cover[:, :, None] * c_out, c_in, axis=2)
+            out[np.ix_(rows, cols)] += synapses[dy, dx]
+    return out
 
 
 register_layer(SpikingDense, _dense_macs, _dense_fan_out)
 register_layer(SpikingConv2D, _conv_macs, _conv_fan_out)
 
 
-def static_counts(layers):
-    """Per spiking layer: ReLU MACs and SNN synaptic events per image (every spike).
+def neuron_inputs(snn):
+    """Per spiking layer: which of its inputs carry a neuron's (or the input's) spike, and which are padding.
+
+    Padding (``SpikeTimePadding2D``) stands for the value 0 at a fixed time; no neuron fires it,
+    so it drives no synaptic event.  The mask follows the SNN's graph from the input:
+    padding adds zeros, a spiking layer's or a pool's outputs are neurons' spikes, and the
+    reshaping layers (Flatten, Reshape, Cropping2D, Concatenate) move the mask as they move times.
+
+    Parameters
+    ----------
+    snn : keras.Model
+
+    Returns
+    -------
+    dict
+        Spiking layer name -> boolean array shaped like one input of it.
+    """
+    real, masks = {graph.INPUT: np.ones(graph.shape_of(snn.inputs[0]), bool)}, {}
+    for index, node in enumerate(graph.walk(snn)):
+        layer, ins = node.layer, [real[j] for j in node.inbound]
+        if isinstance(layer, SpikingLayer):
+            masks[layer.name] = ins[0]
+            real[index] = np.ones(node.output_shape, bool)
+        elif isinstance(layer, SpikingMaxPooling2D):
+            real[index] = np.ones(node.output_shape, bool)
+        elif isinstance(layer, SpikeTimePadding2D):
+            real[index] = np.pad(ins[0], tuple(map(tuple, layer.padding)) + ((0, 0),))
+        elif isinstance(layer, keras.layers.Rescaling):  # a change of time frame
+            real[index] = ins[0]
+        else:
+            out = layer([x[None].astype("float32") for x in ins] if len(ins) > 1 else ins[0][None].astype("float32"))
+            real[index] = np.asarray(out)[0] > 0.5
+    return masks
+
+
+def static_counts(layers, masks=None):
+    """Per spiking layer: ReLU MACs and SNN synaptic events per image (every spike, padding excluded).
 
     Parameters
     ----------
     layers : list of SpikingLayer
+    masks : dict, optional
+        :func:`neuron_inputs` of the SNN (default: every input is a neuron's spike).
     """
-    return {layer.name: {"relu_macs": relu_macs(layer), "snn_events": int(fan_out(layer).sum())}
+    masks = masks or {}
+    return {layer.name: {"relu_macs": relu_macs(layer),
+                         "snn_events": int((fan_out(layer) * masks.get(layer.name, 1)).sum())}
             for layer in layers}
 
 

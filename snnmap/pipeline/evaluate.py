@@ -17,6 +17,8 @@ exactly (:func:`merge`): the merged figures equal those of one run over the whol
 
 from __future__ import annotations
 
+import weakref
+
 import keras
 import numpy as np
 
@@ -31,6 +33,9 @@ PREPROCESSED = "preprocessed ReLU network"
 #: Keys of a run's counts; fractions are derived from them by :func:`summarize`.
 COUNTS = ("n", "labelled", "correct_snn", "correct_relu", "correct_original", "agree", "compared")
 
+#: The probe models of :func:`probe_model`, per network (weakly held: an SNN a sweep drops frees its probe).
+PROBES = weakref.WeakKeyDictionary()
+
 
 def spiking_layers(snn):
     """The spiking layers of ``snn`` in topological order.
@@ -41,6 +46,32 @@ def spiking_layers(snn):
         A spiking model from :func:`snnmap.to_snn`.
     """
     return [node.layer for node in graph.walk(snn) if isinstance(node.layer, SpikingLayer)]
+
+
+def probe_model(model, outputs, key):
+    """A Keras model from ``model``'s inputs to ``outputs``, made once per ``(model, key)``.
+
+    Its compiled predict function is traced on its first call and kept with it, so a
+    second evaluation of the same network reuses the trace instead of building a new
+    model and tracing the whole network again (seconds for a convolutional SNN).  The
+    probe shares the network's variables, so new parameter values are seen; a probe lives
+    as long as its network (:data:`PROBES` holds networks weakly).
+
+    Parameters
+    ----------
+    model : keras.Model
+        The network probed.
+    outputs : callable
+        ``outputs()`` returns the symbolic tensors the probe returns (called only when the
+        probe is made).
+    key : tuple
+        What the probe returns, in terms that stay equal between calls (e.g. layer names).
+    """
+    probes = PROBES.setdefault(model, {})
+    probe = probes.get(key)
+    if probe is None:
+        probe = probes[key] = keras.Model(model.inputs, outputs())
+    return probe
 
 
 def relu_twins(layers, relu_model):
@@ -106,7 +137,7 @@ def new_totals(snn):
     totals["max_abs_error_end_to_end"] = 0.0
     totals["layers"] = {}
     layers = spiking_layers(snn)
-    counts = energy.static_counts(layers)
+    counts = energy.static_counts(layers, energy.neuron_inputs(snn))
     for layer in layers:
         win = layer.window
         totals["layers"][layer.name] = {
@@ -228,11 +259,10 @@ def accumulate(snn, x, y=None, relu_model=None, reference_predictions=None, inpu
     layers = spiking_layers(snn)
     if not layers or not layers[-1].output_layer:
         raise ValueError("the SNN must end with a spiking output layer (output_layer=True)")
-    probe_outputs = []
-    for layer in layers:
-        probe_outputs += [layer.input, layer.output]
     twin_model, twin_kind, original = references(snn, layers, relu_model)
-    run = BatchCounter(snn, layers, keras.Model(snn.inputs, probe_outputs), twin_model, original, input_range)
+    probe = probe_model(snn, lambda: [t for layer in layers for t in (layer.input, layer.output)],
+                        ("spiking",) + tuple(layer.name for layer in layers))
+    run = BatchCounter(snn, layers, probe, twin_model, original, input_range)
     totals = new_totals(snn)
     has_original = original is not None or reference_logits is not None
     totals["agreement_reference"] = ORIGINAL if reference_predictions is not None or has_original else PREPROCESSED
@@ -314,12 +344,15 @@ class BatchCounter:
         self.hidden = [layer for layer in layers if not layer.output_layer]
         self.dtype = keras.backend.standardize_dtype(snn.inputs[0].dtype)
         self.eps = float(np.finfo(self.dtype).eps)
-        self.fan_outs = {layer.name: energy.fan_out(layer) for layer in layers}
+        masks = energy.neuron_inputs(snn)
+        self.fan_outs = {layer.name: energy.fan_out(layer) * masks[layer.name] for layer in layers}
         twins = relu_twins(layers, relu_model)
         self.oracles = {layer.name: oracle(twin) for layer, twin in zip(layers, twins)}
-        self.relu_probe = keras.Model(relu_model.inputs, [twin.input for twin in twins]
-                                      + [twin.output for layer, twin in zip(layers, twins)
-                                         if not layer.output_layer])
+        hidden_twins = [twin for layer, twin in zip(layers, twins) if not layer.output_layer]
+        self.relu_probe = probe_model(relu_model, lambda: [twin.input for twin in twins]
+                                      + [twin.output for twin in hidden_twins],
+                                      ("relu",) + tuple(twin.name for twin in twins)
+                                      + tuple(twin.name for twin in hidden_twins))
 
     def count_batch(self, totals, x_hat, labels, refs, size):
         """Add one batch's counts to ``totals``.

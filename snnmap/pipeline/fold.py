@@ -136,7 +136,7 @@ def _average_pool(x, config):
     return np.asarray(ops.convert_to_numpy(out))[0]
 
 
-def _kernel_and_bias(layer):
+def kernel_and_bias(layer):
     w = graph.effective_kernel(layer)
     b = np.asarray(ops.convert_to_numpy(layer.bias), np.float64) if layer.use_bias else np.zeros(w.shape[-1])
     return w, b
@@ -303,24 +303,24 @@ class Handler:
     fold: object
 
 
-def _no_check(node):
+def no_check(node):
     del node
 
 
-def _check_activation(node):
+def check_activation(node):
     graph.activation_name(node.layer, node.layer.activation)
 
 
-def _check_dense(node):
+def check_dense(node):
     if len(node.input_shape) != 1:
         raise UnsupportedLayerError(node.layer, f"Dense on inputs of shape {node.input_shape}: add a Flatten before it")
-    _check_activation(node)
+    check_activation(node)
 
 
 def _fold_dense(folder, node):
     folder.require_relu_done(node)
     layer = node.layer
-    w, b = _kernel_and_bias(layer)
+    w, b = kernel_and_bias(layer)
     if folder.gap is None:
         stage = linear_stage(layer, node.input_shape, node.output_shape, folder.pending, w, b, "dense", {})
     else:
@@ -334,7 +334,7 @@ def _fold_dense(folder, node):
     folder.activation(node, graph.activation_name(layer, layer.activation))
 
 
-def _check_conv(node):
+def check_conv(node):
     layer = node.layer
     if layer.data_format != "channels_last":
         raise UnsupportedLayerError(layer, "only data_format='channels_last' is supported")
@@ -342,7 +342,7 @@ def _check_conv(node):
         raise UnsupportedLayerError(layer, f"dilation_rate {layer.dilation_rate} is not supported")
     if layer.groups != 1:
         raise UnsupportedLayerError(layer, "grouped convolutions are not supported")
-    _check_activation(node)
+    check_activation(node)
 
 
 def _fold_conv(folder, node):
@@ -350,14 +350,14 @@ def _fold_conv(folder, node):
     layer = node.layer
     if folder.gap is not None:
         raise UnsupportedLayerError(layer, "only a Dense layer may follow global average pooling")
-    w, b = _kernel_and_bias(layer)
+    w, b = kernel_and_bias(layer)
     config = {"strides": tuple(layer.strides), "padding": layer.padding}
     folder.add_linear(node, linear_stage(layer, node.input_shape, node.output_shape, folder.pending, w, b, "conv",
                                          config))
     folder.activation(node, graph.activation_name(layer, layer.activation))
 
 
-def _check_bn(node):
+def check_bn(node):
     layer = node.layer
     axis = layer.axis if isinstance(layer.axis, int) else list(layer.axis)
     if axis not in (-1, len(node.input_shape), [-1], [len(node.input_shape)]):
@@ -380,7 +380,7 @@ def _fold_bn(folder, node):
         folder.log(node, "folded into the next Dense/Conv2D (batch norm after ReLU)")
 
 
-def _check_relu(node):
+def check_relu(node):
     layer = node.layer
     if layer.max_value is not None or float(layer.negative_slope) != 0 or float(layer.threshold) != 0:
         raise UnsupportedLayerError(layer, "ReLU with max_value, negative_slope or threshold is not a plain ReLU")
@@ -398,13 +398,13 @@ def _fold_identity(folder, node):
     folder.log(node, "dropped (identity at inference)")
 
 
-def _check_pool(node):
+def check_pool(node):
     if len(node.input_shape) != 3:
         raise UnsupportedLayerError(node.layer, "pooling needs (height, width, channels) inputs")
 
 
 def _fold_maxpool(folder, node):
-    _check_pool(node)
+    check_pool(node)
     layer = node.layer
     config = {"pool_size": tuple(layer.pool_size), "strides": tuple(layer.strides), "padding": layer.padding}
     scale = folder.pending.channel_scale(layer, "pooling")
@@ -442,7 +442,7 @@ def _average_pool_stage(node):
 
 
 def _fold_avgpool(folder, node):
-    _check_pool(node)
+    check_pool(node)
     if not folder.relu_done:
         raise UnsupportedLayerError(node.layer, "average pooling must follow a ReLU")
     stage = _average_pool_stage(node)
@@ -454,13 +454,13 @@ def _fold_avgpool(folder, node):
     folder.log(node, "fixed-weight convolution with ReLU (its own spiking layer)")
 
 
-def _check_gap(node):
+def check_gap(node):
     if node.layer.keepdims:
         raise UnsupportedLayerError(node.layer, "keepdims=True is not supported")
 
 
 def _fold_gap(folder, node):
-    _check_pool(node)
+    check_pool(node)
     if folder.open_linear is not None:
         raise UnsupportedLayerError(node.layer, f"'{folder.last_linear.name}' needs its ReLU before this pooling")
     h, w, c = node.input_shape
@@ -495,19 +495,19 @@ def _fold_zeropad(folder, node):
 
 #: The folding handler of every supported Keras layer type.
 HANDLERS = {
-    keras.layers.Dense: Handler(_check_dense, _fold_dense),
-    keras.layers.Conv2D: Handler(_check_conv, _fold_conv),
-    keras.layers.BatchNormalization: Handler(_check_bn, _fold_bn),
-    keras.layers.ReLU: Handler(_check_relu, lambda folder, node: folder.relu(node)),
-    keras.layers.Softmax: Handler(_no_check, lambda folder, node: folder.softmax(node)),
-    keras.layers.Activation: Handler(_check_activation, _fold_activation_layer),
-    keras.layers.MaxPooling2D: Handler(_no_check, _fold_maxpool),
-    keras.layers.AveragePooling2D: Handler(_no_check, _fold_avgpool),
-    keras.layers.GlobalAveragePooling2D: Handler(_check_gap, _fold_gap),
-    keras.layers.Flatten: Handler(_no_check, _fold_flatten),
-    keras.layers.Reshape: Handler(_no_check, _fold_reshape),
-    keras.layers.ZeroPadding2D: Handler(_no_check, _fold_zeropad),
-    **{cls: Handler(_no_check, _fold_identity) for cls in graph.INFERENCE_IDENTITY},
+    keras.layers.Dense: Handler(check_dense, _fold_dense),
+    keras.layers.Conv2D: Handler(check_conv, _fold_conv),
+    keras.layers.BatchNormalization: Handler(check_bn, _fold_bn),
+    keras.layers.ReLU: Handler(check_relu, lambda folder, node: folder.relu(node)),
+    keras.layers.Softmax: Handler(no_check, lambda folder, node: folder.softmax(node)),
+    keras.layers.Activation: Handler(check_activation, _fold_activation_layer),
+    keras.layers.MaxPooling2D: Handler(no_check, _fold_maxpool),
+    keras.layers.AveragePooling2D: Handler(no_check, _fold_avgpool),
+    keras.layers.GlobalAveragePooling2D: Handler(check_gap, _fold_gap),
+    keras.layers.Flatten: Handler(no_check, _fold_flatten),
+    keras.layers.Reshape: Handler(no_check, _fold_reshape),
+    keras.layers.ZeroPadding2D: Handler(no_check, _fold_zeropad),
+    **{cls: Handler(no_check, _fold_identity) for cls in graph.INFERENCE_IDENTITY},
 }
 
 SUPPORTED = ("the exact mapping supports Dense, Conv2D, BatchNormalization, ReLU/relu, softmax output, "

@@ -243,6 +243,22 @@ def chain(model) -> list:
     return nodes
 
 
+def is_chain(model) -> bool:
+    """Whether ``model`` is a single chain of layers (what :func:`chain` accepts, shapes aside).
+
+    Parameters
+    ----------
+    model : keras.Model
+    """
+    nodes = walk(model)
+    try:
+        for index in range(len(nodes)):
+            _check_chain_node(nodes, index)
+    except UnsupportedLayerError:
+        return False
+    return True
+
+
 def check_finite_weights(model):
     """Raise :class:`InvalidWeightsError` naming the first layer with NaN/inf weights.
 

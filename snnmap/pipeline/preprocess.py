@@ -32,14 +32,17 @@ from . import graph
 from .. import storage
 from ..core import mapping
 from ..errors import InputRangeError, InvalidWeightsError, Phase1FileError
-from ..runtime import check_input_range, normalise
+from ..runtime import check_input_range, normalise, num_batches, progress, stream
 from .build import build_model, hidden_layers
 from .calibrate import layer_maxima
+from .dag import fold_graph
+from .dag_convert import relu_graph_model
+from .dag_plan import graph_maxima, scale_graph
 from .fold import fold
 from .scaling import DEFAULT_LOWER_B, DEFAULT_UPPER_B, scale_weight_sums
 
-__all__ = ["DEFAULT_LOWER_B", "DEFAULT_UPPER_B", "Preprocessed", "describe", "hidden_layers", "layer_maxima",
-           "preprocess"]
+__all__ = ["DEFAULT_LOWER_B", "DEFAULT_UPPER_B", "Preprocessed", "PreprocessedGraph", "describe", "hidden_layers",
+           "is_graph_record", "layer_maxima", "preprocess", "preprocess_graph"]
 
 
 @dataclasses.dataclass
@@ -103,6 +106,7 @@ class Preprocessed:
             "architecture": base + "_scaled.json",
             "X_n": base + "_X_n.json",
             "maxima": base + "_maxima.npy",
+            "graph": base + "_graph.keras",
         }
 
     def save(self, directory, name):
@@ -117,15 +121,20 @@ class Preprocessed:
         paths = self.paths(directory, name)
         storage.atomic_write_text(paths["architecture"], self.model.to_json(indent=1))
         storage.atomic_save_weights(self.model, paths["weights"])
+        self._save_record(paths)
+        return paths
+
+    def _save_record(self, paths, **marks):
+        """The maxima (when measured) and the ``X_n`` record, with ``marks`` first."""
         if self.maxima is not None:
             storage.atomic_save_npy(paths["maxima"], self.maxima)
         storage.atomic_write_json(paths["X_n"], {
+            **marks,
             "X_n": self.X_n,
             "hidden_layers": self.hidden_layer_names,
             "input_range": list(self.input_range),
             "report": self.report,
         })
-        return paths
 
     @classmethod
     def load(cls, directory, name):
@@ -143,7 +152,10 @@ class Preprocessed:
         name : str
         """
         paths = cls.paths(directory, name)
-        storage.require_files([p for k, p in paths.items() if k != "maxima"], "phase 1 (python -m snnmap.phase1)")
+        if cls is Preprocessed and is_graph_record(paths["X_n"]):
+            return PreprocessedGraph.load(directory, name)
+        storage.require_files([p for k, p in paths.items() if k not in ("maxima", "graph")],
+                              "phase 1 (python -m snnmap.phase1)")
         model = _read_architecture(paths["architecture"])
         _read_weights(model, paths["weights"])
         x_n, input_range, report = _read_meta(paths["X_n"], len(hidden_layers(model)))
@@ -177,8 +189,24 @@ def _read_weights(model, path):
         raise Phase1FileError(path, f"does not fit the architecture next to it ({err}); " + _AGAIN) from None
 
 
-def _read_meta(path, n_hidden):
-    """``(X_n, input_range, report)`` of an ``_X_n.json`` file, checked."""
+def is_graph_record(path):
+    """Whether an ``_X_n.json`` file is a graph's phase 1 (False when it is missing or unreadable:
+    the chain's checks then name the problem).
+
+    Parameters
+    ----------
+    path : str
+        ``Preprocessed.paths(directory, name)["X_n"]``.
+    """
+    try:
+        meta = storage.read_json(path)
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(meta, dict) and meta.get("graph") is True
+
+
+def _read_meta(path, n_hidden, chain=True):
+    """``(X_n, input_range, report)`` of an ``_X_n.json`` file, checked (a chain's latency too)."""
     try:
         meta = storage.read_json(path)
     except (ValueError, UnicodeDecodeError) as err:
@@ -196,7 +224,7 @@ def _read_meta(path, n_hidden):
         raise Phase1FileError(path, f"X_n of hidden layer {bad[0] + 1} is {x_n[bad[0]]}: it must be finite and "
                               "> 0; " + _AGAIN)
     latency = 1.0 + (1.0 + mapping.DEFAULT_ZETA) * sum(x_n)
-    if latency > mapping.MAX_LATENCY:
+    if chain and latency > mapping.MAX_LATENCY:
         raise Phase1FileError(path, f"X_n {x_n} imply a latency of {latency:.3g} (> {mapping.MAX_LATENCY:g}), where "
                               "float64 spike times cannot keep the 1e-9 precision exactness needs; " + _AGAIN)
     try:
@@ -247,8 +275,15 @@ def preprocess(model, x_calib, input_range=(0.0, 1.0), upper_b=DEFAULT_UPPER_B,
     Returns
     -------
     Preprocessed
+        A :class:`PreprocessedGraph` for a network that is not a chain (residual ``Add``,
+        ``Concatenate``, branches; docs/method.md §10).
     """
     input_range = check_input_range(input_range)
+    if not graph.is_chain(model):
+        if maxima is not None:
+            raise ValueError(f"model '{model.name}' is a graph (not a chain): its calibration pass runs in this "
+                             "process only, not through maxima= (e.g. Beam) yet")
+        return preprocess_graph(model, x_calib, input_range, upper_b, lower_b, batch_size, verbose, clip)
     stages, layer_report = fold(model, input_range)
     counts = scale_weight_sums(stages, upper_b, lower_b)
     for stage in stages:
@@ -276,6 +311,108 @@ def preprocess(model, x_calib, input_range=(0.0, 1.0), upper_b=DEFAULT_UPPER_B,
         "clip": bool(clip),
     }
     return Preprocessed(pre_model, x_n, (float(input_range[0]), float(input_range[1])), report, per_image)
+
+
+@dataclasses.dataclass
+class PreprocessedGraph(Preprocessed):
+    """Output of phase 1 for a graph: residual, branching or concatenating (docs/method.md §10).
+
+    Attributes
+    ----------
+    model : keras.Model
+        The preprocessed float64 ReLU network on ``x_hat``: one Dense/Conv2D per spiking layer,
+        stacked over the sources each population reads.
+    X_n : list of float
+        Largest value of each ReLU population on the calibration data, in topological order.
+    input_range, report, maxima
+        As :class:`Preprocessed` (``report["graph"]`` is True).
+    original : keras.Model
+        The user's network; phase 1's files keep it (``_graph.keras``) and :meth:`load` folds it again.
+    folded : FoldedGraph
+        The folded and scaled graph (:mod:`snnmap.pipeline.dag`) the SNN is built from.
+    """
+
+    original: keras.Model | None = None
+    folded: object = None
+
+    @property
+    def hidden_layer_names(self):
+        """Names of the ReLU populations (their original layers), in order."""
+        return [source.name for source in self.folded.sources if source.kind == "relu"]
+
+    def x_n_of_sources(self, x_quantile=1.0):
+        """``X_n`` (or its quantile version) per ReLU population, keyed by source index."""
+        relu = [k for k, source in enumerate(self.folded.sources) if source.kind == "relu"]
+        return dict(zip(relu, self.window_scales(x_quantile)))
+
+    def save(self, directory, name):
+        """Write the original network (``_graph.keras``), ``X_n`` (JSON) and the maxima, atomically."""
+        paths = self.paths(directory, name)
+        storage.atomic_save_model(self.original, paths["graph"])
+        self._save_record(paths, graph=True)
+        return paths
+
+    @classmethod
+    def load(cls, directory, name):
+        """Read what :meth:`save` wrote and fold the network again (the same graph, bit for bit)."""
+        paths = cls.paths(directory, name)
+        storage.require_files([paths["graph"], paths["X_n"]], "phase 1 (python -m snnmap.phase1)")
+        try:
+            original = keras.saving.load_model(paths["graph"], safe_mode=True)
+        except Exception as err:  # Keras raises many types for a damaged or foreign file
+            raise Phase1FileError(paths["graph"], f"is not a readable Keras model ({err}); " + _AGAIN) from None
+        meta = storage.read_json(paths["X_n"])
+        report = meta.get("report") if isinstance(meta.get("report"), dict) else {}
+        input_range = check_input_range(meta.get("input_range", (0.0, 1.0)))
+        folded, _ = scale_graph(fold_graph(original, input_range), report.get("upper_b", DEFAULT_UPPER_B),
+                                report.get("lower_b", DEFAULT_LOWER_B))
+        names = [source.name for source in folded.sources if source.kind == "relu"]
+        x_n, input_range, report = _read_meta(paths["X_n"], len(names), chain=False)
+        if meta.get("hidden_layers") != names:
+            raise Phase1FileError(paths["X_n"], f"names the populations {meta.get('hidden_layers')}, but the network "
+                                  f"in {os.path.basename(paths['graph'])} has {names}; " + _AGAIN)
+        maxima = storage.load_npy(paths["maxima"]) if os.path.isfile(paths["maxima"]) else None
+        model = relu_graph_model(folded, name=f"{original.name}_preprocessed")
+        return cls(model, x_n, input_range, report, maxima, original=original, folded=folded)
+
+
+def preprocess_graph(model, x_calib, input_range=(0.0, 1.0), upper_b=DEFAULT_UPPER_B, lower_b=DEFAULT_LOWER_B,
+                     batch_size=256, verbose="auto", clip=False):
+    """Phase 1 of a graph (docs/method.md §10): fold, scale the weight sums, measure ``X_n``.
+
+    Parameters
+    ----------
+    model, x_calib, input_range, upper_b, lower_b, batch_size, verbose, clip
+        As :func:`preprocess`.
+
+    Returns
+    -------
+    PreprocessedGraph
+    """
+    input_range = check_input_range(input_range)
+    folded, counts = scale_graph(fold_graph(model, input_range), upper_b, lower_b)
+    shape = tuple(folded.sources[0].shape)
+    batches = progress(stream(x_calib, shape, input_range, batch_size=batch_size, clip=clip),
+                       num_batches(x_calib, batch_size), "calibration", verbose)
+    per_image = graph_maxima(folded, (x_hat for x_hat, _ in batches))
+    names = [source.name for source in folded.sources if source.kind == "relu"]
+    x_n = [float(v) for v in per_image.max(axis=0)] if len(per_image) else [0.0] * len(names)
+    report = {
+        "graph": True,
+        "original_model": model.name,
+        "input_range": [float(v) for v in input_range],
+        "upper_b": float(upper_b),
+        "lower_b": float(lower_b),
+        "n_calibration": int(len(per_image)),
+        "layers": folded.report,
+        "scaled_neurons": counts,
+        "X_n": dict(zip(names, x_n)),
+        "X_n_measured": {"dtype": "float64"},
+        "clip": bool(clip),
+    }
+    pre_model = relu_graph_model(folded, name=f"{model.name}_preprocessed")
+    return PreprocessedGraph(pre_model, x_n, (float(input_range[0]), float(input_range[1])), report, per_image,
+                             original=model, folded=folded)
 
 
 def describe(report) -> str:

@@ -14,10 +14,11 @@ import numpy as np
 from keras import ops
 
 from . import graph
-from .build import build_model
+from .build import BUILDERS
 from .fold import Stage
 from ..core import mapping
-from ..layers import SpikeTimePadding2D, SpikingConv2D, SpikingDense, SpikingLayer, SpikingMaxPooling2D
+from ..layers import (ConstantPadding2D, SpikeTimePadding2D, SpikingConv2D, SpikingDense, SpikingLayer,
+                      SpikingMaxPooling2D)
 
 #: Parameters of a spiking layer and of the ReLU layer it came from agree to this relative tolerance,
 #: by the dtype the spiking layer stores them in.
@@ -138,20 +139,60 @@ STAGES = {
 }
 
 
+def _twin_layer(node, zero):
+    """``(layer, weights, zero)``: the float64 ReLU-side layer of one SNN node (None: it passes its input
+    on), its weights (or None), and the value its output's time 0 stands for.
+
+    A tensor of the SNN holds times ``t`` in some frame; the value it codes is ``zero - t``
+    (docs/method.md §1, §10): 1 for the input (``t = 1 - x_hat``), ``t_max(n) - output_origin``
+    for a spiking layer's output, shifted by a frame change (``Rescaling`` with scale 1).
+    """
+    layer, kw = node.layer, {"name": node.layer.name, "dtype": "float64"}
+    if isinstance(layer, keras.layers.Rescaling):  # a change of time frame: the values stay
+        if float(layer.scale) != 1.0:
+            raise ValueError(f"layer '{layer.name}' (Rescaling) of the SNN scales spike times; it has no ReLU twin")
+        return None, None, zero[0] + float(layer.offset)
+    if isinstance(layer, (keras.layers.Concatenate, keras.layers.Cropping2D)):
+        if len(set(zero)) != 1:
+            raise ValueError(f"layer '{layer.name}' of the SNN joins tensors of different time frames")
+        return type(layer).from_config(dict(layer.get_config(), **kw)), None, zero[0]
+    if isinstance(layer, SpikeTimePadding2D):
+        values = zero[0] - np.asarray(layer.t_pad, np.float64)
+        if np.all(np.abs(values) <= 1e-12 * max(1.0, abs(zero[0]))):
+            return keras.layers.ZeroPadding2D(layer.padding, **kw), None, zero[0]
+        return ConstantPadding2D(layer.padding, values=list(np.broadcast_to(values, node.output_shape[-1:])),
+                                 **kw), None, zero[0]
+    make = STAGES.get(type(layer))
+    if make is None:
+        kind = "spiking layer" if isinstance(layer, SpikingLayer) else "layer"
+        raise ValueError(f"{kind} '{layer.name}' ({type(layer).__name__}) of the SNN has no ReLU "
+                         "twin: pass the preprocessed network as relu_model=")
+    stage = make(node)
+    act = None if stage.activation == "linear" else stage.activation
+    twin, weights = BUILDERS[stage.kind](stage, act, kw)
+    if isinstance(layer, SpikingLayer) and not layer.output_layer:
+        return twin, weights, layer.window.t_max - layer.output_origin
+    return twin, weights, zero[0]
+
+
 def rebuild(snn):
     """The preprocessed ReLU network (float64, input ``x_hat``) that ``snn`` computes, from its parameters.
+
+    Chains and graphs alike: every node of the SNN gets its ReLU-side layer, wired as in the SNN
+    (one Dense/Conv2D per spiking layer, in the same topological order).
 
     Parameters
     ----------
     snn : keras.Model
-        A spiking model from :func:`snnmap.to_snn`.
+        A spiking model from :func:`snnmap.to_snn` or a graph's.
     """
-    stages = []
-    for node in graph.walk(snn):
-        make = STAGES.get(type(node.layer))
-        if make is None:
-            kind = "spiking layer" if isinstance(node.layer, SpikingLayer) else "layer"
-            raise ValueError(f"{kind} '{node.layer.name}' ({type(node.layer).__name__}) of the SNN has no ReLU "
-                             "twin: pass the preprocessed network as relu_model=")
-        stages.append(make(node))
-    return build_model(stages, graph.shape_of(snn.inputs[0]), name=snn.name + "_relu_twin")
+    inputs = keras.Input(shape=graph.shape_of(snn.inputs[0]), dtype="float64", name="x_hat")
+    tensors, zero = {graph.INPUT: inputs}, {graph.INPUT: 1.0}
+    index = graph.INPUT
+    for index, node in enumerate(graph.walk(snn)):
+        xs = [tensors[j] for j in node.inbound]
+        twin, weights, zero[index] = _twin_layer(node, [zero[j] for j in node.inbound])
+        tensors[index] = xs[0] if twin is None else twin(xs if len(xs) > 1 else xs[0])
+        if weights is not None:
+            twin.set_weights(weights)
+    return keras.Model(inputs, tensors[index], name=snn.name + "_relu_twin")

@@ -45,7 +45,8 @@ def _trial_count(row):
 #: The axis label of each knob, with its unit (docs/method.md §6).
 KNOB_LABELS = {"noise": "noise σ (τ_c)", "alpha_noise": "alpha noise σ (relative)", "zeta": "ζ (window margin)",
                "time_bits": "time bits", "weight_bits": "weight bits", "w_min": "w_min (weight units)",
-               "w_max": "w_max (weight units)", "x_quantile": "x_quantile (quantile of the activations)"}
+               "w_max": "w_max (weight units)", "x_quantile": "x_quantile (quantile of the activations)",
+               "rate_T": "time steps T (rate SNN)", "rate_normalisation": "normalisation (rate SNN)"}
 
 
 def knob_label(knob):

@@ -11,6 +11,7 @@ pytest.importorskip("apache_beam")
 import snnmap  # noqa: E402
 from snnmap import beam  # noqa: E402
 from snnmap.data import DataSet  # noqa: E402
+from snnmap.experiments.grid import SweepError  # noqa: E402
 from snnmap.experiments.sweep import run_sweep  # noqa: E402
 
 IN_PROCESS = beam.BeamSettings(running_mode="in_memory", num_workers=1, verbose=False)
@@ -39,3 +40,15 @@ def test_beam_sweep_resumes_and_equals_the_single_machine_sweep(tmp_path):
     for ours, theirs in zip(full["rows"], single["rows"]):
         for key in ("accuracy_snn_mean", "agreement_mean", "max_abs_error_mean", "violations_mean"):
             assert ours[key] == theirs[key], key
+
+
+def test_rate_knobs_are_refused_on_beam(tmp_path):
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="relu"), keras.layers.Dense(2)])
+    x = np.random.default_rng(0).uniform(0, 1, (20, 4))
+    pre = snnmap.preprocess(model, x, verbose=0)
+    data = DataSet(name="random", source="arrays", description="20 random images", location=None, full=False,
+                   x_train=x, y_train=np.zeros(20, np.int64), x_test=x, y_test=np.zeros(20, np.int64), num_classes=2)
+    with pytest.raises(SweepError, match="rate knobs run on the single-machine sweep"):
+        beam.run_sweep(pre, data, {"rate_T": [8, 16]}, 1, None, tmp_path / "b", beam_settings=IN_PROCESS,
+                       log=lambda line: None)
+    assert not os.path.exists(tmp_path / "b")

@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 
+import numpy as np
 import pytest
 
 from helpers import FASHION_FC_WEIGHTS, REPO, needs_fashion, results_of, run_module as run
@@ -67,10 +68,14 @@ def test_phase1_on_the_direct_runner_gives_the_plain_commands_x_n(fm, tmp_path):
     log, common = fm
     shutil.copy(FASHION_FC_WEIGHTS, tmp_path / "fashionmnist_fc_relu_original.weights.h5")
     ours = [*common, "--logging_dir", str(tmp_path)]  # the later --logging_dir wins
-    run("snnmap.phase1", *ours, "--calib_samples", "2000", *IN_PROCESS)
+    proc = run("snnmap.phase1", *ours, "--calib_samples", "2000", *IN_PROCESS)
     with open(log / "fashionmnist_fc_relu_X_n.json") as fh, open(tmp_path / "fashionmnist_fc_relu_X_n.json") as gh:
         plain, beam = json.load(fh), json.load(gh)
     assert beam == plain  # X_n bit for bit (JSON keeps every digit of a float64)
+    for part in ("predictions.npy", "logits.npy"):  # the original network's pass ran on Beam too, bit for bit
+        mine, single = (np.load(d / f"fashionmnist_fc_relu_{part}", allow_pickle=False) for d in (tmp_path, log))
+        assert mine.dtype == single.dtype and np.array_equal(mine, single), part
+    assert "snnmap beam: original network: images 0..255 of 300 done" in proc.stderr
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")], "staging or temporary files left"
 
 

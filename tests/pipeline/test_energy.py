@@ -50,7 +50,10 @@ def test_counters_are_registered_per_layer_type():
 
     layer = WideDense(3, t_min_prev=0.0, t_min=1.0, X_n=1.0)
     layer.build((None, 5))
-    assert energy.relu_macs(layer) == 15 and energy.fan_out(layer).tolist() == [3] * 5
+    w = np.full((5, 3), 0.1)
+    w[0, 1] = 0.0  # a zero weight is no synapse
+    layer.set_relu_params(w, np.zeros(3))
+    assert energy.relu_macs(layer) == 14 and energy.fan_out(layer).tolist() == [2, 3, 3, 3, 3]
     with pytest.raises(TypeError, match="no operation count for Dense"):
         energy.relu_macs(keras.layers.Dense(3))
 

@@ -1,4 +1,4 @@
-"""The graph walk: topological order with inbound nodes; chains only for the mapping."""
+"""The graph walk: topological order with inbound nodes; chains, and what is not one."""
 
 import keras
 import numpy as np
@@ -43,10 +43,15 @@ def test_chain_refuses_a_residual_connection_naming_the_merge():
         graph.chain(_residual())
 
 
-def test_residual_connection_is_refused_by_preprocess():
-    with pytest.raises(snnmap.UnsupportedLayerError) as info:
-        snnmap.preprocess(_residual(), np.zeros((4, 6)), verbose=0)
-    assert "branches" in str(info.value) or "skip" in str(info.value)
+def test_a_residual_connection_takes_the_graph_path_of_preprocess(rng):
+    """Not a chain: preprocess folds it as a graph (docs/method.md §10), same function."""
+    model = _residual()
+    assert graph.is_chain(keras.Sequential([keras.Input((6,)), keras.layers.Dense(2)]))
+    assert not graph.is_chain(model)
+    x = rng.uniform(0, 1, (8, 6))
+    pre = snnmap.preprocess(model, x, verbose=0)
+    assert type(pre).__name__ == "PreprocessedGraph"
+    np.testing.assert_allclose(pre.model.predict_on_batch(x), model.predict_on_batch(x), rtol=1e-5, atol=1e-6)
 
 
 def test_side_by_side_branches_are_refused():
