@@ -15,6 +15,7 @@ A snapshot is a flat ``dict`` of NumPy arrays (numbers and unicode strings only)
 saved with ``np.savez_compressed`` and loads with ``allow_pickle=False``.  Keys:
 
 * ``layer_names`` (L,) str: the spiking layers in order;
+* ``t_input``: the network's input spike times (global) of the first images;
 * ``t_in/<name>``, ``t_out/<name>``: input and output spike times of the first images
   (for the output layer ``t_out`` is the readout potential, the logits);
 * ``window/<name>``: ``[t_min_prev, t_min, t_max]``; ``output_layer/<name>``: 0-d bool;
@@ -252,7 +253,8 @@ MAX_BYTES = 256 << 20
 
 
 def images_that_fit(snn, n_images, with_y=True, max_bytes=MAX_BYTES):
-    """How many of ``n_images`` fit in ``max_bytes`` of float64 ``t_in``/``t_out``(/``y``) arrays (at least 1).
+    """How many of ``n_images`` fit in ``max_bytes`` of float64 ``t_input``, ``t_in``/``t_out``(/``y``)
+    arrays (at least 1).
 
     Parameters
     ----------
@@ -262,7 +264,7 @@ def images_that_fit(snn, n_images, with_y=True, max_bytes=MAX_BYTES):
         Whether the ReLU oracle's ``y`` arrays are kept too.
     max_bytes : int
     """
-    per_image = 0
+    per_image = 8 * int(np.prod(snn.inputs[0].shape[1:]))  # t_input
     for layer in spiking_layers(snn):
         size_in = int(np.prod(layer.input.shape[1:]))
         size_out = int(np.prod(layer.output.shape[1:]))
@@ -337,6 +339,8 @@ def take_snapshot(snn, x, input_range=(0.0, 1.0), relu_model=None, n_images=16, 
             "meta/input_range": np.asarray([float(v) for v in input_range]),
             "meta/dtype": np.asarray(dtype),
             "meta/model_name": np.asarray(str(snn.name)),
+            # the network's input spikes: a first layer may read them padded (a graph's explicit padding)
+            "t_input": np.asarray(t_input, np.float64),
         }
         first = next((layer for layer in layers if not layer.output_layer), layers[0])
         for key in ("noise", "alpha_noise", "zeta", "time_bits", "weight_bits"):

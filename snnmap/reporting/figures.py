@@ -181,7 +181,8 @@ def raster(snap, path, caption="", image=0, max_neurons=RASTER_NEURONS):
         raise ValueError(f"image {image} is not in the snapshot ({n_img} images)")
     hidden = hidden_layer_names(snap)
     first = names[0]
-    bands = [("input", np.asarray(snap[f"t_in/{first}"][image], np.float64).ravel(), _window(snap, first)[:2])]
+    t_input = snap["t_input"] if "t_input" in snap else snap[f"t_in/{first}"]  # older snapshots: the first layer's
+    bands = [("input", np.asarray(t_input[image], np.float64).ravel(), _window(snap, first)[:2])]
     for name in hidden:
         t0, t_min, t_max = _window(snap, name)
         bands.append((name, np.asarray(snap[f"t_out/{name}"][image], np.float64).ravel(), (t_min, t_max)))

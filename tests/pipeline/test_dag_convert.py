@@ -146,3 +146,17 @@ def test_phase1_of_a_graph_saves_loads_and_pairs_with_its_snn(tmp_path):
     assert np.array_equal(np.asarray(snnmap.to_snn(again)(t)), np.asarray(snn(t)))
     with pytest.raises(ValueError, match="x_quantile"):
         snnmap.to_snn(pre, x_quantile=1.5)
+
+
+def test_a_graph_snapshot_keeps_the_networks_own_input():
+    """The first spiking layer of a graph reads its input explicitly padded; the snapshot (and the
+    raster drawn from it) keeps the network's input apart, padding excluded."""
+    from snnmap.pipeline import snapshot
+
+    keras.utils.set_random_seed(10)
+    x = np.random.default_rng(10).uniform(0.0, 1.0, (8, 12, 12, 2))
+    snn = snnmap.convert(resnet_v1(), x, verbose=0)
+    snap = snapshot.take_snapshot(snn, x[:2], n_images=2)
+    first = str(snap["layer_names"][0])
+    assert snap["t_input"].shape == (2, 12, 12, 2) and snap[f"t_in/{first}"].shape == (2, 14, 14, 2)
+    np.testing.assert_allclose(snap["t_input"], encode(x[:2]))

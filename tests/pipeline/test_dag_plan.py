@@ -46,8 +46,9 @@ def _inputs(folded, windows, times, key, expr):
     return np.concatenate(t_in, axis=1), np.concatenate(rows, axis=0)
 
 
-def spiking_logits(folded, windows, x_hat, upper_b):
-    """Every population simulated by the oracle (method §3 with §10's windows), then the readout."""
+def spiking_logits(folded, windows, x_hat, upper_b, times_out=None):
+    """Every population simulated by the oracle (method §3 with §10's windows), then the readout
+    (``times_out``, a dict, receives every source's global spike times)."""
     times = {0: windows.t_max[0] - x_hat}
     for index, source in enumerate(folded.sources[1:], start=1):
         if source.kind == "maxpool":
@@ -64,6 +65,8 @@ def spiking_logits(folded, windows, x_hat, upper_b):
         spikes = oracle.simulate_layer(t_in, j, theta, np.ones_like(b), windows.t_start[index],
                                        windows.t_max[index], dt=1e-2)
         times[index] = spikes.reshape((len(x_hat),) + source.shape)
+    if times_out is not None:
+        times_out.update(times)
     t_in, w = _inputs(folded, windows, times, "output", folded.output)
     b = folded.output.bias.reshape(-1)
     alpha = b / (windows.latency - windows.t_start["output"])
@@ -145,3 +148,31 @@ def test_scaling_keeps_the_function_of_padded_max_pools():
     x_hat = np.random.default_rng(0).uniform(0, 1, (4, 8, 8, 2))
     reference = np.asarray(graph.logits_model(model)(x_hat))
     assert np.max(np.abs(dag.run_folded(scaled, x_hat)[0] - reference)) < 1e-9
+
+
+@pytest.mark.parametrize("build", [fc_graph, conv_graph])
+def test_the_graph_snns_spike_times_are_the_oracles(build):
+    """The spiking layers snnmap builds for a graph (stacked sources, local frames) fire when the
+    independent time-stepped simulation of their populations, with §10's delays, says they do."""
+    import snnmap
+    from snnmap.pipeline.evaluate import spiking_layers
+
+    keras.utils.set_random_seed(5)
+    model = build()
+    rng = np.random.default_rng(7)
+    calib = rng.uniform(0, 1, (64,) + graph.shape_of(model.inputs[0]))
+    pre = snnmap.preprocess(model, calib, upper_b=0.9, verbose=0)
+    x_n = pre.x_n_of_sources()
+    windows = dag_plan.graph_windows(pre.folded, x_n, zeta=0.5)
+    assert any(d > 0 for d in windows.delays.values())
+    times = {}
+    spiking_logits(pre.folded, windows, calib[:3], upper_b=0.9, times_out=times)
+    snn = snnmap.to_snn(pre)
+    layers = [layer for layer in spiking_layers(snn) if not layer.output_layer]
+    probe = keras.Model(snn.inputs, [layer.output for layer in layers])
+    outs = probe(keras.ops.convert_to_tensor(snnmap.encode(calib[:3]), "float64"))
+    outs = outs if isinstance(outs, (list, tuple)) else [outs]
+    for layer, out in zip(layers, outs):
+        index = next(k for k, s in enumerate(pre.folded.sources) if s.name == layer.name)
+        _, t_out = layer.global_times(np.zeros(1), np.asarray(out))
+        assert np.max(np.abs(t_out - times[index].reshape(t_out.shape))) < 1e-8, layer.name

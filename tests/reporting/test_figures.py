@@ -134,8 +134,8 @@ def test_trace_with_noise_replays_the_draw():
     layer = spiking_layers(snn)[0]
     states = _noise_states(snn)
     assert states, "a noisy SNN has seed-generator state"
-    per_image = 8 * sum(int(np.prod(lay.input.shape[1:])) + 2 * int(np.prod(lay.output.shape[1:]))
-                        for lay in spiking_layers(snn))
+    per_image = 8 * int(np.prod(snn.inputs[0].shape[1:])) + 8 * sum(
+        int(np.prod(lay.input.shape[1:])) + 2 * int(np.prod(lay.output.shape[1:])) for lay in spiking_layers(snn))
     assert snapshot.images_that_fit(snn, 4, True, 3 * per_image - 1) == 2
     snap = snapshot.take_snapshot(snn, x, relu_model=pre.model, n_images=4, max_bytes=2 * per_image)
     assert int(snap["meta/n_images"]) == 2 and int(snap["meta/n_images_requested"]) == 4
