@@ -388,8 +388,9 @@ def run_model(name, args, setup_dir):
             repeat = 2 if name == "lenet5" or args.quick else 1
             figures[d] = layer_figures(variants[f"snn/{d}"][1], inputs[d]["spikes"], repeat)
     # t_min of the output layer: the readout time (chains and graphs alike)
-    latency = float([layer for layer in variants[f"snn/{dtypes[0]}"][1].layers if hasattr(layer, "window")][-1]
-                    .window.t_min)
+    from snnmap.pipeline.evaluate import spiking_layers
+
+    latency = float(spiking_layers(variants[f"snn/{dtypes[0]}"][1])[-1].window.t_min)
     rounds, warmup = args.rounds_of[name], args.warmup_of[name]
     fast, _ = common.repetitions(rounds)
     print(f"[{name}] timing: {warmup} warm-up call(s), {fast} rounds, batch {bs} ...", flush=True)

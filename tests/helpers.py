@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -27,6 +28,16 @@ def run_module(*args, ok=True):
     if ok and proc.returncode != 0:
         raise AssertionError(f"{args} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc
+
+
+def phase1_of(directory, flag_file, weights, *flags):
+    """Phase 1 of ``flags/<flag_file>`` in ``directory`` with the shipped ``weights`` copied there first;
+    returns the flags every later command of the same experiment takes (``flags`` among them)."""
+    os.makedirs(directory, exist_ok=True)
+    name = os.path.basename(weights)
+    shutil.copy(weights, os.path.join(directory, name))
+    common = ["--flagfile", os.path.join(REPO, "flags", flag_file), "--logging_dir", str(directory), *flags]
+    return common, run_module("snnmap.phase1", *common, "--calib_samples", "2000")
 
 
 def results_of(proc):

@@ -61,7 +61,7 @@ class RecordCounter:
 
     def _template(self, snn, twin_kind, has_original, has_predictions, has_logits):
         """Empty counts with the keys :func:`snnmap.pipeline.evaluate.accumulate` sets before its loop."""
-        totals = evaluate.new_totals(snn)
+        totals = evaluate.new_totals(snn, self.run.masks)
         totals["agreement_reference"] = (evaluate.ORIGINAL if has_predictions or has_original
                                          else evaluate.PREPROCESSED)
         totals["exactness_reference"] = ("reference logits" if has_logits else

@@ -125,19 +125,21 @@ def oracle(layer):
     return clone
 
 
-def new_totals(snn):
+def new_totals(snn, masks=None):
     """Empty counts for ``snn``: global counts and one record per spiking layer.
 
     Parameters
     ----------
     snn : keras.Model
         A spiking model from :func:`snnmap.to_snn`.
+    masks : dict, optional
+        :func:`snnmap.pipeline.energy.neuron_inputs` of ``snn`` when the caller has it already.
     """
     totals = {key: 0 for key in COUNTS}
     totals["max_abs_error_end_to_end"] = 0.0
     totals["layers"] = {}
     layers = spiking_layers(snn)
-    counts = energy.static_counts(layers, energy.neuron_inputs(snn))
+    counts = energy.static_counts(layers, energy.neuron_inputs(snn) if masks is None else masks)
     for layer in layers:
         win = layer.window
         totals["layers"][layer.name] = {
@@ -263,7 +265,7 @@ def accumulate(snn, x, y=None, relu_model=None, reference_predictions=None, inpu
     probe = probe_model(snn, lambda: [t for layer in layers for t in (layer.input, layer.output)],
                         ("spiking",) + tuple(layer.name for layer in layers))
     run = BatchCounter(snn, layers, probe, twin_model, original, input_range)
-    totals = new_totals(snn)
+    totals = new_totals(snn, run.masks)
     has_original = original is not None or reference_logits is not None
     totals["agreement_reference"] = ORIGINAL if reference_predictions is not None or has_original else PREPROCESSED
     totals["exactness_reference"] = ("reference logits" if reference_logits is not None else
@@ -344,8 +346,8 @@ class BatchCounter:
         self.hidden = [layer for layer in layers if not layer.output_layer]
         self.dtype = keras.backend.standardize_dtype(snn.inputs[0].dtype)
         self.eps = float(np.finfo(self.dtype).eps)
-        masks = energy.neuron_inputs(snn)
-        self.fan_outs = {layer.name: energy.fan_out(layer) * masks[layer.name] for layer in layers}
+        self.masks = energy.neuron_inputs(snn)
+        self.fan_outs = {layer.name: energy.fan_out(layer) * self.masks[layer.name] for layer in layers}
         twins = relu_twins(layers, relu_model)
         self.oracles = {layer.name: oracle(twin) for layer, twin in zip(layers, twins)}
         hidden_twins = [twin for layer, twin in zip(layers, twins) if not layer.output_layer]

@@ -114,11 +114,6 @@ def _maxpool(node):
     return Stage("maxpool", layer.name, node.input_shape, node.output_shape, config=config, signs=signs)
 
 
-def _zeropad(node):
-    return Stage("zeropad", node.layer.name, node.input_shape, node.output_shape,
-                 config={"padding": node.layer.padding})
-
-
 def _flatten(node):
     return Stage("flatten", node.layer.name, node.input_shape, node.output_shape)
 
@@ -133,7 +128,6 @@ STAGES = {
     SpikingDense: _dense,
     SpikingConv2D: _conv,
     SpikingMaxPooling2D: _maxpool,
-    SpikeTimePadding2D: _zeropad,
     keras.layers.Flatten: _flatten,
     keras.layers.Reshape: _reshape,
 }

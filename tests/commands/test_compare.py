@@ -1,25 +1,19 @@
 """python -m snnmap.compare as a user runs it: flags and flag files like phase 2, bad options named by flag."""
 
 import os
-import shutil
 import subprocess
 import sys
 import time
 
 import pytest
 
-from helpers import FASHION_FC_WEIGHTS, REPO, needs_fashion, results_of, run_module as run
+from helpers import FASHION_FC_WEIGHTS, needs_fashion, phase1_of, REPO, results_of, run_module as run
 
 
 @pytest.mark.slow
 @needs_fashion
 def test_compare_command_end_to_end(tmp_path):
-    log = tmp_path / "fm"
-    log.mkdir()
-    shutil.copy(FASHION_FC_WEIGHTS, log / "fashionmnist_fc_relu_original.weights.h5")
-    common = ["--flagfile", os.path.join(REPO, "flags", "fashionmnist_fc.txt"), "--logging_dir", str(log),
-              "--test_samples", "200"]
-    run("snnmap.phase1", *common, "--calib_samples", "2000")
+    common, _ = phase1_of(tmp_path / "fm", "fashionmnist_fc.txt", FASHION_FC_WEIGHTS, "--test_samples", "200")
     proc = run("snnmap.compare", *common, "--rate_normalisation", "data,model", "--rate_input", "constant",
                "--rate_T", "16,128", "--report")
     path, r = results_of(proc)

@@ -2,21 +2,16 @@
 Fashion-MNIST weights, checked against the original network (phase 1's logits)."""
 
 import json
-import os
-import shutil
 
 import pytest
 
-from helpers import FASHION_RESNET_WEIGHTS, REPO, needs_fashion, results_of, run_module as run
+from helpers import FASHION_RESNET_WEIGHTS, needs_fashion, phase1_of, results_of, run_module as run
 
 
 @pytest.mark.slow
 @needs_fashion
 def test_phase1_and_phase2_of_the_small_resnet(tmp_path):
-    shutil.copy(FASHION_RESNET_WEIGHTS, tmp_path / "fashionmnist_resnet_relu_original.weights.h5")
-    common = ["--flagfile", os.path.join(REPO, "flags", "fashionmnist_resnet.txt"), "--logging_dir", str(tmp_path),
-              "--test_samples", "256"]
-    p1 = run("snnmap.phase1", *common, "--calib_samples", "2000")
+    common, p1 = phase1_of(tmp_path, "fashionmnist_resnet.txt", FASHION_RESNET_WEIGHTS, "--test_samples", "256")
     assert "ReLU population of 2 source(s)" in p1.stdout  # the residual merges, as phase 1 reports them
     assert "same predictions on 100.00%" in p1.stdout
     with open(tmp_path / "fashionmnist_resnet_relu_manifest.json") as fh:

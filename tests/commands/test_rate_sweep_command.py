@@ -3,22 +3,16 @@ refusals."""
 
 import csv
 import os
-import shutil
 
 import pytest
 
-from helpers import FASHION_FC_WEIGHTS, REPO, needs_fashion, results_of, run_module as run
+from helpers import FASHION_FC_WEIGHTS, needs_fashion, phase1_of, results_of, run_module as run
 
 
 @pytest.mark.slow
 @needs_fashion
 def test_a_rate_T_sweep_equals_the_comparison_table(tmp_path):
-    log = tmp_path / "fm"
-    log.mkdir()
-    shutil.copy(FASHION_FC_WEIGHTS, log / "fashionmnist_fc_relu_original.weights.h5")
-    common = ["--flagfile", os.path.join(REPO, "flags", "fashionmnist_fc.txt"), "--logging_dir", str(log),
-              "--test_samples", "200"]
-    run("snnmap.phase1", *common, "--calib_samples", "2000")
+    common, _ = phase1_of(tmp_path / "fm", "fashionmnist_fc.txt", FASHION_FC_WEIGHTS, "--test_samples", "200")
     _, compared = results_of(run("snnmap.compare", *common, "--rate_normalisation", "data,percentile",
                                  "--rate_percentile", "99.9", "--rate_input", "constant,poisson", "--rate_T", "8,32"))
     proc = run("snnmap.sweep", *common, "--sweep", "rate_T=8,32", "--sweep", "rate_normalisation=data,percentile",
