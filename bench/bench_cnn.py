@@ -65,10 +65,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cnn_matrix  # noqa: E402
 import common  # noqa: E402
 from common import ROOT  # noqa: E402
 
 DEFAULT_JSON = os.path.join(ROOT, "bench", "results", "bench_cnn.json")
+MATRIX_JSON = os.path.join(ROOT, "bench", "results", "bench_cnn_matrix.json")
 LENET5_WEIGHTS = os.path.join(ROOT, "models", "FashionMNIST", "LeNet5", "fashionmnist_lenet5_relu_original.weights.h5")
 RESNET_WEIGHTS = os.path.join(ROOT, "models", "FashionMNIST", "ResNet", "fashionmnist_resnet_relu_original.weights.h5")
 VGG16_WEIGHTS = os.path.join(ROOT, "models", "FashionMNIST", "VGG16", "fashionmnist_vgg16_relu_original.weights.h5")
@@ -623,10 +625,21 @@ def parse_args(argv=None):
                    help="without those weights, train vgg16_28 here on this many training images (default 12000; "
                         "--quick: 0), once: later runs reuse it from bench/results/; 0 = random weights")
     p.add_argument("--vgg16_epochs", type=int, default=2, help="epochs of that training (default 2)")
-    p.add_argument("--json", default=DEFAULT_JSON, help=f"output JSON (default {common.rel(DEFAULT_JSON)})")
+    p.add_argument("--matrix", action="store_true",
+                   help="instead: SNN/ReLU per kind of input and batch size, and conversion costs "
+                        "(bench/cnn_matrix.py; default JSON bench/results/bench_cnn_matrix.json)")
+    p.add_argument("--inputs", nargs="+", choices=cnn_matrix.INPUT_KINDS, default=list(cnn_matrix.INPUT_KINDS),
+                   help="--matrix: kinds of input (default: image random)")
+    p.add_argument("--batch_sizes", nargs="+", type=int, default=list(cnn_matrix.BATCH_SIZES),
+                   help="--matrix: batch sizes (default: 1 8 32)")
+    p.add_argument("--json", default=None, help=f"output JSON (default {common.rel(DEFAULT_JSON)})")
     p.add_argument("--setup_dir", default=None, help=argparse.SUPPRESS)  # internal: --only subprocesses
     args = p.parse_args(argv)
     args.models = list(dict.fromkeys(args.models))
+    if args.json is None:
+        args.json = MATRIX_JSON if args.matrix else DEFAULT_JSON
+    if min(args.batch_sizes) < 1:
+        p.error("--batch_sizes must be >= 1")
     for opt in ("batch_size", "rounds", "calib"):
         v = getattr(args, opt)
         if v is not None and v < 1:
@@ -658,6 +671,8 @@ def main(argv=None):
     common.force_cpu()
     if args.only:
         return run_only(args)
+    if args.matrix:
+        return cnn_matrix.run_matrix(args, sys.modules[__name__])
 
     import keras
     import tensorflow as tf

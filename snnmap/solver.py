@@ -101,6 +101,10 @@ class SolverConfig:
         then run their grids on several images at once.
     grid_sample : int
         The grid's points are quantiles of about this many inputs per image (a strided sample).
+    grid_time_share : float
+        How much a grid point's quantile follows time rather than the rank of distinct arrival
+        times (:func:`snnmap.core.grid.quantile_grid`): 0 ranks only, 1 time only.  Ranks alone
+        leave the early, heavy inputs in one wide interval (bench/README.md).
     bf16 : bool, optional
         Whether the grid bounds' products of convolutions run in bfloat16: ``None`` (default)
         decides from the machine (:func:`bf16_products`); True or False forces it (True only
@@ -125,6 +129,7 @@ class SolverConfig:
     spread_gather: int = 96
     grid_chunk: int = 16
     grid_sample: int = 2048
+    grid_time_share: float = 0.3
     bf16: Optional[bool] = None
 
     def replace(self, **changes) -> "SolverConfig":

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -48,3 +49,20 @@ def results_of(proc):
     path = path if os.path.isabs(path) else os.path.join(REPO, path)
     with open(path) as fh:
         return path, json.load(fh)
+
+
+def numpy_grid(u, tau, quantiles, t_in, time_share=0.0):
+    """The grid points of :func:`snnmap.core.grid.quantile_grid` in numpy: the latest distinct
+    informative time whose level ``(1 - w) r / d + w (time - a) / (tau - a)`` is at most f (r its
+    rank among the image's d distinct informative times, a the first arrival clipped at -T_in),
+    clipped to [-T_in, tau]; every point at tau in an image with no informative input."""
+    rows = []
+    for row, last in zip(u, tau):
+        times = np.unique(row[row < last])
+        if not len(times):
+            rows.append([last] * len(quantiles))
+            continue
+        first = max(times[0], -t_in)
+        level = (1 - time_share) * np.arange(len(times)) / len(times) + time_share * (times - first) / (last - first)
+        rows.append([np.clip(times[max(np.sum(level <= float(f)) - 1, 0)], -t_in, last) for f in quantiles])
+    return np.array(rows)

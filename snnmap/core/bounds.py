@@ -48,6 +48,7 @@ class LastArrival(NamedTuple):
     p: object  #: ``P(tau) = sum_j J+_ij (tau - u_j)`` (docs/method.md §3's certificate) as its product left it
     product: object  #: ``sum_j J_ij u_j``, the closed form's product
     before: object  #: whether an input of the image arrives before ``-T_in``, ``(batch, 1, ...)``
+    start: object  #: the first arrival, at least ``-T_in``: ``V`` is ``alpha (s + T_in)`` before it
 
 
 class GridProducts(NamedTuple):
@@ -149,7 +150,7 @@ def grid_bounds(kept, fan_in):
     return p_up, n_lo, n_up
 
 
-def grid_top(inner, terms, before, alpha, theta, t_in):
+def grid_top(inner, terms, before, alpha, theta, t_in, start=None):
     """Whether the grid bound reaches ``theta - slack`` on some interval: the open pairs.
 
     Elementwise, so it serves dense tensors and gathered pairs alike; float32 from here on (the
@@ -178,7 +179,8 @@ def grid_top(inner, terms, before, alpha, theta, t_in):
     alpha, theta = ops.cast(alpha, f32), ops.cast(theta, f32)
     g, p_in, n_in_lo, n_in_up = ([], [], [], []) if inner is None else inner
     zero = ops.zeros_like(p_tau)
-    pts = [ops.full(ops.shape(tau), -t_in, f32)] + [ops.cast(x, f32) for x in g] + [tau]
+    first = ops.full(ops.shape(tau), -t_in, f32) if start is None else ops.cast(start, f32) + ops.zeros_like(tau)
+    pts = [first] + [ops.maximum(ops.cast(x, f32), first) for x in g] + [tau]
     p_pts = [ops.where(before, p_in[0] if p_in else p_tau, zero)] + list(p_in) + [p_tau]
     n_pts = [zero] + list(n_in_lo) + [n_tau_lo]
     n_pts_up = [ops.where(before, n_in_up[0] if n_in_up else n_tau_up, zero)] + list(n_in_up) + [n_tau_up]
@@ -194,7 +196,8 @@ def grid_top(inner, terms, before, alpha, theta, t_in):
     v_pts = [alpha * (pts[k] + t_in) + p_pts[k] - n_pts[k] for k in range(len(pts))]
     scale = ops.abs(alpha) * (tau + t_in) + p_tau + n_tau_up + cap * (tau + t_in) + ops.abs(theta)
     level = theta - 64.0 * float(np.finfo(np.float32).eps) * scale
-    reached = None
+    # Before the first arrival V = alpha (s + T_in) lies between V(-T_in) = 0 and V(first).
+    reached = zero >= level
     for k in intervals:
         c_left = sec_lo[k - 1] if k > 1 else zero  # slope of the tangent at g_{k-1}
         d_right = cap  # ... at g_k
@@ -217,7 +220,7 @@ def grid_top(inner, terms, before, alpha, theta, t_in):
                 v_pts[k - 1], p_pts[k - 1], n_pts[k - 1], pts[k - 1], width[k], c_left, d_right,
                 p_tau, p_tau_lo, n_tied, tau, alpha, t_in))
         hit = top >= level
-        reached = hit if reached is None else ops.logical_or(reached, hit)
+        reached = ops.logical_or(reached, hit)
     return reached
 
 
@@ -258,7 +261,7 @@ def last_interval_top(v_a, p_a, n_a, a, width, c, d, p_up, p_lo, n_tied, tau, al
     return ops.where(crosses, ops.maximum(ends, h1a + share * (h1b - h1a)), ends)
 
 
-def bound_open(t_in, inner, tau, p, product, count, before, alpha, theta, stats, fan_in, dtype):
+def bound_open(t_in, inner, tau, p, product, count, before, alpha, theta, stats, fan_in, dtype, start=None):
     """:func:`grid_bounds`, :func:`tau_bounds` then :func:`grid_top`: the pairs a grid bound
     leaves open (the function the layers compile as one pass in large layers).
 
@@ -285,4 +288,4 @@ def bound_open(t_in, inner, tau, p, product, count, before, alpha, theta, stats,
     if inner is not None:
         g = inner[0]
         inner = ([g[k] for k in range(int(g.shape[0]))],) + grid_bounds(inner[1], fan_in)
-    return grid_top(inner, terms, before, alpha, theta, t_in)
+    return grid_top(inner, terms, before, alpha, theta, t_in, start)

@@ -1,10 +1,12 @@
 """The grids of the grid bounds: which inner points a stage names, and where they fall.
 
 A grid bound (:mod:`snnmap.core.bounds`) cuts ``[-T_in, tau]`` of an image at points
-``g_0 = -T_in < g_1 < ... < g_G = tau``.  Its inner points are quantiles of the image's
-distinct informative arrival times (of the inputs that arrive before ``tau``: in ReLU networks
-most inputs code 0 and all arrive at ``tau``).  A stage names its points as exact fractions, and a cascade of
-stages accumulates them, so that each stage reuses the products of the points before it.
+``g_0 < g_1 < ... < g_G = tau`` (``g_0`` the first arrival, at least ``-T_in``).  Its inner
+points are quantiles of the image's informative arrival times (of the inputs that arrive before
+``tau``: in ReLU networks most inputs code 0 and all arrive at ``tau``), by the rank of their
+distinct times blended with their place in time (:func:`quantile_grid`).  A stage names its
+points as exact fractions, and a cascade of stages accumulates them, so that each stage reuses
+the products of the points before it.
 """
 
 from __future__ import annotations
@@ -86,16 +88,26 @@ def aligned_points(stages, few):
     return swap
 
 
-def quantile_grid(u, tau, points, t_in, sample, alternative=None):
+def quantile_grid(u, tau, points, t_in, sample, alternative=None, time_share=0.0):
     """The inner points ``g_1 < ... < g_m`` of each image's grid, point-major.
 
-    Point ``f`` is the distinct arrival time at rank ``floor(f d)`` among an image's ``d``
-    distinct informative arrival times (before ``tau``), ascending, taken from an evenly strided
-    sample of about ``sample`` inputs (any grid gives a bound: a sample's quantiles are as good
-    and spare sorting them all), then clipped to ``[-T_in, tau]`` (no informative input: every
-    point at ``tau``).  Distinct times, not inputs: in images whole regions arrive at one time,
-    and quantiles of the inputs would put several points on that time, where they cut nothing.
-    A point depends on its own quantile only, so a cascade's earlier points keep their places.
+    Each informative input (arriving before ``tau``) of an image gets a *level* in ``[0, 1)``:
+    ``(1 - w) r / d + w (u_j - a) / (tau - a)``, with ``r`` the rank of its time among the
+    image's ``d`` distinct informative arrival times, ``a`` the image's first arrival (at least
+    ``-T_in``) and ``w`` = ``time_share``.  Point ``f`` is the latest input whose level is at most
+    ``f``, clipped to ``[-T_in, tau]`` (no informative input: every point is ``tau``); with
+    ``w = 0``, the distinct time of rank ``floor(f d)``.  Levels come from an evenly
+    strided sample of about ``sample`` inputs (any grid gives a bound: a sample's quantiles are as
+    good and spare sorting them all).
+
+    Why both parts: the bound on an interval is loose by about the inhibitory and excitatory
+    weight arriving inside it times its width.  Ranks of *distinct* times spread the points over
+    the inputs without stacking several on one tied time (in images whole regions arrive at one
+    time, where a point cuts nothing); but in ReLU networks most informative inputs code small
+    activations and crowd just before ``tau``, so ranks alone leave the few large activations,
+    which arrive first and weigh most, in one wide first interval.  The share of time keeps
+    every interval narrower than ``(tau - a) df / w``.  A point depends on its own ``f`` only, so
+    a cascade's earlier points keep their places.
 
     Parameters
     ----------
@@ -112,6 +124,8 @@ def quantile_grid(u, tau, points, t_in, sample, alternative=None):
     alternative : (points, use), optional
         Quantiles taken instead of ``points`` (one for each, ascending, of the same ranks:
         :func:`aligned_points`) where the boolean tensor ``use`` holds.
+    time_share : float
+        ``w`` above, in ``[0, 1]``; 0 takes the ranks of distinct times alone.
 
     Returns
     -------
@@ -135,10 +149,17 @@ def quantile_grid(u, tau, points, t_in, sample, alternative=None):
     rank = ops.cumsum(ops.cast(first, "int32"), axis=-1) - 1
     distinct = ops.sum(ops.cast(first, "int32"), axis=-1, keepdims=True)
 
+    # Each informative input's level: its distinct rank's share of d, blended with its place in
+    # time between the image's first arrival and tau.
+    lo = ops.maximum(ordered[:, :1], -t_in)
+    span = tau_flat - lo
+    along = (ordered - lo) / ops.where(span > 0, span, ops.ones_like(span))
+    share = ops.cast(rank, ordered.dtype) / ops.cast(ops.maximum(distinct, 1), ordered.dtype)
+    level = ops.where(ordered < tau_flat, (1.0 - time_share) * share + time_share * along, 2.0)
+
     def pick(f):
-        # The first input of distinct rank floor(f d): the inputs of lower ranks come before it.
-        k = (distinct * f.numerator) // f.denominator
-        return ops.sum(ops.cast(rank < k, "int32"), axis=-1, keepdims=True)
+        # The last input whose level is at most f (ascending levels: those before it).
+        return ops.maximum(ops.sum(ops.cast(level <= float(f), "int32"), axis=-1, keepdims=True) - 1, 0)
 
     picks = [pick(f) for f in points]
     if alternative is not None:

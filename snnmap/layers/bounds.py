@@ -162,8 +162,8 @@ class BoundsMixin:
         if product is None:
             product = self.synapse(u, self.kernel)
         (p,) = self.raw_products(self.ramps(tau, u), ("pos",))
-        before = ops.min(u, axis=axes, keepdims=True) < -t_in
-        return LastArrival(tau, p, product, before)
+        first = ops.min(u, axis=axes, keepdims=True)
+        return LastArrival(tau, p, product, first < -t_in, ops.maximum(first, -t_in))
 
     def certificate(self, ends, t_in):
         """docs/method.md §3's ``U(tau) >= V(s)`` for ``s <= tau`` (:func:`snnmap.core.bounds.certificate`).
@@ -241,7 +241,8 @@ class BoundsMixin:
         m = len(points)
         if m:
             batch = ops.shape(u)[0]
-            g = grid.quantile_grid(u, ends.tau, points, t_in, self.solver_config.grid_sample, alternative)
+            config = self.solver_config
+            g = grid.quantile_grid(u, ends.tau, points, t_in, config.grid_sample, alternative, config.grid_time_share)
             # A prior grid's points are picked by the same rule: only the others need products.
             known = () if prior is None else prior.points
             if not set(known) <= set(points):
@@ -259,14 +260,14 @@ class BoundsMixin:
         fan_in, dtype = self.fan_in, self.compute_dtype
 
         def make():
-            def fn(t_in, inner, tau, p, product, count, before, alpha, theta, stats):
+            def fn(t_in, inner, tau, p, product, count, before, alpha, theta, stats, start):
                 return bounds.bound_open(t_in, inner, tau, p, product, count, before, alpha, theta, stats,
-                                         fan_in, dtype)
+                                         fan_in, dtype, start)
             return fn
 
         mask = self.compiled("bound_open", make)(t_in, inner, ends.tau, ends.p, ends.product, count, ends.before,
                                                  products.tensor_of(alpha), products.tensor_of(theta),
-                                                 products.tensor_of(self.kernel_stats))
+                                                 products.tensor_of(self.kernel_stats), ends.start)
         if not keep:
             return mask
         return mask, (GridProducts((), (), ()) if inner is None else inner[1])

@@ -83,7 +83,7 @@ class SolveMixin:
         count = ops.reshape(self.receptive_count(ops.cast(u < ends.tau, "float32")), (-1,))
         flat = lambda x: ops.reshape(x, (-1,))  # noqa: E731
         p, product = flat(ends.p), flat(ends.product)
-        tau, before = flat(ends.tau), flat(ends.before)
+        tau, before, start = flat(ends.tau), flat(ends.before), flat(ends.start)
         alpha, theta_f = flat(self.alpha), flat(theta)
         stats = ops.convert_to_tensor(self.kernel_stats)
         dtype = u.dtype
@@ -95,7 +95,8 @@ class SolveMixin:
                                       ops.take(count, index // channels), alpha_i,
                                       ops.take(stats, neuron % channels, axis=1), t_in, self.fan_in,
                                       self.compute_dtype)
-            top = bounds.grid_top(None, terms, ops.take(before, image), alpha_i, ops.take(theta_f, neuron), t_in)
+            top = bounds.grid_top(None, terms, ops.take(before, image), alpha_i, ops.take(theta_f, neuron), t_in,
+                                  ops.take(start, image))
             return ops.cast(top, dtype)
 
         chunk = max(1, self.solver_elements // 16)

@@ -21,6 +21,8 @@ from snnmap import solver  # noqa: E402
 from snnmap.core import bounds, grid, products, spiketime  # noqa: E402
 from snnmap.solver import SolverConfig  # noqa: E402
 
+from helpers import numpy_grid  # noqa: E402
+
 
 def mask_of(x):
     return np.asarray(keras.ops.convert_to_numpy(x))
@@ -176,17 +178,6 @@ def test_channel_spreads_copy_exactly(width, count):
     np.testing.assert_array_equal(mask_of(taken), kernel[..., channels])
 
 
-def numpy_grid(u, tau, quantiles, t_in):
-    """The grid points of :func:`snnmap.core.grid.quantile_grid` in numpy: the distinct time at
-    rank floor(f d) among each image's d distinct informative ones, clipped to [-T_in, tau]."""
-    rows = []
-    for row, last in zip(u, tau):
-        times = np.unique(row[row < last])
-        rows.append([np.clip(times[(len(times) * f.numerator) // f.denominator] if len(times) else last,
-                             -t_in, last) for f in quantiles])
-    return np.array(rows)
-
-
 def test_quantile_grid_matches_numpy():
     """The grid's inner points: the distinct time at rank floor(f d) of each image's d distinct
     informative times (before tau), clipped to [-T_in, tau]; an alternative set where asked."""
@@ -203,6 +194,8 @@ def test_quantile_grid_matches_numpy():
         return mask_of(g).reshape(len(points), -1).T
 
     np.testing.assert_array_equal(got(), numpy_grid(u, tau, points, t_in))
+    for share in (0.3, 1.0):
+        np.testing.assert_array_equal(got(time_share=share), numpy_grid(u, tau, points, t_in, share))
     alt = grid.inner_points((0.5, 0.75))
     for use in (True, False):
         np.testing.assert_array_equal(got(alternative=(alt, keras.ops.convert_to_tensor(use))),
@@ -244,6 +237,27 @@ def test_quantile_grid_points_stay_apart_in_ties():
     for k in range(1, len(stages) + 1):
         few = grid.cascade_grids([(f,) for f in stages])[k - 1]
         np.testing.assert_array_equal(got(few), g[:, [points.index(f) for f in few]])
+
+
+def test_time_share_cuts_the_early_heavy_inputs():
+    """Most informative inputs crowd just before tau (small activations) and a few arrive early:
+    by ranks alone every point falls among the crowd, leaving the early ones in one interval as
+    wide as nearly the whole window; a share of time puts points among them."""
+    t_in = 1.0
+    rng = np.random.default_rng(11)
+    early = -rng.uniform(0.3, 1.0, 60)
+    crowd = -rng.uniform(0.0, 0.02, 540)
+    u = np.concatenate([early, crowd])[None, :]
+    tau = np.zeros(1)
+    points = grid.inner_points((0.35, 0.7, 0.2))
+    ranks = numpy_grid(u, tau, points, t_in)[0]
+    mixed = numpy_grid(u, tau, points, t_in, 0.3)[0]
+    assert np.all(ranks > -0.3)  # the ranks' points are all in the crowd
+    assert np.sum(mixed < -0.3) >= 2  # some of the blended ones among the early inputs
+    for share, want in ((0.0, ranks), (0.3, mixed)):
+        g = grid.quantile_grid(keras.ops.convert_to_tensor(u), keras.ops.convert_to_tensor(tau[:, None]), points,
+                               t_in, 2048, time_share=share)
+        np.testing.assert_array_equal(mask_of(g).reshape(-1), want)
 
 
 def test_solver_policy():

@@ -25,6 +25,8 @@ from snnmap import solver  # noqa: E402
 from snnmap.core import bounds, grid, products, spiketime  # noqa: E402
 from snnmap.solver import SolverConfig  # noqa: E402
 
+from helpers import numpy_grid  # noqa: E402
+
 from conv_cases import (EARLY, GEOMETRIES, GEOMETRY_IDS, early_case, layer_oracle, make_conv, pair,  # noqa: E402
                         random_kernel, receptive_fields, relu_pre)
 from dense_cases import TOL, make_layer, mixed_case, oracle_times  # noqa: E402
@@ -79,19 +81,14 @@ def products_in(bf16, **changes):
 
 
 def grid_points(u, t_in, blocks):
-    """The grid's inner points as docs/method.md's quantile rule gives them, in NumPy (inputs
-    fewer than the sample size of the bound: no striding): the distinct time at rank
-    ``floor(f d)`` among an image's ``d`` distinct informative ones; ``blocks``: intervals, or
-    the points' quantiles as fractions."""
+    """The grid's inner points as :func:`snnmap.core.grid.quantile_grid` picks them with the default
+    time share, in NumPy (:func:`helpers.numpy_grid`; inputs fewer than the sample size of the
+    bound: no striding); ``blocks``: intervals, or the points' quantiles as fractions."""
     flat = u.reshape(len(u), -1)
     assert flat.shape[1] <= SolverConfig().grid_sample
     tau = np.maximum(flat.max(axis=1), -t_in)
     quantiles = [Fraction(g, blocks) for g in range(1, blocks)] if isinstance(blocks, int) else blocks
-    rows = []
-    for row, last in zip(flat, tau):
-        times = np.unique(row[row < last])
-        rows.append([times[(len(times) * f.numerator) // f.denominator] if len(times) else last for f in quantiles])
-    return np.clip(np.array(rows), -t_in, tau[:, None])
+    return numpy_grid(flat, tau, quantiles, t_in, SolverConfig().grid_time_share)
 
 
 @pytest.mark.parametrize("index", range(len(GEOMETRIES)), ids=GEOMETRY_IDS)
