@@ -105,6 +105,9 @@ class SolverConfig:
         How much a grid point's quantile follows time rather than the rank of distinct arrival
         times (:func:`snnmap.core.grid.quantile_grid`): 0 ranks only, 1 time only.  Ranks alone
         leave the early, heavy inputs in one wide interval (bench/README.md).
+    grid_time_share_few : float
+        The same for ``grid_points_few``: the few pairs of trained networks that the certificate
+        leaves open close at the ranks' points, and sooner than with a share of time (bench/README.md).
     bf16 : bool, optional
         Whether the grid bounds' products of convolutions run in bfloat16: ``None`` (default)
         decides from the machine (:func:`bf16_products`); True or False forces it (True only
@@ -113,7 +116,7 @@ class SolverConfig:
 
     exact_blocks: int = 8
     grid_work: float = 1.0
-    grid_points: tuple = (0.35, 0.7, 0.2, 0.5, 0.85)
+    grid_points: tuple = (0.4, 0.75, 0.2, 0.55, 0.9)
     grid_points_few: tuple = (0.5, 0.75, 0.25, 0.625, 0.875)
     grid_many_open: float = 0.25
     grid_small: int = 2
@@ -130,6 +133,7 @@ class SolverConfig:
     grid_chunk: int = 16
     grid_sample: int = 2048
     grid_time_share: float = 0.3
+    grid_time_share_few: float = 0.0
     bf16: Optional[bool] = None
 
     def replace(self, **changes) -> "SolverConfig":

@@ -88,7 +88,7 @@ def aligned_points(stages, few):
     return swap
 
 
-def quantile_grid(u, tau, points, t_in, sample, alternative=None, time_share=0.0):
+def quantile_grid(u, tau, points, t_in, sample, alternative=None, time_share=0.0, alternative_share=0.0):
     """The inner points ``g_1 < ... < g_m`` of each image's grid, point-major.
 
     Each informative input (arriving before ``tau``) of an image gets a *level* in ``[0, 1)``:
@@ -126,6 +126,8 @@ def quantile_grid(u, tau, points, t_in, sample, alternative=None, time_share=0.0
         :func:`aligned_points`) where the boolean tensor ``use`` holds.
     time_share : float
         ``w`` above, in ``[0, 1]``; 0 takes the ranks of distinct times alone.
+    alternative_share : float
+        ``w`` for the alternative points.
 
     Returns
     -------
@@ -155,18 +157,22 @@ def quantile_grid(u, tau, points, t_in, sample, alternative=None, time_share=0.0
     span = tau_flat - lo
     along = (ordered - lo) / ops.where(span > 0, span, ops.ones_like(span))
     share = ops.cast(rank, ordered.dtype) / ops.cast(ops.maximum(distinct, 1), ordered.dtype)
-    level = ops.where(ordered < tau_flat, (1.0 - time_share) * share + time_share * along, 2.0)
 
-    def pick(f):
+    def levels(w):
+        return ops.where(ordered < tau_flat, (1.0 - w) * share + w * along, 2.0)
+
+    def pick(f, level):
         # The last input whose level is at most f (ascending levels: those before it).
         return ops.maximum(ops.sum(ops.cast(level <= float(f), "int32"), axis=-1, keepdims=True) - 1, 0)
 
-    picks = [pick(f) for f in points]
+    level = levels(time_share)
+    picks = [pick(f, level) for f in points]
     if alternative is not None:
         other, use = grid_points(alternative[0]), alternative[1]
         if len(other) != m or list(other) != sorted(set(other)):
             raise ValueError(f"alternative points {[float(f) for f in other]}: need {m}, ascending")
-        picks = [ops.where(use, pick(f), p) for f, p in zip(other, picks)]
+        level = levels(alternative_share)
+        picks = [ops.where(use, pick(f, level), p) for f, p in zip(other, picks)]
     grid = ops.take_along_axis(ordered, ops.minimum(ops.concatenate(picks, axis=-1), size - 1), axis=-1)
     grid = ops.clip(grid, -t_in, tau_flat)
     return ops.reshape(ops.transpose(grid), (m, batch) + (1,) * len(in_shape))

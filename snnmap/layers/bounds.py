@@ -242,7 +242,8 @@ class BoundsMixin:
         if m:
             batch = ops.shape(u)[0]
             config = self.solver_config
-            g = grid.quantile_grid(u, ends.tau, points, t_in, config.grid_sample, alternative, config.grid_time_share)
+            g = grid.quantile_grid(u, ends.tau, points, t_in, config.grid_sample, alternative, config.grid_time_share,
+                                   config.grid_time_share_few)
             # A prior grid's points are picked by the same rule: only the others need products.
             known = () if prior is None else prior.points
             if not set(known) <= set(points):

@@ -7,7 +7,7 @@ import warnings
 import keras
 import numpy as np
 
-from . import build, evaluate, graph
+from . import build, energy, evaluate, graph
 from ..core import mapping
 from ..errors import InexactConversionError, UnsupportedLayerError
 from ..layers import (BiasMapConv2D, SignedMaxPooling2D, SpikeTimePadding2D, SpikingConv2D, SpikingDense,
@@ -19,6 +19,10 @@ from .preprocess import DEFAULT_LOWER_B, DEFAULT_UPPER_B, Preprocessed, Preproce
 
 #: Images of the calibration data on which :func:`convert` checks the SNN against the original model.
 CHECK_IMAGES = 32
+
+#: Large networks are checked on fewer images (at least 2): as many as this many multiply-accumulates
+#: of the ReLU network allow (about three images of VGG16 at 224x224, whose SNN runs eagerly there).
+CHECK_MACS = 5e10
 
 #: Largest ``|SNN logits - original logits|`` :func:`convert` accepts, relative to the logits' scale
 #: ``max(1, max |original logits|)``, per SNN dtype.
@@ -210,6 +214,7 @@ def convert(model, x_calib, input_range=(0.0, 1.0), upper_b=DEFAULT_UPPER_B, low
     through :class:`~snnmap.pipeline.preprocess.PreprocessedGraph` (docs/method.md §10).
 
     Before it is returned, the SNN is run on the first :data:`CHECK_IMAGES` calibration images
+    (fewer for large networks, :func:`check_images`)
     and its logits compared with the ORIGINAL model's pre-softmax logits (float64); a
     difference above :data:`CHECK_TOLERANCE` (relative to the logits' scale) raises
     :class:`~snnmap.errors.InexactConversionError` instead (with ``noise`` or ``alpha_noise``
@@ -241,7 +246,23 @@ def _eager(model, x, dtype):
     return np.asarray(keras.ops.convert_to_numpy(out), np.float64)
 
 
-def check_end_to_end(snn, model, pre, x, n_images=CHECK_IMAGES, clip=False):
+def check_images(snn, n_images=CHECK_IMAGES, macs=CHECK_MACS):
+    """How many images :func:`check_end_to_end` runs: ``n_images``, or fewer for large networks
+    (as many as ``macs`` multiply-accumulates of the ReLU network allow), at least 2.
+
+    Parameters
+    ----------
+    snn : SpikingModel
+    n_images : int
+        The most images.
+    macs : float
+        The budget, in multiply-accumulates of the ReLU network.
+    """
+    per_image = sum(energy.relu_macs(layer) for layer in evaluate.spiking_layers(snn))
+    return int(min(n_images, max(2, macs // max(per_image, 1))))
+
+
+def check_end_to_end(snn, model, pre, x, n_images=None, clip=False):
     """Refuse ``snn`` unless it reproduces ``model``'s pre-softmax logits on the first images of ``x``.
 
     Parameters
@@ -255,8 +276,8 @@ def check_end_to_end(snn, model, pre, x, n_images=CHECK_IMAGES, clip=False):
     x : array_like, ``tf.data.Dataset`` or iterable
         Inputs in ``pre.input_range`` (the calibration data); a one-shot iterable that phase 1
         has used up leaves nothing to check, which is warned about.
-    n_images : int
-        How many images to check.
+    n_images : int, optional
+        How many images to check (default: :func:`check_images`).
     clip : bool
         Clip ``x`` to the input range first.
 
@@ -268,6 +289,7 @@ def check_end_to_end(snn, model, pre, x, n_images=CHECK_IMAGES, clip=False):
         what it claims to be).
     """
     p, q = check_input_range(pre.input_range)
+    n_images = check_images(snn) if n_images is None else n_images
     x_hat = next(iter(stream(x, tuple(snn.inputs[0].shape[1:]), (p, q), batch_size=n_images, clip=clip)), (None,))[0]
     if x_hat is None or not len(x_hat):
         warnings.warn("snnmap.convert: the calibration data could not be read a second time (a one-shot "

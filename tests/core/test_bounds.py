@@ -102,7 +102,7 @@ def test_aligned_points():
     config = SolverConfig()
     stages, few = tuple((f,) for f in config.grid_points), tuple((f,) for f in config.grid_points_few)
     swap = grid.aligned_points(stages, few)
-    assert swap[Fraction(7, 20)] == Fraction(1, 2) and swap[Fraction(7, 10)] == Fraction(3, 4)
+    assert swap[Fraction(2, 5)] == Fraction(1, 2) and swap[Fraction(3, 4)] == Fraction(3, 4)
     with pytest.raises(ValueError, match="not in the order"):
         grid.aligned_points(((0.35,), (0.7,)), ((0.5,), (0.25,)))
     with pytest.raises(ValueError, match="stages"):

@@ -242,9 +242,12 @@ def test_single_point_stages_reuse_products(kind):
 @pytest.mark.parametrize("kind", ["dense", "conv"])
 def test_alternative_points_where_few_are_open(kind):
     """A grid whose points are swapped for their alternatives gives the mask of the
-    alternative grid itself; the forced cascade with ``few`` stages gives the separate grids of
-    the stages or of ``few``, whichever ``grid_many_open`` picks, and keeps the early pairs open."""
+    alternative grid itself (whose points take ``grid_time_share_few``); the forced cascade with
+    ``few`` stages gives the separate grids of the stages or of ``few``, whichever
+    ``grid_many_open`` picks, and keeps the early pairs open."""
     layer, t, oracle = CASES[kind]()
+    config = layer.solver_config
+    as_few = config.replace(grid_time_share=config.grid_time_share_few)
     u = local(layer, t)
     t_in = layer.window.input_length
     ends = layer.last_arrival_terms(u, t_in)
@@ -252,8 +255,10 @@ def test_alternative_points_where_few_are_open(kind):
     for use in (True, False):
         swapped = layer.open_neurons(u, layer.kernel, layer.alpha, theta, t_in, (0.35, 0.7), ends,
                                      alternative=((0.5, 0.75), keras.ops.convert_to_tensor(use)))
+        layer.solver_config = as_few if use else config
         direct = layer.open_neurons(u, layer.kernel, layer.alpha, theta, t_in, (0.5, 0.75) if use else (0.35, 0.7),
                                     ends)
+        layer.solver_config = config
         np.testing.assert_array_equal(mask_of(swapped), mask_of(direct))
     stages, few = ((0.35,), (0.7,), (0.2,)), ((0.5,), (0.75,), (0.25,))
     open_ = layer.certificate(ends, t_in) >= theta
@@ -262,6 +267,8 @@ def test_alternative_points_where_few_are_open(kind):
         layer.solver_config = FORCED.replace(grid_many_open=many_open)
         forced = mask_of(layer.cascade_open(open_, u, ends, theta, t_in, stages, few))
         separate = mask_of(open_)
+        if used is few:
+            layer.solver_config = FORCED.replace(grid_time_share=config.grid_time_share_few)
         for points in grid.cascade_grids(used):
             separate &= mask_of(layer.block_open(u, ends, theta, t_in, points))
         np.testing.assert_array_equal(forced, separate)

@@ -158,3 +158,15 @@ def test_float32_keeps_precision_in_a_deep_network():
     relu_logits = np.asarray(pre.model.predict_on_batch(x / 40.0))
     for local in (True, False):
         assert float(np.max(np.abs(logits[local] - relu_logits))) <= 1e-9
+
+
+def test_end_to_end_check_shrinks_for_large_networks(fashion_pre):
+    """convert's check runs CHECK_IMAGES images of a small network and fewer, at least 2, of a
+    network whose ReLU pass costs more multiply-accumulates than the budget allows."""
+    from snnmap.pipeline import convert, energy
+
+    snn = snnmap.to_snn(fashion_pre)
+    per_image = sum(energy.relu_macs(layer) for layer in spiking_layers(snn))
+    assert convert.check_images(snn) == convert.CHECK_IMAGES
+    assert convert.check_images(snn, macs=5 * per_image) == 5
+    assert convert.check_images(snn, macs=per_image / 10) == 2
