@@ -47,6 +47,10 @@ Usage::
     python bench/bench_cnn.py                              # full run (~12 min on 2 cores)
     python bench/bench_cnn.py --quick --models lenet5      # smoke test
     python bench/bench_cnn.py --models vgg16_224 --dtypes float32 --batch_size 1
+    python bench/bench_cnn.py --matrix                     # image-like and random inputs, batches 1/8/32
+
+``--matrix`` measures instead, per model, SNN/ReLU on image-like and random inputs at the batch
+sizes users pick, and the conversion's costs (bench/cnn_matrix.py).
 """
 
 from __future__ import annotations

@@ -117,7 +117,7 @@ def run_matrix_model(name, args, bench):
 
 def matrix_text(res):
     """The table of a ``--matrix`` run."""
-    lines = [f"machine : {res['machine'].get('cpu_model', '?')}, {res['machine'].get('logical_cpus', '?')} CPUs; "
+    lines = [f"machine : {res['machine'].get('cpu_model', '?')}, {res['machine'].get('cpu_count', '?')} CPUs; "
              f"grid products {res['grid_products']}",
              "SNN/ReLU = median seconds per batch of snn.predict_on_batch / pre.model.predict_on_batch, same images",
              f"{'model':<13} {'inputs':<7} {'batch':>5} {'dtype':<8} {'ReLU ms/img':>11} {'SNN ms/img':>11} "

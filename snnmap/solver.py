@@ -118,7 +118,7 @@ class SolverConfig:
     grid_work: float = 1.0
     grid_points: tuple = (0.4, 0.75, 0.2, 0.55, 0.9)
     grid_points_few: tuple = (0.5, 0.75, 0.25, 0.625, 0.875)
-    grid_many_open: float = 0.25
+    grid_many_open: float = 0.1
     grid_small: int = 2
     dense_direct_blocks: int = 8
     grid_later: float = 0.0001

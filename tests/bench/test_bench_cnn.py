@@ -137,3 +137,45 @@ def test_bench_cnn_vgg16_28_weights_options():
     for bad in (["--vgg16_train", "-1"], ["--vgg16_epochs", "0"]):
         with pytest.raises(SystemExit):
             bench_cnn.parse_args(bad)
+
+
+@pytest.mark.slow
+@needs_fashion
+def test_bench_cnn_matrix_lenet5(tmp_path):
+    """--matrix: one cell per (kind of input, batch size), the conversion's costs, agreement on
+    every cell; image-like inputs are the test images, random ones have no ties."""
+    out = tmp_path / "matrix.json"
+    stdout = _run([sys.executable, BENCH_CNN, "--matrix", "--models", "lenet5", "--batch_sizes", "1", "3",
+                   "--rounds", "1", "--calib", "200", "--json", str(out)])
+    assert "SNN/ReLU" in stdout and "conversion (s)" in stdout
+    res = json.loads(out.read_text())
+    assert res["benchmark"] == "bench_cnn --matrix" and res["agreement_passed"] is True
+    m = res["models"]["lenet5"]
+    assert set(m["conversion"]) == {"phase1_s", "to_snn_s", "check_s", "convert_s"}
+    cells = {(c["inputs"], c["batch_size"]): c for c in m["cells"]}
+    assert set(cells) == {(k, b) for k in ("image", "random") for b in (1, 3)}
+    for c in cells.values():
+        assert c["agree"] and c["ratio"] > 0 and c["dtype"] == "float64"
+        assert c["timing"]["snn"]["n"] >= 3
+
+
+def test_matrix_inputs_kinds():
+    """Image-like 224x224 inputs repeat each 28x28 pixel over an 8x8 block (ties), tinted per
+    channel within the input range; random inputs fill the range without ties."""
+    sys.path.insert(0, os.path.join(REPO, "bench"))
+    try:
+        import cnn_matrix
+    finally:
+        sys.path.pop(0)
+    import numpy as np
+
+    images = np.random.default_rng(0).uniform(0, 1, (2, 28, 28, 1))
+    images[:, :4] = 0.0  # a uniform background
+    big = cnn_matrix.matrix_inputs("vgg16_224", images, "image", (-1.0, 2.0), 0)
+    assert big.shape == (2, 224, 224, 3) and big.min() >= -1.0 and big.max() <= 2.0
+    assert np.all(big[:, :8, :8] == big[:, :1, :1])  # one block, one value per channel
+    assert np.all(big[:, :32] == -1.0)  # the background stays at the range's low end
+    rnd = cnn_matrix.matrix_inputs("vgg16_224", images, "random", (-1.0, 2.0), 0)
+    assert rnd.shape == big.shape and len(np.unique(rnd)) == rnd.size
+    small = cnn_matrix.matrix_inputs("lenet5", images, "image", (0.0, 1.0), 0)
+    np.testing.assert_array_equal(small, images)
