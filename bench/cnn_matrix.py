@@ -56,12 +56,13 @@ def matrix_inputs(name, images, kind, input_range, seed):
 
 
 def run_matrix_model(name, args, bench):
-    """Conversion costs and the (inputs, batch size) table of one model, in its target dtype."""
+    """Conversion costs and the (inputs, batch size) table of one model, in its target dtype
+    (``--dtypes``: the first one given)."""
     import snnmap
     from snnmap.pipeline.convert import check_end_to_end
 
     plan = bench.PLAN[name]
-    dtype = plan["target_dtype"]
+    dtype = args.dtypes[0] if args.dtypes else plan["target_dtype"]
     ds = snnmap.datasets.load("FashionMNIST")
     model, info = bench.build_network(name, args.vgg16_weights, args.vgg16_train, args.vgg16_epochs, ds)
     _, _, input_range, _ = bench.model_data(name, ds, 1, 1)

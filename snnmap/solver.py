@@ -49,10 +49,11 @@ class SolverConfig:
         than the grid's synapse products cost.
     grid_points : tuple of float
         Inner points of the grid stages of large layers, one more per stage while many pairs
-        are open; a point ``f`` is the ``f`` quantile of each image's informative arrivals.
-        Every stage reuses the products of the points before it, so it costs two products
-        (``J+``, ``J-``) in the channels that still hold an open neuron.  The bound fails
-        mostly late in the window, hence the order (bench/README.md).
+        are open; a point ``f`` is the ``f`` quantile of each image's informative arrivals
+        (:func:`snnmap.core.grid.quantile_grid`, with ``grid_time_share``).  Every stage reuses
+        the products of the points before it, so it costs two products (``J+``, ``J-``) in the
+        channels that still hold an open neuron.  The order needs the fewest products on
+        VGG16-224 with random weights (docs/solver.md, bench/README.md).
     grid_points_few : tuple of float
         The points used instead, stage for stage, on chunks of images where at most
         ``grid_many_open`` of the pairs are open when the cascade starts (trained networks:
@@ -60,7 +61,8 @@ class SolverConfig:
         the first ``k`` that point ``k`` of ``grid_points`` takes
         (:func:`snnmap.core.grid.aligned_points`), so one traced cascade serves both.
     grid_many_open : float
-        See ``grid_points_few`` (a fraction of a chunk's pairs).
+        See ``grid_points_few`` (a fraction of a chunk's pairs; trained networks leave a few
+        percent open, random ones 10-60 %).
     grid_small : int
         Intervals of the one grid of layers under ``grid_later_work``: two settle trained
         networks.
