@@ -56,6 +56,7 @@ def numpy_grid(u, tau, quantiles, t_in, time_share=0.0):
     informative time whose level ``(1 - w) r / d + w (time - a) / (tau - a)`` is at most f (r its
     rank among the image's d distinct informative times, a the first arrival clipped at -T_in),
     clipped to [-T_in, tau]; every point at tau in an image with no informative input."""
+    from snnmap.core.grid import LEVEL_SLACK
     rows = []
     for row, last in zip(u, tau):
         times = np.unique(row[row < last])
@@ -64,5 +65,5 @@ def numpy_grid(u, tau, quantiles, t_in, time_share=0.0):
             continue
         first = max(times[0], -t_in)
         level = (1 - time_share) * np.arange(len(times)) / len(times) + time_share * (times - first) / (last - first)
-        rows.append([np.clip(times[max(np.sum(level <= float(f)) - 1, 0)], -t_in, last) for f in quantiles])
+        rows.append([np.clip(times[max(np.sum(level <= float(f) + LEVEL_SLACK) - 1, 0)], -t_in, last) for f in quantiles])
     return np.array(rows)

@@ -16,6 +16,12 @@ from fractions import Fraction
 import numpy as np
 from keras import ops
 
+#: How far above ``f`` a level may lie and still count as "at most ``f``" in
+#: :func:`quantile_grid`.  Levels such as ``r / d`` land exactly on a point (7 / 10 on 0.7), and
+#: backends round them either way (XLA multiplies by ``1 / d``); the slack makes every backend pick
+#: the same input.  It is far below the step between ranks (``1 / d``, ``d`` at most ``sample``).
+LEVEL_SLACK = 1e-6
+
 
 def grid_points(stage):
     """The inner points a grid stage names, as quantiles (exact fractions in (0, 1)).
@@ -95,7 +101,7 @@ def quantile_grid(u, tau, points, t_in, sample, alternative=None, time_share=0.0
     ``(1 - w) r / d + w (u_j - a) / (tau - a)``, with ``r`` the rank of its time among the
     image's ``d`` distinct informative arrival times, ``a`` the image's first arrival (at least
     ``-T_in``) and ``w`` = ``time_share``.  Point ``f`` is the latest input whose level is at most
-    ``f``, clipped to ``[-T_in, tau]`` (no informative input: every point is ``tau``); with
+    ``f`` (to within :data:`LEVEL_SLACK`), clipped to ``[-T_in, tau]`` (no informative input: every point is ``tau``); with
     ``w = 0``, the distinct time of rank ``floor(f d)``.  Levels come from an evenly
     strided sample of about ``sample`` inputs (any grid gives a bound: a sample's quantiles are as
     good and spare sorting them all).
@@ -163,7 +169,7 @@ def quantile_grid(u, tau, points, t_in, sample, alternative=None, time_share=0.0
 
     def pick(f, level):
         # The last input whose level is at most f (ascending levels: those before it).
-        return ops.maximum(ops.sum(ops.cast(level <= float(f), "int32"), axis=-1, keepdims=True) - 1, 0)
+        return ops.maximum(ops.sum(ops.cast(level <= float(f) + LEVEL_SLACK, "int32"), axis=-1, keepdims=True) - 1, 0)
 
     level = levels(time_share)
     picks = [pick(f, level) for f in points]
