@@ -19,7 +19,10 @@ images) and the FC network (``zoo.fc()`` with the shipped trained weights, prepr
 * the A/B of a fresh SNN's evaluation with the ReLU network's probe made again (``old``) or kept
   from an earlier evaluation (``new``: a sweep's second and later points);
 * the A/B of ``SpikingModel.predict`` on images whose last batch is short: Keras's own batching
-  (``old``: the short batch traces the network again) against the padded last batch (``new``).
+  (``old``: the short batch traces the network again) against the padded last batch (``new``);
+* the A/B of a small noise sweep (:func:`snnmap.experiments.sweep.run_sweep`, 3 points x 2
+  trials): a new SNN per run (``old``) against one SNN retuned between runs (``new``,
+  :func:`snnmap.retune`).
 
 Usage::
 
@@ -195,6 +198,38 @@ def predict_ab(pre, x, rounds, counter, batch_size):
     return out
 
 
+def sweep_ab(pre, ds, x, rounds, batch_size):
+    """A noise sweep (noise 0.05, 0.1, 0.2, two trials each) through :func:`run_sweep`: ``old``
+    builds a new SNN for every run (``retune=False``, what every sweep did before
+    :class:`~snnmap.experiments.phase2.SnnCache`), ``new`` retunes one; same results checked."""
+    import dataclasses
+    import json
+    import tempfile
+
+    from snnmap.experiments.sweep import run_sweep
+
+    data = dataclasses.replace(ds, x_test=x, y_test=ds.y_test[:len(x)],
+                               description=f"first {len(x)} test images of: {ds.description}")
+    out = {"old": [], "new": [], "equal": True}
+    order = ["old", "new"]
+    grid = {"noise": [0.05, 0.1, 0.2]}
+    for r in range(rounds):
+        runs = {}
+        with tempfile.TemporaryDirectory() as tmp:
+            for variant in order[r % 2:] + order[:r % 2]:
+                t0 = time.perf_counter()
+                run_sweep(pre, data, grid, 2, None, os.path.join(tmp, variant), batch_size=batch_size, verbose=0,
+                          log=lambda line: None, retune=variant == "new")
+                out[variant].append(time.perf_counter() - t0)
+                folder = os.path.join(tmp, variant, "runs")
+                runs[variant] = {name: json.load(open(os.path.join(folder, name))) for name in os.listdir(folder)}
+        for name, run in runs["old"].items():
+            other = runs["new"][name]
+            out["equal"] &= all(np.isclose(run[k], other[k], rtol=1e-12, atol=1e-12)
+                                for k in ("agreement", "max_abs_error_end_to_end", "accuracy_snn"))
+    return out
+
+
 def report_ab(title, ab, rounds):
     med = statistics.median
     traces = {v: (f", spiking-layer traces {ab['traces_' + v]}" if "traces_" + v in ab else "") for v in ("old", "new")}
@@ -231,6 +266,10 @@ def run_model(name, ds, args, counter):
               sweep_point_ab(pre, x, args.rounds, args.batch_size), args.rounds)
     report_ab(f"SpikingModel.predict of {len(x)} images, fresh SNN; old: Keras's batches, new: last one padded",
               predict_ab(pre, x, args.rounds, counter, args.batch_size), args.rounds)
+    ab = sweep_ab(pre, ds, x, args.rounds, args.batch_size)
+    report_ab(f"noise sweep, 3 points x 2 trials on {len(x)} images; old: a new SNN per run, new: one SNN retuned",
+              ab, args.rounds)
+    print(f"  the same results (agreement, accuracy, deviation) in both: {ab['equal']}")
 
 
 def main():

@@ -23,7 +23,8 @@ _PUBLIC = {
         "Phase1FileError", "ShapeError", "SnnmapError", "UnsupportedLayerError")},
     **{name: "layers" for name in (
         "SpikeTimePadding2D", "SpikingConv2D", "SpikingDense", "SpikingMaxPooling2D", "SpikingModel")},
-    "convert": "pipeline.convert", "encode": "pipeline.convert", "to_snn": "pipeline.convert",
+    "convert": "pipeline.convert", "encode": "pipeline.convert", "retune": "pipeline.convert",
+    "to_snn": "pipeline.convert",
     "evaluate": "pipeline.evaluate", "Preprocessed": "pipeline.preprocess", "preprocess": "pipeline.preprocess",
 }
 # Public names that are modules: name -> module path.

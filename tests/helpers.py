@@ -65,5 +65,6 @@ def numpy_grid(u, tau, quantiles, t_in, time_share=0.0):
             continue
         first = max(times[0], -t_in)
         level = (1 - time_share) * np.arange(len(times)) / len(times) + time_share * (times - first) / (last - first)
-        rows.append([np.clip(times[max(np.sum(level <= float(f) + LEVEL_SLACK) - 1, 0)], -t_in, last) for f in quantiles])
+        picks = [max(np.sum(level <= float(f) + LEVEL_SLACK) - 1, 0) for f in quantiles]
+        rows.append([np.clip(times[k], -t_in, last) for k in picks])
     return np.array(rows)

@@ -101,8 +101,8 @@ def quantile_grid(u, tau, points, t_in, sample, alternative=None, time_share=0.0
     ``(1 - w) r / d + w (u_j - a) / (tau - a)``, with ``r`` the rank of its time among the
     image's ``d`` distinct informative arrival times, ``a`` the image's first arrival (at least
     ``-T_in``) and ``w`` = ``time_share``.  Point ``f`` is the latest input whose level is at most
-    ``f`` (to within :data:`LEVEL_SLACK`), clipped to ``[-T_in, tau]`` (no informative input: every point is ``tau``); with
-    ``w = 0``, the distinct time of rank ``floor(f d)``.  Levels come from an evenly
+    ``f`` (to within :data:`LEVEL_SLACK`), clipped to ``[-T_in, tau]`` (no informative input:
+    every point is ``tau``); with ``w = 0``, the distinct time of rank ``floor(f d)``.  Levels come from an evenly
     strided sample of about ``sample`` inputs (any grid gives a bound: a sample's quantiles are as
     good and spare sorting them all).
 

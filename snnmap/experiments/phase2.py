@@ -8,7 +8,7 @@ import time
 
 from .. import storage
 from ..pipeline import energy
-from ..pipeline.convert import to_snn
+from ..pipeline.convert import retune, to_snn
 from ..pipeline.evaluate import evaluate
 from ..runtime import distribute_scope
 from . import naming, provenance
@@ -36,6 +36,61 @@ def build_snn(pre, settings: RunSettings):
                   seed=settings.noise_seed, dtype=settings.dtype, solver=settings.solver,
                   time_bits=settings.time_bits, weight_bits=settings.weight_bits, w_min=settings.w_min,
                   w_max=settings.w_max, x_quantile=settings.x_quantile)
+
+
+#: Knobs :func:`snnmap.retune` changes in a built SNN (with the trial, which reseeds it).
+RETUNED = ("noise", "alpha_noise", "trial", "seed", "time_bits")
+
+
+def retune_key(settings: RunSettings) -> tuple:
+    """What must be equal for two runs to share one SNN, retuned (:class:`SnnCache`): every knob
+    but those of :data:`RETUNED`, whether there is jitter and time quantisation, and, below
+    float64, the alpha perturbation (:meth:`snnmap.layers.SpikingLayer.retune` redraws it only in
+    float64).
+
+    Parameters
+    ----------
+    settings : RunSettings
+    """
+    fixed = tuple((k, v) for k, v in settings.as_dict().items() if k not in RETUNED)
+    alpha = ()
+    if settings.dtype != "float64":
+        alpha = (settings.alpha_noise, settings.noise_seed if settings.alpha_noise else None)
+    return fixed + (settings.noise > 0, settings.time_bits > 0) + alpha
+
+
+class SnnCache:
+    """The SNN of the latest run, retuned for the next run where :func:`retune_key` allows.
+
+    A new SNN traces its network on its first batch (most of a small sweep point's time, issue of
+    the first-call cost in docs/solver.md, "Tracing"); a retuned one reuses the trace and
+    :func:`snnmap.evaluate`'s probes.  Results are the same either way (tested).
+
+    Parameters
+    ----------
+    pre : Preprocessed
+        Phase 1's network.
+    reuse : bool
+        False builds a new SNN for every run (for comparisons).
+    """
+
+    def __init__(self, pre, reuse=True):
+        self.pre, self.reuse = pre, bool(reuse)
+        self.key, self.snn = None, None
+        self.built = 0  # SNNs built so far
+
+    def snn_for(self, settings: RunSettings):
+        """The SNN of ``settings``: the cached one retuned, or a new one."""
+        key = retune_key(settings)
+        if self.reuse and self.snn is not None and key == self.key:
+            return retune(self.snn, noise=settings.noise, alpha_noise=settings.alpha_noise,
+                          seed=settings.noise_seed, time_bits=settings.time_bits)
+        self.key, self.snn = None, None  # the old network goes before the new one is built
+        snn = build_snn(self.pre, settings)
+        self.built += 1
+        if self.reuse:
+            self.key, self.snn = key, snn
+        return snn
 
 
 def perturbation_keys(settings) -> dict:

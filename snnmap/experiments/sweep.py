@@ -27,7 +27,7 @@ from ..pipeline.evaluate import evaluate
 from ..runtime import distribute_scope
 from . import naming, provenance
 from .grid import SweepError, check_grid, grid_points, parse_grid
-from .phase2 import METRIC_KEYS, build_snn, energy_of
+from .phase2 import METRIC_KEYS, SnnCache, energy_of
 from .settings import RunSettings, check_count
 from .sweep_lines import KNOB_UNITS, table_lines
 
@@ -290,11 +290,13 @@ def reusable_runs(plan, runs_dir):
     return results, todo, stale
 
 
-def _evaluate_run(pre, data, run, point, ref, how):
-    """The result of one run (``how``: batch_size, energy_pj, distribute, verbose, sweep_name)."""
+def _evaluate_run(snns, data, run, point, ref, how):
+    """The result of one run (``how``: batch_size, energy_pj, distribute, verbose, sweep_name);
+    ``snns``: the :class:`~snnmap.experiments.phase2.SnnCache` of the sweep."""
     t0 = time.time()
+    pre = snns.pre
     with distribute_scope(how["distribute"]):
-        snn = build_snn(pre, run.settings)
+        snn = snns.snn_for(run.settings)
         metrics = evaluate(snn, data.x_test, data.y_test, relu_model=pre.model, reference_predictions=ref,
                            input_range=pre.input_range, batch_size=how["batch_size"], verbose=how["verbose"],
                            reference_logits=how["logits"], clip=how["clip"])
@@ -337,9 +339,10 @@ def run_record(run, point, metrics, how, distribute, elapsed_s):
 def _compute(pre, data, todo, points, ref, how, runs_dir, results, progress):
     """Evaluate the runs of ``todo``, write each file, add each result; returns how many were computed."""
     computed = 0
+    snns = SnnCache(pre, reuse=how["retune"])
     try:
         for run in todo:
-            result = _evaluate_run(pre, data, run, points[run.index], ref, how)
+            result = _evaluate_run(snns, data, run, points[run.index], ref, how)
             storage.atomic_write_json(os.path.join(runs_dir, run.name), result)
             results[(run.index, run.trial)] = dict(storage.as_read_back(result), _file=run.name)
             computed += 1
@@ -488,7 +491,7 @@ def check_trials(trials, max_evaluations):
 
 def run_sweep(pre, data, grid, trials, fixed_settings, out_dir, *, model_name=None, reference_predictions=None,
               batch_size=256, max_evaluations=None, energy_pj=None, distribute="none", sweep_name=None,
-              verbose="auto", log=print, reference_logits=None, clip=False):
+              verbose="auto", log=print, reference_logits=None, clip=False, retune=True):
     """Evaluate the SNN of ``pre`` at every grid point and trial; write the runs and the table.
 
     Parameters
@@ -534,6 +537,10 @@ def run_sweep(pre, data, grid, trials, fixed_settings, out_dir, *, model_name=No
         run's ``max_abs_error_original`` is measured against them.
     clip : bool
         Clip the test images to the input range instead of refusing images outside it.
+    retune : bool
+        Runs that differ only in noise, alpha noise, trial or time bits share one SNN, retuned
+        (:func:`snnmap.retune`): it is traced once instead of once per run.  False builds a new
+        SNN for every run (the same results, slower).
 
     Returns
     -------
@@ -565,7 +572,7 @@ def run_sweep(pre, data, grid, trials, fixed_settings, out_dir, *, model_name=No
         progress = tqdm(total=len(plan), initial=reused, desc="sweep", unit="eval", dynamic_ncols=True)
     name = sweep_name or os.path.basename(os.path.normpath(out_dir))
     how = {"batch_size": batch_size, "energy_pj": energy_pj, "distribute": distribute, "verbose": verbose,
-           "sweep_name": name, "logits": logits, "clip": clip}
+           "sweep_name": name, "logits": logits, "clip": clip, "retune": retune}
     computed = _compute(pre, data, todo, points, ref, how, runs_dir, results, progress)
 
     missing = len(plan) - len(results)

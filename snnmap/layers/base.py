@@ -263,8 +263,7 @@ class SpikingLayer(SolveMixin, BoundsMixin, keras.layers.Layer):
             self.threshold = self.add_weight(
                 name="threshold", shape=shape, initializer="ones", trainable=False
             )
-            perturbation = np.random.default_rng(self.seed).normal(0.0, 1.0, size=shape)
-            alpha0 = 1.0 + self.alpha_noise * perturbation
+            alpha0 = self._alpha_values(shape)
             self.alpha = self.add_weight(
                 name="alpha",
                 shape=shape,
@@ -277,6 +276,14 @@ class SpikingLayer(SolveMixin, BoundsMixin, keras.layers.Layer):
             self.inv_slope = self.add_weight(name="inv_slope", shape=shape, initializer="ones", trainable=False)
             self.offset = self.add_weight(name="offset", shape=shape, initializer="zeros", trainable=False)
             self.build_bound_weights(self.kernel_shape(input_shape))
+        # The perturbation knobs that retune() changes, where the layer has them.
+        if self.noisy:
+            self.noise_std = self.add_weight(name="noise_std", shape=(), initializer="zeros", trainable=False)
+            self.noise_std.assign(self.noise)
+        if self.time_bits:
+            self.time_step = self.add_weight(name="time_step", shape=(), initializer="ones", trainable=False)
+            self.time_levels = self.add_weight(name="time_levels", shape=(), initializer="ones", trainable=False)
+            self._assign_time_levels()
         self.n_neurons = int(np.prod(shape))
         self.fan_in = int(np.prod(self.kernel_shape(input_shape)[:-1]))
         self.built = True
@@ -331,26 +338,93 @@ class SpikingLayer(SolveMixin, BoundsMixin, keras.layers.Layer):
             kernel = mapping.quantize_weights(kernel, self.weight_bits, self.w_min, self.w_max)
         self.kernel.assign(kernel)
         if not self.output_layer:
-            alpha = np.asarray(ops.convert_to_numpy(self.alpha), np.float64)  # with its perturbation
-            j_sum = np.asarray(ops.convert_to_numpy(self.fan_in_sum(ops.convert_to_tensor(kernel))), np.float64)
-            inv_slope, offset = spiketime.crossing_params(alpha, j_sum, theta, self.window.input_length,
-                                                          self.window.length)
-            self.inv_slope.assign(ops.convert_to_numpy(inv_slope))
-            self.offset.assign(ops.convert_to_numpy(offset) + self.time_shift)
+            self._derive_crossing(kernel, theta)
             self.set_bound_weights(kernel)
+
+    def _derive_crossing(self, kernel, theta):
+        """Set ``inv_slope`` and ``offset`` from ``J``, ``theta`` and the current ``alpha`` (with its
+        perturbation), in float64 (:func:`snnmap.core.spiketime.crossing_params`)."""
+        alpha = np.asarray(ops.convert_to_numpy(self.alpha), np.float64)
+        j_sum = np.asarray(ops.convert_to_numpy(self.fan_in_sum(ops.convert_to_tensor(kernel))), np.float64)
+        inv_slope, offset = spiketime.crossing_params(alpha, j_sum, theta, self.window.input_length,
+                                                      self.window.length)
+        self.inv_slope.assign(ops.convert_to_numpy(inv_slope))
+        self.offset.assign(ops.convert_to_numpy(offset) + self.time_shift)
 
     def perturb(self, t):
         """Input spike times as the neurons receive them: jittered by ``noise`` (fresh in every
         call), then rounded to the ``2**time_bits`` levels of the input window (docs/method.md §6)."""
+        # The std and the levels are read from weights, not baked in: :meth:`retune` changes them
+        # without tracing the network again.
         if self._noise_seed is not None:
-            t = t + keras.random.normal(ops.shape(t), stddev=self.noise, dtype=t.dtype, seed=self._noise_seed)
+            t = t + self.noise_std * keras.random.normal(ops.shape(t), dtype=t.dtype, seed=self._noise_seed)
         if self.time_bits:
-            window = self.window
-            step = window.input_length / (2 ** self.time_bits - 1)
-            start = window.t_min_prev - self.input_origin
-            level = ops.clip(ops.round((t - start) / step), 0, 2 ** self.time_bits - 1)
-            t = start + level * step
+            step, levels = self.time_step, self.time_levels
+            start = self.window.t_min_prev - self.input_origin
+            t = start + ops.clip(ops.round((t - start) / step), 0, levels) * step
         return t
+
+    def retune(self, noise=None, alpha_noise=None, seed=None, time_bits=None, check_only=False):
+        """Change the perturbation knobs of a built layer in place, as if it had been made with them.
+
+        The compiled functions of a network that holds the layer keep working (they read these
+        values from weights), so one trace serves every sweep point of the same shapes.  The
+        knobs that shape the traced computation cannot change: whether there is any jitter
+        (``noise > 0``) and any time quantisation (``time_bits > 0``).
+
+        Parameters
+        ----------
+        noise : float, optional
+            New jitter std (> 0 if the layer jitters, else 0).
+        alpha_noise : float, optional
+            New std of the perturbation of ``alpha`` (hidden layers; redrawn from ``seed``).
+        seed : int, optional
+            New seed of both noises: the jitter's generator restarts from it.
+        time_bits : int, optional
+            New number of bits (> 0 if the layer quantises, else 0).
+        check_only : bool
+            Only raise ``ValueError`` if the knobs cannot be changed; change nothing.
+        """
+        noise = self.noise if noise is None else float(noise)
+        alpha_noise = self.alpha_noise if alpha_noise is None else float(alpha_noise)
+        seed = self.seed if seed is None else int(seed)
+        time_bits = self.time_bits if time_bits is None else time_bits
+        check_arguments(self.t_min_prev, self.t_min, self.X_n, self.zeta, self.output_layer, noise, alpha_noise,
+                        self.solver, time_bits, self.weight_bits, self.w_min, self.w_max)
+        if (noise > 0) != self.noisy or (int(time_bits) > 0) != (self.time_bits > 0):
+            raise ValueError(f"layer {self.name!r}: retune cannot switch the jitter (noise {self.noise:g} -> "
+                             f"{noise:g}) or the time quantisation (time_bits {self.time_bits} -> {time_bits}) "
+                             "on or off: they change the traced computation; build a new SNN")
+        if not self.built:
+            raise RuntimeError(f"layer {self.name!r} must be built before it is retuned")
+        redraw = not self.output_layer and (alpha_noise != self.alpha_noise or (alpha_noise and seed != self.seed))
+        if redraw and self.variable_dtype != "float64":
+            # The crossing constants are derived in float64 from J and theta, which a float32
+            # layer keeps only rounded: a retuned alpha would not give a fresh build's values.
+            raise ValueError(f"layer {self.name!r}: retune changes alpha (alpha_noise {self.alpha_noise:g} -> "
+                             f"{alpha_noise:g}, seed {self.seed} -> {seed}) only in float64 layers; build a new SNN")
+        if check_only:
+            return
+        self.noise, self.alpha_noise, self.seed, self.time_bits = noise, alpha_noise, seed, int(time_bits)
+        if self.noisy:
+            self.noise_std.assign(noise)
+            # SeedGenerator(seed) starts at [seed, 0].
+            self._noise_seed.state.assign(ops.cast(ops.convert_to_tensor([seed, 0]), self._noise_seed.state.dtype))
+        if self.time_bits:
+            self._assign_time_levels()
+        if redraw:
+            self.alpha.assign(self._alpha_values(tuple(self.alpha.shape)))
+            self._derive_crossing(np.asarray(ops.convert_to_numpy(self.kernel), np.float64),
+                                  np.asarray(ops.convert_to_numpy(self.threshold), np.float64))
+
+    def _alpha_values(self, shape):
+        """``alpha = 1 + alpha_noise * z``, ``z`` standard normal from the layer's seed."""
+        return 1.0 + self.alpha_noise * np.random.default_rng(self.seed).normal(0.0, 1.0, size=shape)
+
+    def _assign_time_levels(self):
+        levels = 2 ** self.time_bits - 1
+        self.time_levels.assign(float(levels))
+        self.time_step.assign(self.window.input_length / levels)
 
     def call(self, inputs):
         t = self.perturb(ops.cast(inputs, self.compute_dtype))

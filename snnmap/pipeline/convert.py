@@ -120,6 +120,41 @@ def to_snn(pre: Preprocessed, zeta=mapping.DEFAULT_ZETA, noise=0.0, alpha_noise=
     return SpikingModel(inputs, x, name=original + "_snn", input_range=pre.input_range)
 
 
+def retune(snn, noise=None, alpha_noise=None, seed=None, time_bits=None):
+    """Give an SNN of :func:`to_snn` other perturbation knobs in place, as if built with them.
+
+    Its compiled functions (and :func:`snnmap.evaluate`'s probes of it) keep working: the knobs
+    are read from weights, so the points of a sweep over noise, alpha noise, trials or time bits
+    share one trace instead of tracing a new SNN each (docs/solver.md, "Tracing").  Each layer's
+    seed is derived from ``seed`` as :func:`to_snn` derives it; the jitter's draws restart.
+
+    Parameters
+    ----------
+    snn : SpikingModel
+        Built by :func:`to_snn` in this process (a loaded SNN has no record of its layers' seeds).
+    noise, alpha_noise, seed, time_bits
+        As :func:`to_snn`; None keeps a knob.  Jitter and time quantisation cannot be switched on
+        or off (``noise > 0``, ``time_bits > 0`` shape the computation), and ``alpha_noise`` or,
+        with it, ``seed`` change only in float64 SNNs: :class:`ValueError` otherwise.
+
+    Returns
+    -------
+    SpikingModel
+        ``snn``, retuned.
+    """
+    layers = evaluate.spiking_layers(snn)
+    missing = [layer.name for layer in layers if getattr(layer, "seed_slot", None) is None]
+    if missing:
+        raise ValueError(f"cannot retune {snn.name!r}: layers {missing} were not made by snnmap.to_snn in this "
+                         "process (no record of their seeds); build the SNN with to_snn")
+    for layer in layers:  # all checked before any changes: a refused retune leaves the SNN as it was
+        layer.retune(noise, alpha_noise, None if seed is None else derive_seed(seed, layer.seed_slot), time_bits,
+                     check_only=True)
+    for layer in layers:
+        layer.retune(noise, alpha_noise, None if seed is None else derive_seed(seed, layer.seed_slot), time_bits)
+    return snn
+
+
 class _Conversion:
     """What :func:`to_snn` carries from layer to layer: windows, seeds and the time frame."""
 
@@ -154,6 +189,7 @@ def _spiking_linear(state, layer, x, spiking):
     w, b = (np.asarray(keras.ops.convert_to_numpy(v), np.float64) for v in (layer.kernel, layer.bias))
     x = spiking(x)
     spiking.set_relu_params(w, b)
+    spiking.seed_slot = state.hidden  # its seed is derive_seed(run seed, slot): retune() reseeds it
     state.origin = spiking.output_origin
     state.hidden += int(build.is_hidden(layer))
     return x

@@ -440,6 +440,7 @@ class _SpikingBuilder(_GraphBuilder):
             layer = SpikingConv2D(w.shape[-1], w.shape[:2], strides=strides, padding="valid", **kwargs)
         out = layer(x)
         layer.set_relu_params(w, bias)
+        layer.seed_slot = self.hidden  # as in to_snn: retune() reseeds it
         return out
 
     def maxpool(self, source):

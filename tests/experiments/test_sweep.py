@@ -145,3 +145,35 @@ def test_the_error_columns_of_perturbed_points_are_named_as_deviations(tiny, tmp
     assert not lines[6].rstrip().endswith("*") and lines[7].rstrip().endswith("*")
     assert mixed["rows"][1]["max_abs_error_original_mean"] > 1e-3
     assert "deviation the perturbation causes" in lines[-1]
+
+
+def test_retuned_runs_give_the_results_of_fresh_snns(tiny, tmp_path, monkeypatch):
+    """Runs that differ in noise, alpha noise, trial or time bits share one SNN, retuned; the
+    oracle is the sweep that builds a new SNN for every run."""
+    from snnmap.experiments import phase2
+
+    built = []
+    original = phase2.build_snn
+    monkeypatch.setattr(phase2, "build_snn", lambda pre, settings: built.append(settings) or original(pre, settings))
+    pre, data, reference, logits = tiny
+    kwargs = dict(reference_predictions=reference, reference_logits=logits, batch_size=16, verbose=0,
+                  log=lambda line: None)
+    grid = {"noise": [0.0, 0.2, 0.4], "alpha_noise": [0.0, 0.1]}
+    shared = run_sweep(pre, data, grid, 2, None, tmp_path / "shared", **kwargs)
+    # One SNN for the noise-free points, one for the jittered ones (jitter changes the computation).
+    assert [s.noise > 0 for s in built] == [False, True]
+    built.clear()
+    run_sweep(pre, data, grid, 2, None, tmp_path / "fresh", retune=False, **kwargs)
+    assert len(built) == 12
+    keys = ("agreement", "accuracy_snn", "max_abs_error", "max_abs_error_end_to_end", "violations",
+            "spikes_per_neuron", "latency")
+    deviations = []
+    for row in shared["rows"]:
+        for name in row["runs"]:
+            ra = json.loads((tmp_path / "shared" / "runs" / name).read_text())
+            rb = json.loads((tmp_path / "fresh" / "runs" / name).read_text())
+            for key in keys:
+                np.testing.assert_allclose(ra[key], rb[key], rtol=1e-12, atol=1e-12, err_msg=f"{name}: {key}")
+            deviations.append(ra["max_abs_error_end_to_end"])
+    # Every perturbed run (10 of the 12) deviates in its own way: the retuned knobs took effect.
+    assert len(deviations) == 12 and len(set(deviations)) >= 11
