@@ -55,13 +55,13 @@ class SolverConfig:
         channels that still hold an open neuron.  The order needs the fewest products on
         VGG16-224 with random weights (docs/solver.md, bench/README.md).
     grid_points_few : tuple of float
-        The points used instead, stage for stage, on chunks of images where at most
+        The points used instead, stage for stage, on images where at most
         ``grid_many_open`` of the pairs are open when the cascade starts (trained networks:
         their few open pairs mostly close at the point 1/2).  Point ``k`` takes the rank among
         the first ``k`` that point ``k`` of ``grid_points`` takes
         (:func:`snnmap.core.grid.aligned_points`), so one traced cascade serves both.
     grid_many_open : float
-        See ``grid_points_few`` (a fraction of a chunk's pairs; trained networks leave a few
+        See ``grid_points_few`` (a fraction of an image's pairs; trained networks leave a few
         percent open, random ones 10-60 %).
     grid_small : int
         Intervals of the one grid of layers under ``grid_later_work``: two settle trained
@@ -97,10 +97,26 @@ class SolverConfig:
         A subset's products are spread back to every channel by a one-hot matrix product below
         this many channels, by a compiled gather from it on (cost ``channels x width`` against
         ``width``).
+    position_share : float
+        In convolutions, a grid stage computes its products only at the output positions that
+        hold an open pair (their receptive fields times the kernel as a matrix) when they are at
+        most this share of the chunk's positions (:func:`snnmap.core.products.position_product`);
+        0 turns it off.  On VGG16-224 a matrix product over up to nine tenths of the positions
+        costs less than the float32 convolution, even on the whole batch; where the products run
+        in bfloat16 (:func:`bf16_products`) the convolutions are twice as fast and the share is
+        halved (bench/README.md).
     grid_chunk : int
         The grid bounds take as many images at a time as their products fit in
         ``grid_chunk x solver_elements`` values (64 MiB of float32 by default): small layers
         then run their grids on several images at once.
+    grid_first_chunk : int
+        The first grid stage of a cascade takes as many images at a time as its ramps and its
+        two products fit in ``grid_first_chunk x solver_elements`` values (512 MiB of float32 by
+        default), when that is more than ``grid_chunk`` allows; the later stages then go
+        through those images ``grid_chunk`` at a time.  oneDNN's float32 convolutions cost up
+        to twice as much per image at batch 1 as at batch 8 (bench/README.md), and the first
+        stage computes nearly every channel, while later stages compute only the channels
+        that hold an open pair, fewest on one image.
     grid_sample : int
         The grid's points are quantiles of about this many inputs per image (a strided sample).
     grid_time_share : float
@@ -132,7 +148,9 @@ class SolverConfig:
     channel_blocks: int = 16
     channel_spare: float = 0.25
     spread_gather: int = 96
+    position_share: float = 0.9
     grid_chunk: int = 16
+    grid_first_chunk: int = 128
     grid_sample: int = 2048
     grid_time_share: float = 0.3
     grid_time_share_few: float = 0.0

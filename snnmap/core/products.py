@@ -221,9 +221,81 @@ def channel_product(synapse, x, kernel, channels, config: SolverConfig = DEFAULT
 
     def some():
         y = synapse(x, compiled_once(take_last)(tensor_of(kernel), channels))
-        flat = ops.reshape(y, (-1, count))
-        spread = ops.cond(count < config.spread_gather, lambda: spread_one_hot(flat, channels, width),
-                          lambda: compiled_once(spread_gather, width)(flat, channels))
+        spread = spread_channels(ops.reshape(y, (-1, count)), channels, width, config)
         return ops.reshape(spread, tuple(ops.shape(y)[:-1]) + (width,))
 
     return ops.cond(count < width, some, lambda: synapse(x, kernel))
+
+
+def spread_channels(y, channels, width, config: SolverConfig = DEFAULT_CONFIG):
+    """``(rows, width)`` from the columns ``y`` of the channels ``channels``: by
+    :func:`spread_one_hot` below ``spread_gather`` channels, by :func:`spread_gather` from there on.
+
+    Parameters
+    ----------
+    y : tensor (rows, len(channels))
+    channels : int tensor
+        Distinct channel indices, ascending.
+    width : int
+        Channels of the result.
+    config : SolverConfig
+        ``spread_gather``.
+    """
+    count = ops.shape(channels)[0]
+    return ops.cond(count < config.spread_gather, lambda: spread_one_hot(y, channels, width),
+                    lambda: compiled_once(spread_gather, width)(y, channels))
+
+
+def open_positions(mask):
+    """Flat indices (over the batch and the neuron shape without its channel axis) of the
+    positions where ``mask`` holds an open pair in some channel.
+
+    Parameters
+    ----------
+    mask : bool tensor (batch, ..., channels)
+        Open pairs.
+    """
+    return ops.cast(ops.reshape(ops.nonzero(ops.reshape(ops.any(mask, axis=-1), (-1,)))[0], (-1,)), "int32")
+
+
+def position_product(patches, x, kernels, positions, rows, channels=None, config: SolverConfig = DEFAULT_CONFIG):
+    """``[y, ...]``: the synapse products of ``x`` with each of ``kernels`` at the output
+    positions ``positions`` only, 0 at the others, each ``(rows, channels)``.
+
+    Each product is the matrix product of the positions' receptive fields (``patches(x,
+    positions)``, ``(len(positions), R)``) with the kernel as an ``(R, channels)`` matrix,
+    accumulated in float32 and rounded once to ``x``'s dtype: a sum of the same ``R``
+    non-negative terms as the convolution's, so :func:`product_bounds` bounds it alike.  Its cost
+    is the positions' share of the convolution's, plus one gather of their fields.
+
+    Parameters
+    ----------
+    patches : callable
+        The layer's :meth:`snnmap.layers.SpikingLayer.patches`.
+    x : tensor
+        The synapse operator's input (ramps), in the products' dtype.
+    kernels : sequence of tensor or Variable
+        Kernels, output channels on the last axis.
+    positions : int tensor
+        Distinct flat position indices (:func:`open_positions`, over the batch of ``x``).
+    rows : int
+        Positions of ``x`` in all (its batch times the output positions of one image).
+    channels : int tensor, optional
+        Only these output channels are computed (:func:`open_channels`; 0 elsewhere).
+    config : SolverConfig
+        ``spread_gather``.
+    """
+    dtype = x.dtype
+    fields = ops.cast(patches(x, positions), "float32")
+    out = []
+    for kernel in kernels:
+        width = int(kernel.shape[-1])
+        matrix = ops.reshape(tensor_of(kernel), (-1, width))
+        if channels is not None:
+            matrix = compiled_once(take_last)(matrix, channels)
+        y = ops.cast(ops.matmul(fields, ops.cast(matrix, "float32")), dtype)
+        if channels is not None:
+            y = ops.cond(ops.shape(channels)[0] < width, lambda y=y: spread_channels(y, channels, width, config),
+                         lambda y=y: y)
+        out.append(ops.scatter(ops.expand_dims(positions, -1), y, (rows, width)))
+    return out

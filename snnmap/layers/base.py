@@ -250,6 +250,17 @@ class SpikingLayer(SolveMixin, BoundsMixin, keras.layers.Layer):
         """
         raise NotImplementedError
 
+    #: Whether the neurons sit at positions that share one kernel (convolutions): grid products
+    #: may then be computed at some positions only, from their receptive fields (:meth:`patches`).
+    has_positions = False
+
+    def patches(self, x, positions):
+        """The receptive fields ``(len(positions), R)`` of the output positions ``positions``
+        (flat over the batch and the neuron shape without its channel axis), in the kernel's
+        order, from ``x`` shaped as :meth:`arrange_inputs`' output (layers with
+        :attr:`has_positions`)."""
+        raise NotImplementedError
+
     # -- Keras -----------------------------------------------------------------------
     def build(self, input_shape):
         self.kernel = self.add_weight(

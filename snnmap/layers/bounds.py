@@ -87,7 +87,7 @@ class BoundsMixin:
         (``bf16_grid``) and :func:`snnmap.solver.bf16_products` allows it, else float32."""
         return "bfloat16" if self.bf16_grid and bf16_products(self.solver_config) else "float32"
 
-    def raw_products(self, ramps, kernels, channels=None):
+    def raw_products(self, ramps, kernels, channels=None, positions=None):
         """``[y, ...]``: the synapse products of non-negative ``ramps`` with each of ``kernels``
         (``"pos"`` for ``J+``, ``"neg"`` for ``J-``), in :meth:`product_dtype`, as computed:
         :func:`snnmap.core.products.product_bounds` rounds them outward.
@@ -101,6 +101,13 @@ class BoundsMixin:
         channels : int tensor, optional
             Only these output channels are computed
             (:func:`snnmap.core.products.channel_product`; 0 elsewhere).
+        positions : int tensor, optional
+            In layers with :attr:`has_positions`: only these output positions (flat over the
+            batch of ``ramps``) are computed, from their receptive fields
+            (:func:`snnmap.core.products.position_product`; 0 elsewhere), when they are at most
+            ``SolverConfig.position_share`` of all (half that where the products run in
+            bfloat16) and their fields fit in half the first stage's budget (``grid_first_chunk
+            x solver_elements / 2`` values); otherwise every position is.
         """
         dtype = self.product_dtype()
         bf16 = dtype == "bfloat16"
@@ -108,9 +115,29 @@ class BoundsMixin:
         if x.dtype != dtype:
             x = ops.cast(ops.cast(x, "float32"), dtype)
         kernels = [getattr(self, f"kernel_{name}{'16' if bf16 else ''}") for name in kernels]
-        if channels is None:
-            return [self.synapse(x, kernel) for kernel in kernels]
-        return [products.channel_product(self.synapse, x, kernel, channels, self.solver_config) for kernel in kernels]
+
+        def every_position():
+            if channels is None:
+                return [self.synapse(x, kernel) for kernel in kernels]
+            return [products.channel_product(self.synapse, x, kernel, channels, self.solver_config)
+                    for kernel in kernels]
+
+        if positions is None or not self.has_positions:
+            return every_position()
+        config = self.solver_config
+        per_image = int(np.prod(self.alpha.shape[:-1]))
+        rows = ops.shape(x)[0] * per_image
+        count = ops.shape(positions)[0]
+        # bfloat16 convolutions run twice as fast; the matrix product stays float32.
+        share = config.position_share / 2 if bf16 else config.position_share
+        few = ops.logical_and(ops.cast(count, "float32") <= share * ops.cast(rows, "float32"),
+                              count * self.fan_in <= config.grid_first_chunk * self.solver_elements // 2)
+
+        def some_positions():
+            ys = products.position_product(self.patches, x, kernels, positions, rows, channels, config)
+            return [ops.reshape(y, (-1,) + tuple(self.alpha.shape)) for y in ys]
+
+        return list(ops.cond(few, some_positions, every_position))
 
     def ramps(self, points, u):
         """``max(0, g - u_j)`` for each point ``g`` of ``points`` (``(batch, 1, ...)``, or
@@ -201,7 +228,7 @@ class BoundsMixin:
                                                      products.tensor_of(theta))
 
     def open_neurons(self, u, kernel, alpha, theta, t_in, blocks=1, ends=None, prior=None, keep=False,
-                     channels=None, alternative=None):
+                     channels=None, alternative=None, positions=None):
         """The pairs the grid bound of :mod:`snnmap.core.bounds` leaves open: they may reach theta
         before their last input and need the event solver.
 
@@ -228,6 +255,9 @@ class BoundsMixin:
         channels : int tensor, optional
             The new products are computed in these output channels only: the mask is then
             valid only there (the caller's pairs elsewhere must be closed already).
+        positions : int tensor, optional
+            Likewise for output positions (flat over the batch of ``u`` and the neuron shape
+            without its channel axis; :meth:`raw_products`).
         alternative : (points, use), optional
             Quantiles taken instead of the grid's inner points where the boolean ``use`` holds
             (:func:`snnmap.core.grid.quantile_grid`); a ``prior`` grid must have been picked the
@@ -253,7 +283,11 @@ class BoundsMixin:
             if new:
                 ramps = self.ramps(g if len(new) == m else ops.take(g, new, axis=0), u)
                 out_shape = (len(new), batch) + tuple(ends.p.shape[1:])
-                ys = self.raw_products(ramps, ("pos", "neg"), channels=channels)
+                if positions is not None and len(new) > 1:
+                    # The ramps are point-major: the same positions in each point's images.
+                    rows = batch * int(np.prod(self.alpha.shape[:-1]))
+                    positions = ops.concatenate([positions + k * rows for k in range(len(new))], axis=0)
+                ys = self.raw_products(ramps, ("pos", "neg"), channels=channels, positions=positions)
                 stacks += (tuple(ops.reshape(y, out_shape) for y in ys),)
             order = tuple((len(stacks) - 1, new.index(i)) if i in new else prior.order[known.index(f)]
                           for i, f in enumerate(points))
@@ -296,7 +330,25 @@ class BoundsMixin:
         every = ops.ones((ops.shape(u)[0],) + tuple(self.alpha.shape), "bool")
         return self.by_images(every, u, ends, len(grid.inner_points(blocks)) + 1, refine)
 
-    def by_images(self, open_, u, ends, blocks, refine):
+    def chunk_rows(self, u, per_image, budget):
+        """How many images a chunk of the grid bounds takes: as many as ``per_image`` values
+        each fit in ``budget x solver_elements`` (at least one, at most the batch where known).
+
+        Parameters
+        ----------
+        u : tensor
+            Local input times after :meth:`arrange_inputs` (batch first).
+        per_image : int
+            Values one image holds in the chunk.
+        budget : int
+            ``SolverConfig.grid_chunk`` or ``grid_first_chunk``.
+        """
+        rows = max(1, (budget * self.solver_elements) // max(1, per_image))
+        if u.shape[0] is not None:
+            rows = min(rows, int(u.shape[0]))
+        return rows
+
+    def by_images(self, open_, u, ends, blocks, refine, rows=None, extras=()):
         """``refine(mask, u, ends)`` on chunks of the images that have open pairs (the others
         keep ``open_``), as many per chunk as a grid of ``blocks`` intervals fits in
         ``grid_chunk x solver_elements`` values (its stacked inputs and outputs).
@@ -312,18 +364,28 @@ class BoundsMixin:
         blocks : int
             Intervals of the largest grid ``refine`` runs (sizes the chunks).
         refine : callable
-            ``refine(mask, u, ends) -> mask`` on one chunk's images.
+            ``refine(mask, u, ends) -> mask`` on one chunk's images; with ``extras``,
+            ``refine(mask, u, ends, extras)`` with each extra tensor cut to the chunk.
+        rows : int, optional
+            Images per chunk, instead of the size ``blocks`` gives.
+        extras : sequence of (tensor, axis)
+            Further per-image tensors, with their batch axis, cut to each chunk for ``refine``.
         """
-        per_image = 3 * blocks * (int(np.prod(u.shape[1:])) + self.n_neurons)
-        rows = max(1, (self.solver_config.grid_chunk * self.solver_elements) // per_image)
-        if u.shape[0] is not None:
-            rows = min(rows, int(u.shape[0]))
+        if rows is None:
+            per_image = 3 * blocks * (int(np.prod(u.shape[1:])) + self.n_neurons)
+            rows = self.chunk_rows(u, per_image, self.solver_config.grid_chunk)
 
         def solve(index):
             part = LastArrival(*(ops.take(v, index, axis=0) for v in ends))
-            mask = refine(ops.take(open_, index, axis=0), ops.take(u, index, axis=0), part)
-            return ops.cast(mask, "float32")
+            args = (ops.take(open_, index, axis=0), ops.take(u, index, axis=0), part)
+            if extras:
+                args += (tuple(ops.take(v, index, axis=axis) for v, axis in extras),)
+            return ops.cast(refine(*args), "float32")
 
+        if u.shape[0] is not None and rows >= int(u.shape[0]):
+            # One chunk holds the batch: no copies of it in and out.
+            args = (open_, u, ends) + ((tuple(v for v, _ in extras),) if extras else ())
+            return ops.cond(ops.any(open_), lambda: refine(*args), lambda: open_)
         images = ops.any(open_, axis=tuple(range(1, len(open_.shape))))
         values = solve_pairs(images, ops.cast(open_, "float32"), solve, rows, small_chunk=1)
         return values > 0.5

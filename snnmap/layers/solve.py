@@ -9,6 +9,7 @@ then grid bounds stage by stage while they pay (:meth:`cascade_open`, policy in
 
 from __future__ import annotations
 
+import numpy as np
 from keras import ops
 
 from ..core import bounds, grid, products, spiketime
@@ -107,7 +108,7 @@ class SolveMixin:
         """``open_`` refined by grid bounds, stage by stage, a bounded number of images at a time.
 
         Each stage adds inner points to the grid of the one before
-        (:func:`snnmap.core.grid.cascade_grids`).  ``few``: the stages used instead on chunks
+        (:func:`snnmap.core.grid.cascade_grids`).  ``few``: the stages used instead on images
         where at most ``grid_many_open`` of the pairs are open in ``open_``
         (:func:`snnmap.core.grid.aligned_points`).  Without ``stages``: the layer's own,
         :attr:`grid_stages` and :attr:`grid_stages_few`.
@@ -121,7 +122,15 @@ class SolveMixin:
         Where shapes may vary (:func:`snnmap.core.spiketime.shapes_may_vary`), each stage
         computes its new products only in the output channels that still have an open pair in
         the chunk (:func:`snnmap.core.products.open_channels`): in networks with random weights
-        the pairs the certificate leaves open crowd into a few channels.
+        the pairs the certificate leaves open crowd into a few channels; in convolutions, also
+        only at the output positions that do, where they are few
+        (:func:`snnmap.core.products.position_product`).
+
+        When the first stage fits many more images at once (``grid_first_chunk``) than the
+        whole cascade does (``grid_chunk``), it runs on those images together and the later
+        stages go through them ``grid_chunk`` at a time, each with its images' share of the
+        first stage's products: the first stage computes nearly every channel, and convolutions
+        cost more per image in small batches.
 
         Parameters
         ----------
@@ -137,29 +146,73 @@ class SolveMixin:
         swap = None if few is None else grid.aligned_points(stages, few)
         pairs_per_image = float(self.n_neurons)
         subsets = spiketime.shapes_may_vary()
+        positions = subsets and self.has_positions and config.position_share > 0
+        neuron_axes = tuple(range(1, len(open_.shape)))
+
+        def few_open(mask):
+            # Per image, as (images, 1): whether the alternative points serve it.
+            if swap is None:
+                return None
+            share = ops.sum(ops.cast(mask, "float32"), axis=neuron_axes) / pairs_per_image
+            return ops.reshape(share <= config.grid_many_open, (-1, 1))
+
+        def needed(mask, later):
+            pairs = pairs_per_image * ops.cast(ops.shape(mask)[0], "float32")
+            return grid_needed(ops.sum(ops.cast(mask, "float32")), self.fan_in, pairs, config, later)
+
+        def stage(k, mask, prior, sub, part, use_few, split=False):
+            # Stage k on one chunk; with ``split``, stage 0 returns its mask and products.
+            last = k == len(grids) - 1
+            out = self.open_neurons(sub, self.kernel, self.alpha, theta, t_in, grids[k], part,
+                                    prior=prior, keep=not last,
+                                    channels=products.open_channels(mask, config) if subsets else None,
+                                    alternative=None if swap is None else
+                                    (tuple(swap[f] for f in grids[k]), use_few),
+                                    positions=products.open_positions(mask) if positions else None)
+            if last:
+                return ops.logical_and(mask, out)
+            mask = ops.logical_and(mask, out[0])
+            if split:
+                return mask, out[1]
+            return ops.cond(needed(mask, True), lambda: stage(k + 1, mask, out[1], sub, part, use_few), lambda: mask)
 
         def refine(mask, sub, part):
-            pairs = pairs_per_image * ops.cast(ops.shape(sub)[0], "float32")
-            use_few = None if swap is None else ops.sum(ops.cast(mask, "float32")) <= config.grid_many_open * pairs
+            use_few = few_open(mask)
+            return ops.cond(needed(mask, False), lambda: stage(0, mask, None, sub, part, use_few), lambda: mask)
 
-            def needed(mask, later):
-                return grid_needed(ops.sum(ops.cast(mask, "float32")), self.fan_in, pairs, config, later)
+        per_image = int(np.prod(u.shape[1:]))
+        later_rows = self.chunk_rows(u, 3 * (len(grids[-1]) + 1) * (per_image + self.n_neurons), config.grid_chunk)
+        first_rows = self.chunk_rows(u, per_image + 3 * self.n_neurons, config.grid_first_chunk)
+        if len(grids) == 1 or first_rows <= later_rows:
+            return self.by_images(open_, u, ends, None, refine, rows=later_rows)
 
-            def stage(k, mask, prior):
-                last = k == len(grids) - 1
-                out = self.open_neurons(sub, self.kernel, self.alpha, theta, t_in, grids[k], part,
-                                        prior=prior, keep=not last,
-                                        channels=products.open_channels(mask, config) if subsets else None,
-                                        alternative=None if swap is None else
-                                        (tuple(swap[f] for f in grids[k]), use_few))
-                if last:
-                    return ops.logical_and(mask, out)
-                mask = ops.logical_and(mask, out[0])
-                return ops.cond(needed(mask, True), lambda: stage(k + 1, mask, out[1]), lambda: mask)
+        def refine_first(mask, sub, part):
+            # Stage 0 on many images at once (oneDNN's convolutions cost up to twice as much
+            # per image at batch 1), the later stages image by image, where the channels
+            # that still hold an open pair are fewest.
+            use_few = few_open(mask)
 
-            return ops.cond(needed(mask, False), lambda: stage(0, mask, None), lambda: mask)
+            def run():
+                mask0, prior = stage(0, mask, None, sub, part, use_few, split=True)
+                (p, n), = prior.stacks
+                flag = ops.zeros((ops.shape(mask)[0], 1), "bool") if use_few is None else use_few
 
-        return self.by_images(open_, u, ends, len(grids[-1]) + 1, refine)
+                def later(mask, sub, part, extras):
+                    # Stages 1, ... on a few images, with their share of stage 0's products.
+                    p, n, flag = extras
+                    few_here = None if use_few is None else flag
+                    mine = prior._replace(stacks=((p, n),))
+                    return ops.cond(needed(mask, True), lambda: stage(1, mask, mine, sub, part, few_here),
+                                    lambda: mask)
+
+                return ops.cond(needed(mask0, True),
+                                lambda: self.by_images(mask0, sub, part, None, later, rows=later_rows,
+                                                       extras=((p, 1), (n, 1), (flag, 0))),
+                                lambda: mask0)
+
+            return ops.cond(needed(mask, False), run, lambda: mask)
+
+        return self.by_images(open_, u, ends, None, refine_first, rows=first_rows)
 
     def solve_open(self, u, kernel, alpha, theta, t_in, window, s, open_):
         """Exact event-driven spike times for the pairs where ``open_`` holds, in chunks.

@@ -275,13 +275,18 @@ def test_alternative_points_where_few_are_open(kind):
         assert early.any() and np.all(forced[early])
 
 
+@pytest.mark.parametrize("positions", [0.0, 1.0])
 @pytest.mark.parametrize("bf16", [False, True])
 @pytest.mark.parametrize("kind", ["dense", "conv"])
-def test_every_stage_forced_matches_oracle(kind, bf16):
+def test_every_stage_forced_matches_oracle(kind, bf16, positions):
     """With every grid stage forced on (the layer's own: one point of ``grid_points`` more per
     stage, each reusing the products before) the layer still gives the oracle's spike times,
-    with the products in float32 or bfloat16."""
-    config = products_in(bf16, grid_work=0.0, grid_later=-1.0, grid_later_work=0, free_open=1.0)
+    with the products in float32 or bfloat16, at every position or (convolutions, where shapes
+    may vary) at the open positions only."""
+    if positions and not spiketime.shapes_may_vary():
+        pytest.skip("position subsets need shapes that vary")
+    config = products_in(bf16, grid_work=0.0, grid_later=-1.0, grid_later_work=0, free_open=1.0,
+                         position_share=positions)
     layer, t, oracle = CASES[kind]()
     layer.solver_config = config
     assert len(layer.grid_stages) == len(config.grid_points)
@@ -414,3 +419,100 @@ def test_tied_inputs_match_oracle(kind, forced):
         assert open_.sum() < certified.sum()  # the grids closed pairs: the check means something
     np.testing.assert_allclose(np.asarray(keras.ops.convert_to_numpy(layer(keras.ops.convert_to_tensor(t)))),
                                oracle, rtol=0, atol=TOL)
+
+
+def few_images_per_later_stage(layer, u, config, stages):
+    """``config`` with ``solver_elements`` set on ``layer`` so that the cascade's later stages
+    take one image at a time and its first stage the whole batch (``grid_first_chunk``)."""
+    per_image = 3 * (len(grid.cascade_grids(stages)[-1]) + 1) * (int(np.prod(u.shape[1:])) + layer.n_neurons)
+    layer.solver_elements = max(1, per_image // config.grid_chunk)
+    assert layer.chunk_rows(u, per_image, config.grid_chunk) == 1
+    return config.replace(grid_first_chunk=1 << 20)
+
+
+@pytest.mark.parametrize("kind", ["dense", "conv"])
+def test_first_stage_on_the_batch_changes_nothing(kind):
+    """A cascade whose first stage runs on the whole batch and whose later stages take one image
+    at a time, with stage 0's products cut per image (and the alternative points picked per
+    image, some images each way), gives the mask of the cascade that runs image by image
+    throughout, and keeps every pair the oracle sees fire early open."""
+    layer, t, oracle = CASES[kind]()
+    u = local(layer, t)
+    t_in = layer.window.input_length
+    ends = layer.last_arrival_terms(u, t_in)
+    theta = layer.threshold
+    certified = mask_of(layer.certificate(ends, t_in) >= theta)
+    # Every other image keeps none of its open pairs but its first neuron's: images
+    # differ in their open share.
+    thinned = certified.copy().reshape(len(t), -1)
+    thinned[::2, 1:] = False
+    open_ = keras.ops.convert_to_tensor(thinned.reshape(certified.shape))
+    stages, few = ((0.35,), (0.7,), (0.2,)), ((0.5,), (0.75,), (0.25,))
+    shares = thinned.mean(axis=1)
+    many_open = float(np.mean(shares))
+    assert np.any(shares <= many_open) and np.any(shares > many_open)  # both kinds of image
+    split = few_images_per_later_stage(layer, u, FORCED.replace(grid_many_open=many_open), stages)
+    layer.solver_config = split
+    assert layer.chunk_rows(u, int(np.prod(u.shape[1:])) + 3 * layer.n_neurons, split.grid_first_chunk) == len(t)
+    on_batch = mask_of(layer.cascade_open(open_, u, ends, theta, t_in, stages, few))
+    layer.solver_config = split.replace(grid_first_chunk=0)  # every stage image by image
+    by_image = mask_of(layer.cascade_open(open_, u, ends, theta, t_in, stages, few))
+    np.testing.assert_array_equal(on_batch, by_image)
+    early = early_pairs(layer, t, oracle) & mask_of(open_)
+    assert early.any() and np.all(on_batch[early])
+    assert on_batch.sum() < mask_of(open_).sum()  # the grids closed something
+
+
+@pytest.mark.skipif(not spiketime.shapes_may_vary(), reason="position subsets need shapes that vary")
+@pytest.mark.parametrize("index", range(len(GEOMETRIES)), ids=GEOMETRY_IDS)
+def test_position_products_are_the_convolution_there(index):
+    """Products at a subset of output positions (receptive fields times the kernel as a matrix)
+    equal the convolution's at those positions, to float32 rounding of the same sum, and are 0
+    at the others; every stride, padding and kernel size of the geometries."""
+    seed, in_shape, filters, k, s, pad, t_min_prev, t_min = GEOMETRIES[index]
+    rng = np.random.default_rng(seed)
+    w = random_kernel(rng, pair(k), in_shape[-1], filters)
+    layer = make_conv(w, np.zeros(filters), in_shape, s, pad)
+    layer.solver_config = SolverConfig(bf16=False, position_share=1.0)
+    t = rng.uniform(0.0, 1.0, (3,) + in_shape)
+    u = local(layer, t)
+    ramps = keras.ops.relu(keras.ops.convert_to_tensor(np.float32(0.3)) - keras.ops.cast(u, "float32"))
+    per_image = int(np.prod(layer.alpha.shape[:-1]))
+    chosen = np.sort(rng.choice(len(t) * per_image, max(1, len(t) * per_image // 3), replace=False)).astype(np.int32)
+    got = [mask_of(y) for y in layer.raw_products(ramps, ("pos", "neg"), positions=keras.ops.convert_to_tensor(chosen))]
+    exact = [mask_of(y) for y in layer.raw_products(ramps, ("pos", "neg"))]
+    width = int(layer.alpha.shape[-1])
+    for y, ref in zip(got, exact):
+        y, ref = y.reshape(-1, width), ref.reshape(-1, width)
+        others = np.setdiff1d(np.arange(len(y)), chosen)
+        assert np.all(y[others] == 0.0)
+        np.testing.assert_allclose(y[chosen], ref[chosen], rtol=1e-5, atol=1e-6)
+        assert np.any(ref[chosen] > 0)
+
+
+@pytest.mark.skipif(not spiketime.shapes_may_vary(), reason="position subsets need shapes that vary")
+def test_position_subsets_change_nothing():
+    """A forced cascade whose stages compute their products at the open positions only (alone
+    and together with channel subsets) gives the mask of the one that computes every
+    position, and keeps every pair the oracle sees fire early open."""
+    layer, t, oracle = conv_case()
+    u = local(layer, t)
+    t_in = layer.window.input_length
+    ends = layer.last_arrival_terms(u, t_in)
+    theta = layer.threshold
+    # Positions on a checkerboard closed beforehand: any subset of the open pairs may be refined.
+    h, w = (int(d) for d in layer.alpha.shape[:2])
+    kept = ((np.arange(h)[:, None] + np.arange(w)[None, :]) % 2 == 0)[..., None]
+    open_ = keras.ops.logical_and(layer.certificate(ends, t_in) >= theta, kept)
+    positions = mask_of(open_).any(axis=-1)
+    assert 0 < positions.mean() < 1  # some positions are left out
+    masks = {}
+    for share in (0.0, 1.0):
+        for spare in (0.0, 1.0):
+            layer.solver_config = FORCED.replace(bf16=False, position_share=share, channel_step=1, channel_spare=spare)
+            masks[share, spare] = mask_of(layer.cascade_open(open_, u, ends, theta, t_in, (2, 4, 8)))
+    for key, mask in masks.items():
+        np.testing.assert_array_equal(mask, masks[0.0, 1.0], err_msg=str(key))
+    early = early_pairs(layer, t, oracle) & kept
+    assert early.any() and np.all(masks[1.0, 0.0][early])
+    assert masks[1.0, 0.0].sum() < mask_of(open_).sum()
