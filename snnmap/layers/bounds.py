@@ -348,6 +348,13 @@ class BoundsMixin:
             rows = min(rows, int(u.shape[0]))
         return rows
 
+    def grid_rows(self, u, blocks):
+        """Images per chunk of a grid of ``blocks`` intervals: its stacked inputs and outputs,
+        ``3 x blocks x (inputs + neurons)`` values per image, in ``grid_chunk x
+        solver_elements`` (:meth:`chunk_rows`)."""
+        per_image = 3 * blocks * (int(np.prod(u.shape[1:])) + self.n_neurons)
+        return self.chunk_rows(u, per_image, self.solver_config.grid_chunk)
+
     def by_images(self, open_, u, ends, blocks, refine, rows=None, extras=()):
         """``refine(mask, u, ends)`` on chunks of the images that have open pairs (the others
         keep ``open_``), as many per chunk as a grid of ``blocks`` intervals fits in
@@ -372,8 +379,7 @@ class BoundsMixin:
             Further per-image tensors, with their batch axis, cut to each chunk for ``refine``.
         """
         if rows is None:
-            per_image = 3 * blocks * (int(np.prod(u.shape[1:])) + self.n_neurons)
-            rows = self.chunk_rows(u, per_image, self.solver_config.grid_chunk)
+            rows = self.grid_rows(u, blocks)
 
         def solve(index):
             part = LastArrival(*(ops.take(v, index, axis=0) for v in ends))

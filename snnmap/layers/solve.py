@@ -180,9 +180,8 @@ class SolveMixin:
             use_few = few_open(mask)
             return ops.cond(needed(mask, False), lambda: stage(0, mask, None, sub, part, use_few), lambda: mask)
 
-        per_image = int(np.prod(u.shape[1:]))
-        later_rows = self.chunk_rows(u, 3 * (len(grids[-1]) + 1) * (per_image + self.n_neurons), config.grid_chunk)
-        first_rows = self.chunk_rows(u, per_image + 3 * self.n_neurons, config.grid_first_chunk)
+        later_rows = self.grid_rows(u, len(grids[-1]) + 1)
+        first_rows = self.chunk_rows(u, int(np.prod(u.shape[1:])) + 3 * self.n_neurons, config.grid_first_chunk)
         if len(grids) == 1 or first_rows <= later_rows:
             return self.by_images(open_, u, ends, None, refine, rows=later_rows)
 
