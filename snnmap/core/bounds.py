@@ -49,6 +49,9 @@ class LastArrival(NamedTuple):
     product: object  #: ``sum_j J_ij u_j``, the closed form's product
     before: object  #: whether an input of the image arrives before ``-T_in``, ``(batch, 1, ...)``
     start: object  #: the first arrival, at least ``-T_in``: ``V`` is ``alpha (s + T_in)`` before it
+    #: inputs of each neuron that arrive before ``tau`` (``receptive_count``), once a caller
+    #: that runs several grid bounds has counted them; ``None``: each bound counts
+    count: object = None
 
 
 class GridProducts(NamedTuple):

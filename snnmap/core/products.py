@@ -129,6 +129,9 @@ def open_channels(mask, config: SolverConfig = DEFAULT_CONFIG):
     """
     width = int(mask.shape[-1])
     step = max(config.channel_step, width // config.channel_blocks)
+    if len(mask.shape) > 2:
+        # Over an inner axis first: TensorFlow reduces a long outer axis six times slower.
+        mask = ops.any(mask, axis=-2)
     active = ops.any(ops.reshape(mask, (-1, width)), axis=0)
     size = (ops.sum(ops.cast(active, "int32")) + step - 1) // step * step
     size = ops.where(size > int((1 - config.channel_spare) * width), width, size)

@@ -179,11 +179,25 @@ def sort_early_inputs(u, j):
 
     Returns ``(e, j)`` of shape ``(P, m + 1)``, ``e`` ascending.
     """
+    return early_weights(j, *early_order(u))
+
+
+def early_order(u):
+    """The sort of :func:`sort_early_inputs` on rows ``u`` ``(P, R)``, without the weights:
+    ``(e, order, at_last, last)``, ``e`` the ``m`` earliest times ascending, ``order`` their
+    columns, ``at_last`` which inputs arrive with the row's last one, ``last`` that time.
+    Rows that share their inputs (one receptive field, several neurons) are sorted once and
+    the result taken for each (:func:`early_weights`)."""
     last = ops.max(u, axis=-1, keepdims=True)
     at_last = u >= last
     m = ops.maximum(ops.max(ops.sum(1 - ops.cast(at_last, "int32"), axis=-1)), 1)
     neg, order = ops.top_k(-u, m, sorted=True)
-    e = -neg
+    return -neg, order, at_last, last
+
+
+def early_weights(j, e, order, at_last, last):
+    """``(e, j)`` of :func:`sort_early_inputs` from the weights ``j`` ``(P, R)`` and
+    :func:`early_order` of their rows' inputs."""
     # Picks at the last arrival (rows with fewer than m earlier inputs) move to the aggregate.
     js = ops.where(e < last, ops.take_along_axis(j, order, axis=-1), ops.zeros_like(e))
     j_last = ops.sum(ops.where(at_last, j, ops.zeros_like(j)), axis=-1, keepdims=True)
@@ -269,7 +283,7 @@ def solve_selected(mask, values, solve, chunk):
         As :func:`solve_pairs`.
     """
     def run():
-        index = ops.cast(ops.reshape(ops.nonzero(mask)[0], (-1,)), "int32")
+        index = flat_nonzero(mask)
         count = ops.shape(index)[0]
 
         def cond(done, out):
@@ -282,6 +296,28 @@ def solve_selected(mask, values, solve, chunk):
         return ops.while_loop(cond, body, (ops.convert_to_tensor(0, "int32"), values))[1]
 
     return ops.cond(ops.any(mask), run, lambda: values)
+
+
+def flat_nonzero(mask):
+    """Ascending int32 indices where the 1-D bool ``mask`` holds (shapes may vary).
+
+    A large mask is searched in two steps: rows of ``row`` entries that hold any index (one
+    fast reduction), then those rows only.  On TensorFlow's CPU kernels a ``nonzero`` over tens
+    of millions of entries costs ten times the reduction (bench/README.md), and open pairs come
+    in few rows.
+
+    Parameters
+    ----------
+    mask : bool tensor (N,)
+    """
+    n = mask.shape[0]
+    row = next((r for r in (256, 128, 64, 32) if n is not None and n % r == 0 and n >= (1 << 16) * r // 64), None)
+    if row is None:
+        return ops.cast(ops.reshape(ops.nonzero(mask)[0], (-1,)), "int32")
+    rows = ops.reshape(mask, (-1, row))
+    hit = ops.cast(ops.reshape(ops.nonzero(ops.any(rows, axis=-1))[0], (-1,)), "int32")
+    where = ops.nonzero(ops.take(rows, hit, axis=0))
+    return ops.take(hit, ops.cast(where[0], "int32")) * row + ops.cast(where[1], "int32")
 
 
 def _solve_compacted(mask, values, solve, chunk, count):

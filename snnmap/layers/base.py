@@ -248,6 +248,20 @@ class SpikingLayer(SolveMixin, BoundsMixin, keras.layers.Layer):
         Returns ``(u_pairs, j_pairs)``, both ``(len(index), R)``, where the flat index
         runs over ``batch x neuron_shape`` in row-major order.
         """
+        return self.fields_of(u, self.field_keys(index)), self.weights_of(kernel, index)
+
+    def field_keys(self, index):
+        """For flat neuron indices ``index``: which receptive field each reads (neurons with one
+        key share their inputs: one position of a convolution, one image of a dense layer),
+        non-decreasing where ``index`` ascends."""
+        raise NotImplementedError
+
+    def fields_of(self, u, keys):
+        """The inputs ``(len(keys), R)`` of the receptive fields ``keys`` (:meth:`field_keys`)."""
+        raise NotImplementedError
+
+    def weights_of(self, kernel, index):
+        """The weights ``(len(index), R)`` of the neurons with flat indices ``index``."""
         raise NotImplementedError
 
     #: Whether the neurons sit at positions that share one kernel (convolutions): grid products

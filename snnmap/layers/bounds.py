@@ -185,12 +185,35 @@ class BoundsMixin:
             ``product``; ``before``.
         """
         axes = tuple(range(1, len(u.shape)))
-        tau = ops.maximum(ops.max(u, axis=axes, keepdims=True), -t_in)
+
+        def make():
+            def fn(u):
+                return ops.max(u, axis=axes, keepdims=True), ops.min(u, axis=axes, keepdims=True)
+            return fn
+
+        # Both reductions in one compiled pass in large layers (op by op: two slow ones).
+        last, first = self.compiled("extremes", make)(u)
+        tau = ops.maximum(last, -t_in)
         if product is None:
             product = self.synapse(u, self.kernel)
         (p,) = self.raw_products(self.ramps(tau, u), ("pos",))
-        first = ops.min(u, axis=axes, keepdims=True)
         return LastArrival(tau, p, product, first < -t_in, ops.maximum(first, -t_in))
+
+    def arrivals_before(self, u, ends):
+        """``ends`` with its ``count`` (inputs of each neuron arriving before ``tau``), counted
+        here unless it holds them already: a cascade counts once for all its stages.
+
+        Parameters
+        ----------
+        u : tensor
+            Local input times after :meth:`arrange_inputs`.
+        ends : LastArrival
+            :meth:`last_arrival_terms` of ``u``.
+        """
+        if ends.count is not None:
+            return ends
+
+        return ends._replace(count=self.receptive_count(ops.cast(u < ends.tau, "float32")))
 
     def certificate(self, ends, t_in):
         """docs/method.md §3's ``U(tau) >= V(s)`` for ``s <= tau`` (:func:`snnmap.core.bounds.certificate`).
@@ -265,7 +288,7 @@ class BoundsMixin:
         """
         if ends is None:
             ends = self.last_arrival_terms(u, t_in)
-        count = self.receptive_count(ops.cast(u < ends.tau, "float32"))
+        count = self.arrivals_before(u, ends).count
         inner = None
         points = grid.inner_points(blocks)
         m = len(points)
@@ -382,7 +405,7 @@ class BoundsMixin:
             rows = self.grid_rows(u, blocks)
 
         def solve(index):
-            part = LastArrival(*(ops.take(v, index, axis=0) for v in ends))
+            part = LastArrival(*(None if v is None else ops.take(v, index, axis=0) for v in ends))
             args = (ops.take(open_, index, axis=0), ops.take(u, index, axis=0), part)
             if extras:
                 args += (tuple(ops.take(v, index, axis=axis) for v, axis in extras),)

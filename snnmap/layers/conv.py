@@ -117,11 +117,15 @@ class SpikingConv2D(SpikingLayer):
 
     has_positions = True
 
-    def receptive_fields(self, u, kernel, index):
-        fields = self.patches(u, index // self.filters)
+    def field_keys(self, index):
+        return index // self.filters
+
+    def fields_of(self, u, keys):
+        return self.patches(u, keys)
+
+    def weights_of(self, kernel, index):
         # Columns of the (R, filters) kernel: no kernel-sized transpose for a few pairs.
-        weights = ops.take(ops.reshape(kernel, (-1, self.filters)), index % self.filters, axis=1)
-        return fields, ops.transpose(weights)
+        return ops.transpose(ops.take(ops.reshape(kernel, (-1, self.filters)), index % self.filters, axis=1))
 
     def patches(self, x, positions):
         """The receptive fields of output positions, ``(len(positions), R)`` in kernel order.

@@ -55,9 +55,14 @@ class SpikingDense(SpikingLayer):
     def receptive_count(self, mask):
         return ops.sum(mask, axis=-1, keepdims=True)
 
-    def receptive_fields(self, u, kernel, index):
-        sample = index // self.units
-        return ops.take(u, sample, axis=0), ops.transpose(ops.take(kernel, index % self.units, axis=1))
+    def field_keys(self, index):
+        return index // self.units
+
+    def fields_of(self, u, keys):
+        return ops.take(u, keys, axis=0)
+
+    def weights_of(self, kernel, index):
+        return ops.transpose(ops.take(kernel, index % self.units, axis=1))
 
     def scan_all(self, u, kernel, alpha, theta, t_in, window, s):
         """Every neuron of a sample shares its inputs: sort them once per sample.

@@ -81,7 +81,7 @@ class SolveMixin:
             As :meth:`refine_free`.
         """
         n, channels = self.n_neurons, int(self.alpha.shape[-1])
-        count = ops.reshape(self.receptive_count(ops.cast(u < ends.tau, "float32")), (-1,))
+        count = ops.reshape(self.arrivals_before(u, ends).count, (-1,))
         flat = lambda x: ops.reshape(x, (-1,))  # noqa: E731
         p, product = flat(ends.p), flat(ends.product)
         tau, before, start = flat(ends.tau), flat(ends.before), flat(ends.start)
@@ -102,7 +102,16 @@ class SolveMixin:
 
         chunk = max(1, self.solver_elements // 16)
         mask = flat(open_)
-        return ops.reshape(spiketime.solve_pairs(mask, ops.cast(mask, dtype), solve, chunk) > 0.5, ops.shape(open_))
+        if not spiketime.shapes_may_vary():
+            return ops.reshape(spiketime.solve_pairs(mask, ops.cast(mask, dtype), solve, chunk) > 0.5, ops.shape(open_))
+        # The open pairs' indices exactly: their results are written back into the mask, with
+        # no float copy of every pair (several passes over the batch's pairs, more than the
+        # bound costs on the few open ones).
+        index = spiketime.flat_nonzero(mask)
+        n_open = ops.shape(index)[0]
+        tops = spiketime.solve_pairs(ops.ones((n_open,), "bool"), ops.zeros((n_open,), dtype),
+                                     lambda k: solve(ops.take(index, k)), chunk)
+        return ops.reshape(ops.scatter_update(mask, ops.expand_dims(index, -1), tops > 0.5), ops.shape(open_))
 
     def cascade_open(self, open_, u, ends, theta, t_in, stages=None, few=None):
         """``open_`` refined by grid bounds, stage by stage, a bounded number of images at a time.
@@ -178,7 +187,8 @@ class SolveMixin:
 
         def refine(mask, sub, part):
             use_few = few_open(mask)
-            return ops.cond(needed(mask, False), lambda: stage(0, mask, None, sub, part, use_few), lambda: mask)
+            return ops.cond(needed(mask, False),
+                            lambda: stage(0, mask, None, sub, self.arrivals_before(sub, part), use_few), lambda: mask)
 
         later_rows = self.grid_rows(u, len(grids[-1]) + 1)
         first_rows = self.chunk_rows(u, int(np.prod(u.shape[1:])) + 3 * self.n_neurons, config.grid_first_chunk)
@@ -192,7 +202,8 @@ class SolveMixin:
             use_few = few_open(mask)
 
             def run():
-                mask0, prior = stage(0, mask, None, sub, part, use_few, split=True)
+                counted = self.arrivals_before(sub, part)
+                mask0, prior = stage(0, mask, None, sub, counted, use_few, split=True)
                 (p, n), = prior.stacks
                 flag = ops.zeros((ops.shape(mask)[0], 1), "bool") if use_few is None else use_few
 
@@ -205,7 +216,7 @@ class SolveMixin:
                                     lambda: mask)
 
                 return ops.cond(needed(mask0, True),
-                                lambda: self.by_images(mask0, sub, part, None, later, rows=later_rows,
+                                lambda: self.by_images(mask0, sub, counted, None, later, rows=later_rows,
                                                        extras=((p, 1), (n, 1), (flag, 0))),
                                 lambda: mask0)
 
@@ -237,12 +248,11 @@ class SolveMixin:
         alpha_flat = ops.reshape(alpha, (-1,))
         theta_flat = ops.reshape(theta, (-1,))
         n = self.n_neurons
-        sort = spiketime.sort_early_inputs if spiketime.shapes_may_vary() else spiketime.sort_inputs
         s_flat = ops.reshape(s, (-1,))
         shift = self.time_shift
 
         def solve(index):
-            e, j = sort(*self.receptive_fields(u, kernel, index))
+            e, j = self.sorted_inputs(u, kernel, index)
             neuron = index % n
             r = spiketime.first_crossing(
                 e, j, ops.take(alpha_flat, neuron), ops.take(theta_flat, neuron), t_in, window
@@ -254,6 +264,35 @@ class SolveMixin:
         chunk = max(1, self.solver_elements // max(1, self.fan_in))
         flat = spiketime.solve_pairs(ops.reshape(open_, (-1,)), s_flat, solve, chunk)
         return ops.reshape(flat, ops.shape(s))
+
+    def sorted_inputs(self, u, kernel, index):
+        """The input events of the neurons with flat indices ``index`` (ascending), time-sorted:
+        ``(e, j)`` for :func:`snnmap.core.spiketime.first_crossing`.
+
+        Where shapes may vary, only the inputs before each neuron's last arrival are sorted
+        (:func:`snnmap.core.spiketime.sort_early_inputs`), and once per receptive field
+        (:meth:`field_keys`), not once per neuron: the open neurons of one position share its
+        field (in VGG16-224 on images, several per position), and the sort costs more than the
+        rest of the event solver.
+
+        Parameters
+        ----------
+        u : tensor
+            Local input times after :meth:`arrange_inputs`.
+        kernel : tensor
+            The layer's.
+        index : int tensor
+            Flat neuron indices over ``batch x neuron_shape``, ascending.
+        """
+        if not spiketime.shapes_may_vary():
+            return spiketime.sort_inputs(*self.receptive_fields(u, kernel, index))
+        keys = self.field_keys(index)
+        # Ascending indices: the neurons of one field are neighbours.
+        first = ops.concatenate([ops.ones((1,), "bool"), ops.not_equal(keys[1:], keys[:-1])], axis=0)
+        row_of = ops.cumsum(ops.cast(first, "int32")) - 1
+        fields = self.fields_of(u, ops.reshape(ops.take(keys, ops.reshape(ops.nonzero(first)[0], (-1,))), (-1,)))
+        order = spiketime.early_order(fields)
+        return spiketime.early_weights(self.weights_of(kernel, index), *(ops.take(v, row_of, axis=0) for v in order))
 
     def scan_all(self, u, kernel, alpha, theta, t_in, window, s):
         """Every neuron's input events scanned one by one (``solver="scan"``); arguments as

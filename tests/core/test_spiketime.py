@@ -262,3 +262,15 @@ def test_sort_early_inputs_gives_the_crossings_of_the_full_sort():
     early = np_(spiketime.first_crossing(e_early, j_early, alpha, theta, 1.0, 3.0))
     np.testing.assert_allclose(early, full, rtol=0, atol=1e-12)
     assert np.any(full < 1.0) and np.any(full >= 1.0)  # both early and late crossings occur
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="shapes that vary: TensorFlow")
+@pytest.mark.parametrize("size,share", [(0, 0.5), (1000, 0.3), (1 << 18, 0.0), (1 << 18, 1.0), (1 << 18, 1e-4),
+                                        ((1 << 18) + 32, 0.01), (3 << 20, 0.2)])
+def test_flat_nonzero_is_numpys(size, share):
+    """The two-step search of large masks (rows with a hit, then their entries) finds exactly
+    NumPy's indices, ascending, whatever the share of hits and the row size the length allows."""
+    mask = np.random.default_rng(size).random(size) < share
+    found = np_(spiketime.flat_nonzero(ops.convert_to_tensor(mask)))
+    assert found.dtype == np.int32
+    np.testing.assert_array_equal(found, np.flatnonzero(mask))

@@ -105,6 +105,35 @@ def test_receptive_count_matches_fields(index):
     np.testing.assert_array_equal(count[..., 0], fields.sum(axis=-1))
 
 
+@pytest.mark.skipif(not spiketime.shapes_may_vary(), reason="the shared sort needs shapes that vary")
+@pytest.mark.parametrize("kind", ["dense", "conv"])
+def test_event_inputs_sorted_once_per_field(kind):
+    """The event solver sorts each receptive field once for all its open neurons: the events
+    it hands to first_crossing are those of sorting every neuron's inputs on its own, and the
+    crossings they give are the oracle's."""
+    layer, t, oracle = CASES[kind]()
+    u = local(layer, t)
+    rng = np.random.default_rng(5)
+    pairs = int(np.prod(oracle.shape))
+    # Several neurons per field (a whole image, or a position's channels), and lone ones.
+    index = np.unique(np.concatenate([np.arange(layer.n_neurons // 3, layer.n_neurons // 3 + 40),
+                                      rng.choice(pairs, 60, replace=False)])).astype(np.int32)
+    index_t = keras.ops.convert_to_tensor(index)
+    keys = mask_of(layer.field_keys(index_t))
+    assert len(np.unique(keys)) < len(index)  # fields are shared
+    e, j = layer.sorted_inputs(u, layer.kernel, index_t)
+    e_own, j_own = spiketime.sort_early_inputs(*layer.receptive_fields(u, layer.kernel, index_t))
+    np.testing.assert_array_equal(mask_of(e), mask_of(e_own))
+    np.testing.assert_array_equal(mask_of(j), mask_of(j_own))
+    flat_alpha = mask_of(layer.alpha).reshape(-1)
+    flat_theta = mask_of(layer.threshold).reshape(-1)
+    neuron = index % layer.n_neurons
+    window = layer.window
+    s = mask_of(spiketime.first_crossing(e, j, flat_alpha[neuron], flat_theta[neuron], window.input_length,
+                                         window.length))
+    np.testing.assert_allclose(s + window.t_min, oracle.reshape(-1)[index], rtol=0, atol=TOL)
+
+
 @pytest.mark.parametrize("kind", ["dense", "conv"])
 def test_free_bound_gathered_equals_dense(kind):
     """The free one-interval bound on gathered pairs (what the auto solver runs when few
