@@ -87,7 +87,6 @@ class SolveMixin:
         tau, before, start = flat(ends.tau), flat(ends.before), flat(ends.start)
         alpha, theta_f = flat(self.alpha), flat(theta)
         stats = ops.convert_to_tensor(self.kernel_stats)
-        dtype = u.dtype
 
         def solve(index):
             image, neuron = index // n, index % n
@@ -96,22 +95,14 @@ class SolveMixin:
                                       ops.take(count, index // channels), alpha_i,
                                       ops.take(stats, neuron % channels, axis=1), t_in, self.fan_in,
                                       self.compute_dtype)
-            top = bounds.grid_top(None, terms, ops.take(before, image), alpha_i, ops.take(theta_f, neuron), t_in,
-                                  ops.take(start, image))
-            return ops.cast(top, dtype)
+            return bounds.grid_top(None, terms, ops.take(before, image), alpha_i, ops.take(theta_f, neuron), t_in,
+                                   ops.take(start, image))
 
         chunk = max(1, self.solver_elements // 16)
         mask = flat(open_)
-        if not spiketime.shapes_may_vary():
-            return ops.reshape(spiketime.solve_pairs(mask, ops.cast(mask, dtype), solve, chunk) > 0.5, ops.shape(open_))
-        # The open pairs' indices exactly: their results are written back into the mask, with
-        # no float copy of every pair (several passes over the batch's pairs, more than the
-        # bound costs on the few open ones).
-        index = spiketime.flat_nonzero(mask)
-        n_open = ops.shape(index)[0]
-        tops = spiketime.solve_pairs(ops.ones((n_open,), "bool"), ops.zeros((n_open,), dtype),
-                                     lambda k: solve(ops.take(index, k)), chunk)
-        return ops.reshape(ops.scatter_update(mask, ops.expand_dims(index, -1), tops > 0.5), ops.shape(open_))
+        # The results are written into the mask itself: no float copy of every pair (passes
+        # over all the batch's pairs cost more than the bound on the few open ones).
+        return ops.reshape(spiketime.solve_pairs(mask, mask, solve, chunk), ops.shape(open_))
 
     def cascade_open(self, open_, u, ends, theta, t_in, stages=None, few=None):
         """``open_`` refined by grid bounds, stage by stage, a bounded number of images at a time.
