@@ -311,7 +311,8 @@ def flat_nonzero(mask):
     mask : bool tensor (N,)
     """
     n = mask.shape[0]
-    row = next((r for r in (256, 128, 64, 32) if n is not None and n % r == 0 and n >= (1 << 16) * r // 64), None)
+    # Rows that divide the mask, and at least 1,024 of them (below, one nonzero is cheap).
+    row = next((r for r in (256, 128, 64, 32) if n is not None and n % r == 0 and n >= 1024 * r), None)
     if row is None:
         return ops.cast(ops.reshape(ops.nonzero(mask)[0], (-1,)), "int32")
     rows = ops.reshape(mask, (-1, row))

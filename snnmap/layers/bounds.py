@@ -212,7 +212,6 @@ class BoundsMixin:
         """
         if ends.count is not None:
             return ends
-
         return ends._replace(count=self.receptive_count(ops.cast(u < ends.tau, "float32")))
 
     def certificate(self, ends, t_in):
