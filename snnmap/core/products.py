@@ -17,7 +17,7 @@ import numpy as np
 from keras import ops
 
 from ..solver import DEFAULT_CONFIG, SolverConfig
-from .spiketime import fused
+from .spiketime import flat_nonzero, fused
 
 #: bfloat16's unit roundoff (8 significand bits, round to nearest), with room for a float64 ->
 #: float32 -> bfloat16 double rounding.
@@ -130,7 +130,8 @@ def open_channels(mask, config: SolverConfig = DEFAULT_CONFIG):
     width = int(mask.shape[-1])
     step = max(config.channel_step, width // config.channel_blocks)
     if len(mask.shape) > 2:
-        # Over an inner axis first: TensorFlow reduces a long outer axis six times slower.
+        # Over an inner axis first: TensorFlow reduces a long outer axis several times slower
+        # (bench/README.md).
         mask = ops.any(mask, axis=-2)
     active = ops.any(ops.reshape(mask, (-1, width)), axis=0)
     size = (ops.sum(ops.cast(active, "int32")) + step - 1) // step * step
@@ -258,7 +259,7 @@ def open_positions(mask):
     mask : bool tensor (batch, ..., channels)
         Open pairs.
     """
-    return ops.cast(ops.reshape(ops.nonzero(ops.reshape(ops.any(mask, axis=-1), (-1,)))[0], (-1,)), "int32")
+    return flat_nonzero(ops.reshape(ops.any(mask, axis=-1), (-1,)))
 
 
 def position_product(patches, x, kernels, positions, rows, channels=None, config: SolverConfig = DEFAULT_CONFIG):

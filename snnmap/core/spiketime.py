@@ -303,8 +303,8 @@ def flat_nonzero(mask):
 
     A large mask is searched in two steps: rows of ``row`` entries that hold any index (one
     fast reduction), then those rows only.  On TensorFlow's CPU kernels a ``nonzero`` over tens
-    of millions of entries costs ten times the reduction (bench/README.md), and open pairs come
-    in few rows.
+    of millions of entries costs several times the reduction (bench/README.md), and open pairs
+    come in few rows.
 
     Parameters
     ----------

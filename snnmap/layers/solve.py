@@ -281,7 +281,7 @@ class SolveMixin:
         # Ascending indices: the neurons of one field are neighbours.
         first = ops.concatenate([ops.ones((1,), "bool"), ops.not_equal(keys[1:], keys[:-1])], axis=0)
         row_of = ops.cumsum(ops.cast(first, "int32")) - 1
-        fields = self.fields_of(u, ops.reshape(ops.take(keys, ops.reshape(ops.nonzero(first)[0], (-1,))), (-1,)))
+        fields = self.fields_of(u, ops.take(keys, spiketime.flat_nonzero(first)))
         order = spiketime.early_order(fields)
         return spiketime.early_weights(self.weights_of(kernel, index), *(ops.take(v, row_of, axis=0) for v in order))
 
