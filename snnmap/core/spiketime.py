@@ -211,8 +211,9 @@ def solve_pairs(mask, values, solve, chunk, small_chunk=16, factor=8):
     selected indices are taken exactly (:func:`solve_selected`), so no call solves padding;
     the spiking layers therefore declare ``supports_jit = False`` there.  Elsewhere shapes
     stay static (:func:`solve_padded`), so the same code is jitted by JAX (and XLA).  Peak
-    memory is that of one ``solve`` call whatever the batch size, and nothing runs when
-    nothing is selected.
+    memory is that of one ``solve`` call whatever the batch size, plus (exact path) the
+    selected entries' results until they are written, and nothing runs when nothing is
+    selected.
 
     Parameters
     ----------
@@ -277,23 +278,28 @@ def solve_selected(mask, values, solve, chunk):
     selected indices exactly, ``chunk`` at a time, so no call solves padding.  Nothing runs
     when nothing is selected (``any`` costs a fraction of ``nonzero`` on a large mask).
 
+    The chunks' results are kept apart and written into ``values`` by one scatter at the
+    end: TensorFlow copies the whole tensor at every scatter inside a loop, so writing each
+    chunk into it would cost ``len(values)`` per chunk (bench/README.md).
+
     Parameters
     ----------
     mask, values, solve, chunk
         As :func:`solve_pairs`.
     """
+    import tensorflow as tf  # the only backend where shapes may vary
+
     def run():
         index = flat_nonzero(mask)
-        count = ops.shape(index)[0]
+        steps = (ops.shape(index)[0] + chunk - 1) // chunk
+        parts = tf.TensorArray(values.dtype, size=steps, infer_shape=False,
+                               element_shape=tf.TensorShape([None]).concatenate(values.shape[1:]))
 
-        def cond(done, out):
-            return done < count
+        def body(k, parts):
+            return k + 1, parts.write(k, solve(index[k * chunk:(k + 1) * chunk]))
 
-        def body(done, out):
-            part = index[done:done + chunk]
-            return done + chunk, ops.scatter_update(out, ops.expand_dims(part, -1), solve(part))
-
-        return ops.while_loop(cond, body, (ops.convert_to_tensor(0, "int32"), values))[1]
+        _, parts = tf.while_loop(lambda k, _: k < steps, body, (tf.constant(0, tf.int32), parts))
+        return ops.scatter_update(values, ops.expand_dims(index, -1), parts.concat())
 
     return ops.cond(ops.any(mask), run, lambda: values)
 

@@ -233,6 +233,40 @@ def test_solve_pairs_with_an_exact_solve(name, static):
         assert count <= sum(calls) < count + max(chunk, small)
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="shapes that vary: TensorFlow")
+@pytest.mark.parametrize("dtype", ["float32", "bool"])
+@pytest.mark.parametrize("graph", [False, True])
+def test_solve_selected_whole_rows_in_many_chunks(dtype, graph):
+    """Rows of several values (as the grid bounds hand whole images), bools (as the free bound
+    writes into its mask), seven chunks, in a traced graph where the count is known only at run
+    time: every selected row is its solve's, every other row is untouched."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(5)
+    n = 60
+    mask = rng.random(n) < 0.45
+    mask[[0, n - 1]] = True
+    values = rng.random((n, 2, 3)) < 0.5 if dtype == "bool" else rng.normal(size=(n, 2, 3)).astype(dtype)
+    truth = rng.random((n, 2, 3)) < 0.5 if dtype == "bool" else rng.normal(size=(n, 2, 3)).astype(dtype)
+    table = ops.convert_to_tensor(truth)
+    sizes = []
+
+    def solve(idx):
+        sizes.append(idx.shape[0])
+        return ops.take(table, idx, axis=0)
+
+    run = lambda m, v: spiketime.solve_selected(m, v, solve, 4)  # noqa: E731
+    if graph:
+        run = tf.function(run, input_signature=[tf.TensorSpec([n], tf.bool), tf.TensorSpec([n, 2, 3], dtype)])
+    out = np_(run(ops.convert_to_tensor(mask), ops.convert_to_tensor(values)))
+    assert out.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(out[mask], truth[mask])
+    np.testing.assert_array_equal(out[~mask], values[~mask])
+    assert int(mask.sum()) > 6 * 4  # at least seven chunks of 4
+    if not graph:
+        assert sizes == [4] * (int(mask.sum()) // 4) + ([int(mask.sum()) % 4] if mask.sum() % 4 else [])
+
+
 def test_solve_pairs_fewer_entries_than_small_chunk():
     """N = 10 entries (< small_chunk = 16) with 3 selected: must not ask for 16 of 10."""
     mask = np.zeros(10, bool)
