@@ -177,7 +177,8 @@ def quantile_grid(u, tau, points, t_in, sample, alternative=None, time_share=0.0
         other, use = grid_points(alternative[0]), alternative[1]
         if len(other) != m or list(other) != sorted(set(other)):
             raise ValueError(f"alternative points {[float(f) for f in other]}: need {m}, ascending")
-        level = levels(alternative_share)
+        if alternative_share != time_share:
+            level = levels(alternative_share)
         picks = [ops.where(use, pick(f, level), p) for f, p in zip(other, picks)]
     grid = ops.take_along_axis(ordered, ops.minimum(ops.concatenate(picks, axis=-1), size - 1), axis=-1)
     grid = ops.clip(grid, -t_in, tau_flat)
