@@ -636,7 +636,11 @@ def parse_args(argv=None):
                    help="--matrix: kinds of input (default: image random)")
     p.add_argument("--batch_sizes", nargs="+", type=int, default=list(cnn_matrix.BATCH_SIZES),
                    help="--matrix: batch sizes (default: 1 8 32)")
+    p.add_argument("--process_per_batch_size", action="store_true",
+                   help="--matrix: every model in one process per batch size (always: "
+                        + ", ".join(cnn_matrix.PROCESS_PER_BATCH_SIZE) + "), for machines short of memory")
     p.add_argument("--json", default=None, help=f"output JSON (default {common.rel(DEFAULT_JSON)})")
+    p.add_argument("--matrix_child", action="store_true", help=argparse.SUPPRESS)  # internal: --matrix processes
     p.add_argument("--setup_dir", default=None, help=argparse.SUPPRESS)  # internal: --only subprocesses
     args = p.parse_args(argv)
     args.models = list(dict.fromkeys(args.models))

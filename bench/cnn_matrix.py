@@ -16,11 +16,15 @@ Inputs (the first images of the Fashion-MNIST test set, the same for every batch
 * ``random`` - independent uniform values over the input range (no ties).
 
 Calibration uses ``image`` inputs made from training images, whatever the timed inputs.
-bench/README.md describes the table.
+With several models, each runs in a process of its own, and the models of
+:data:`PROCESS_PER_BATCH_SIZE` (every model with ``--process_per_batch_size``) in one process
+per batch size: every batch shape an SNN has traced stays in memory.  bench/README.md
+describes the table.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 
 import numpy as np
@@ -31,6 +35,10 @@ INPUT_KINDS = ("image", "random")
 BATCH_SIZES = (1, 8, 32)
 #: Rounds per cell: fewer for the 224x224 models, whose SNN calls take seconds.
 ROUNDS = {"lenet5": 7, "resnet": 7, "vgg16_28": 7, "vgg16_224": 3, "resnet50_224": 3}
+#: Models run in one process per batch size: each batch shape ResNet50-224's SNN traces keeps
+#: about 8 GiB resident, and three of them with the conversion's check pass 23 GiB
+#: (bench/README.md, *First call and memory*).
+PROCESS_PER_BATCH_SIZE = ("resnet50_224",)
 
 
 def tinted_224(x, seed, input_range):
@@ -132,27 +140,90 @@ def matrix_text(res):
                          f"{'?' if busy is None else f'{busy:.2f}':>5}")
     lines.append("conversion (s): phase 1 / to_snn / convert's end-to-end check / total")
     for name, m in res["models"].items():
-        cost = m["conversion"]
-        lines.append(f"  {name:<13} {cost['phase1_s']:8.1f} {cost['to_snn_s']:8.1f} {cost['check_s']:8.1f} "
-                     f"{cost['convert_s']:8.1f}   ({m['calibration_images']} calibration images; weights: "
-                     f"{m['model'].get('weights_source')})")
+        if "conversion" not in m:
+            continue
+        for cost in m.get("conversion_runs", [m["conversion"]]):
+            lines.append(f"  {name:<13} {cost['phase1_s']:8.1f} {cost['to_snn_s']:8.1f} {cost['check_s']:8.1f} "
+                         f"{cost['convert_s']:8.1f}   ({m['calibration_images']} calibration images; weights: "
+                         f"{m['model'].get('weights_source')})")
+    for name, m in res["models"].items():
+        for error in ([m["error"]] if "error" in m else []) + m.get("errors", []):
+            lines.append(f"FAILED {name}: {error.strip().splitlines()[-1] if error.strip() else error}")
     return "\n".join(lines)
 
 
+def matrix_processes(args):
+    """``[(model, batch sizes), ...]``, one entry per process of a ``--matrix`` run."""
+    out = []
+    for name in args.models:
+        if args.process_per_batch_size or name in PROCESS_PER_BATCH_SIZE:
+            out += [(name, [b]) for b in args.batch_sizes]
+        else:
+            out.append((name, list(args.batch_sizes)))
+    return out
+
+
+def child_command(args, name, batch_sizes, bench):
+    """The command line that measures ``name`` at ``batch_sizes`` in a process of its own."""
+    cmd = [sys.executable, bench.__file__, "--matrix", "--matrix_child", "--models", name,
+           "--batch_sizes", *map(str, batch_sizes), "--inputs", *args.inputs,
+           "--vgg16_weights", args.vgg16_weights, "--vgg16_train", str(args.vgg16_train),
+           "--vgg16_epochs", str(args.vgg16_epochs)]
+    for option in ("dtypes", "rounds", "calib"):
+        value = getattr(args, option)
+        if value is not None:
+            cmd += [f"--{option}", *map(str, value if isinstance(value, list) else [value])]
+    return cmd
+
+
+def merge_runs(runs, args):
+    """One model's result from those of its processes: their cells in table order, the first
+    process's conversion costs (every process's in ``conversion_runs``)."""
+    failed = [r["error"] for r in runs if "error" in r]
+    done = [r for r in runs if "error" not in r]
+    if not done:
+        return {"error": failed[0], "cells": []}
+    res = dict(done[0])
+    res["cells"] = sorted((c for r in done for c in r["cells"]),
+                          key=lambda c: (args.inputs.index(c["inputs"]), args.batch_sizes.index(c["batch_size"])))
+    if len(done) > 1:
+        res["conversion_runs"] = [r["conversion"] for r in done]
+    if failed:
+        res["errors"] = failed
+    return res
+
+
 def run_matrix(args, bench):
-    """``--matrix``: every model of ``args.models``; writes ``args.json`` and prints the table."""
+    """``--matrix``: every model of ``args.models``; writes ``args.json`` and prints the table
+    (a ``--matrix_child`` prints its model's result as one JSON line instead)."""
     import datetime
 
     from snnmap.solver import bf16_products
 
+    if args.matrix_child:
+        common.print_json_line(bench.JSON_MARK, run_matrix_model(args.models[0], args, bench))
+        return 0
     t0 = time.perf_counter()
+    processes = matrix_processes(args)
     res = {"benchmark": "bench_cnn --matrix",
            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "machine": common.machine_info(), "batch_sizes": list(args.batch_sizes), "inputs": list(args.inputs),
            "grid_products": "bfloat16 in convolutions" if bf16_products() else "float32",
-           "models": {name: run_matrix_model(name, args, bench) for name in args.models}}
+           "processes": [{"model": name, "batch_sizes": sizes} for name, sizes in processes]}
+    if len(processes) == 1:
+        res["models"] = {args.models[0]: run_matrix_model(args.models[0], args, bench)}
+    else:
+        runs = {}
+        for name, sizes in processes:
+            print(f"[{name}] batch size(s) {' '.join(map(str, sizes))}: a process of its own", flush=True)
+            run = common.run_json_child(child_command(args, name, sizes, bench), bench.JSON_MARK, echo=True)
+            if "error" in run:
+                print(f"[{name}] FAILED: {run['error'][-300:]}", flush=True)
+            runs.setdefault(name, []).append(run)
+        res["models"] = {name: merge_runs(r, args) for name, r in runs.items()}
     res["wall_seconds"] = time.perf_counter() - t0
-    res["agreement_passed"] = all(c["agree"] for m in res["models"].values() for c in m["cells"])
+    res["agreement_passed"] = all("error" not in m and "errors" not in m and all(c["agree"] for c in m["cells"])
+                                  for m in res["models"].values())
     common.atomic_write_json(args.json, res)
     print(matrix_text(res))
     print(f"JSON: {common.rel(args.json)}   (wall time {res['wall_seconds']:.0f} s)")

@@ -43,7 +43,11 @@ def rel(path):
 
 
 def force_cpu():
-    """Hide any GPU from TensorFlow: the benchmarks are about the CPU."""
+    """Hide any GPU from TensorFlow: the benchmarks are about the CPU.  TensorFlow is imported
+    as snnmap's commands import it, without its start-up noise."""
+    from snnmap import quiet
+
+    quiet.import_keras()
     import tensorflow as tf
 
     try:
@@ -295,21 +299,33 @@ class peak_tracker:  # noqa: N801 - used like a function: ``with peak_tracker() 
         return False
 
 
-def run_json_child(cmd, mark, cwd=ROOT, timeout=None, env=None):
+def run_json_child(cmd, mark, cwd=ROOT, timeout=None, env=None, echo=False):
     """Run ``cmd``; return the JSON object of its last stdout line starting with ``mark``.
 
-    On failure (exit status, no such line, time-out) returns ``{"error": ...}`` with the
-    end of its output.
+    With ``echo`` the child's other stdout lines are printed as they come and its stderr is
+    this process's (long children show their progress; ``timeout`` is then not applied).  On
+    failure (exit status, no such line, time-out) returns ``{"error": ...}`` with the end of
+    its output.
     """
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=timeout, env=env)
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        return {"error": f"subprocess timed out after {timeout} s: {out[-2000:]}"}
-    lines = [line for line in proc.stdout.splitlines() if line.startswith(mark)]
-    if proc.returncode != 0 or not lines:
-        tail = (proc.stderr or proc.stdout)[-2000:]
-        return {"error": f"subprocess exited with {proc.returncode}: {tail}"}
+    if echo:
+        out = []
+        with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=cwd, env=env) as proc:
+            for line in proc.stdout:
+                out.append(line)
+                if not line.startswith(mark):
+                    print(line, end="", flush=True)
+        code, stdout, stderr = proc.returncode, "".join(out), ""
+    else:
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=timeout, env=env)
+        except subprocess.TimeoutExpired as exc:
+            out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+            return {"error": f"subprocess timed out after {timeout} s: {out[-2000:]}"}
+        code, stdout, stderr = proc.returncode, proc.stdout, proc.stderr
+    lines = [line for line in stdout.splitlines() if line.startswith(mark)]
+    if code != 0 or not lines:
+        tail = (stderr or stdout)[-2000:]
+        return {"error": f"subprocess exited with {code}: {tail}"}
     return json.loads(lines[-1][len(mark):])
 
 

@@ -21,6 +21,17 @@ needs_fashion = pytest.mark.skipif(
 )
 
 
+def bench_module(name):
+    """The module ``name`` of bench/ (its scripts import each other by plain name)."""
+    import importlib
+
+    sys.path.insert(0, os.path.join(REPO, "bench"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.pop(0)
+
+
 def run_module(*args, ok=True):
     """``python -m *args`` in the repository, as a user runs it; asserts success when ``ok``."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO)

@@ -143,14 +143,33 @@ def fused(fn):
     TensorFlow (without XLA) runs every elementwise operation as its own pass over memory;
     a chain of them over millions of neurons costs more than the synapse products it
     follows.  There ``fn`` is compiled with XLA (``jit_compile``; recompiled for each new
-    input shape).  JAX jits whole models already: ``fn`` is returned as it is.  ``fn`` must
-    be elementwise-heavy and take tensors (Python values are baked into the compilation).
+    input shape).  Called eagerly (``snnmap.convert``'s end-to-end check, diagnostics), ``fn``
+    runs op by op: there every call would compile for its own shapes and keep the result, once
+    for a few images (bench/README.md).  JAX jits whole models already: ``fn`` is returned as it
+    is.  ``fn`` must be elementwise-heavy and take tensors (Python values are baked into the
+    compilation).
+
+    Parameters
+    ----------
+    fn : callable
+        A function of tensors.
+
+    Returns
+    -------
+    callable
+        Under TensorFlow, with the XLA-compiled ``tf.function`` as its attribute ``compiled``.
     """
     if keras.backend.backend() != "tensorflow":
         return fn
     import tensorflow as tf  # only where it is the backend
 
-    return tf.function(fn, jit_compile=True, autograph=False)
+    jitted = tf.function(fn, jit_compile=True, autograph=False)
+
+    def call(*args):
+        return fn(*args) if tf.executing_eagerly() else jitted(*args)
+
+    call.compiled = jitted
+    return call
 
 
 def sort_inputs(u, j, axis=-1):

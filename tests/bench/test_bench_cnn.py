@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from helpers import REPO
+from helpers import REPO, bench_module
 BENCH_CNN = os.path.join(REPO, "bench", "bench_cnn.py")
 BENCH_PHASE1 = os.path.join(REPO, "bench", "bench_phase1.py")
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
@@ -162,11 +162,7 @@ def test_bench_cnn_matrix_lenet5(tmp_path):
 def test_matrix_inputs_kinds():
     """Image-like 224x224 inputs repeat each 28x28 pixel over an 8x8 block (ties), tinted per
     channel within the input range; random inputs fill the range without ties."""
-    sys.path.insert(0, os.path.join(REPO, "bench"))
-    try:
-        import cnn_matrix
-    finally:
-        sys.path.pop(0)
+    cnn_matrix = bench_module("cnn_matrix")
     import numpy as np
 
     images = np.random.default_rng(0).uniform(0, 1, (2, 28, 28, 1))
@@ -179,3 +175,45 @@ def test_matrix_inputs_kinds():
     assert rnd.shape == big.shape and len(np.unique(rnd)) == rnd.size
     small = cnn_matrix.matrix_inputs("lenet5", images, "image", (0.0, 1.0), 0)
     np.testing.assert_array_equal(small, images)
+
+
+def test_matrix_processes_and_merge():
+    """One process per model, one per batch size for ResNet50-224 (or every model when asked);
+    a model's processes merge into one table in (inputs, batch size) order, a failed one is kept."""
+    from types import SimpleNamespace
+
+    cnn_matrix = bench_module("cnn_matrix")
+    args = SimpleNamespace(models=["lenet5", "resnet50_224"], batch_sizes=[1, 8], inputs=["image", "random"],
+                           process_per_batch_size=False)
+    assert cnn_matrix.matrix_processes(args) == [("lenet5", [1, 8]), ("resnet50_224", [1]), ("resnet50_224", [8])]
+    args.process_per_batch_size = True
+    assert cnn_matrix.matrix_processes(args)[:2] == [("lenet5", [1]), ("lenet5", [8])]
+
+    def run(b, phase1):
+        return {"conversion": {"phase1_s": phase1}, "cells": [{"inputs": k, "batch_size": b} for k in args.inputs]}
+
+    merged = cnn_matrix.merge_runs([run(8, 2.0), run(1, 3.0)], args)
+    assert [(c["inputs"], c["batch_size"]) for c in merged["cells"]] == [
+        ("image", 1), ("image", 8), ("random", 1), ("random", 8)]
+    assert merged["conversion"] == {"phase1_s": 2.0} and len(merged["conversion_runs"]) == 2
+    merged = cnn_matrix.merge_runs([run(1, 3.0), {"error": "subprocess exited with -9: "}], args)
+    assert merged["errors"] == ["subprocess exited with -9: "] and len(merged["cells"]) == 2
+    assert cnn_matrix.merge_runs([{"error": "x"}], args) == {"error": "x", "cells": []}
+
+
+@pytest.mark.slow
+@needs_fashion
+def test_bench_cnn_matrix_one_process_per_batch_size(tmp_path):
+    """--process_per_batch_size: each batch size measured by a process of its own, whose
+    progress the user sees; the table and JSON hold them all as one model."""
+    out = tmp_path / "matrix.json"
+    stdout = _run([sys.executable, BENCH_CNN, "--matrix", "--models", "lenet5", "--batch_sizes", "1", "2",
+                   "--inputs", "image", "--rounds", "1", "--calib", "100", "--process_per_batch_size",
+                   "--json", str(out)])
+    assert stdout.count("a process of its own") == 2 and stdout.count("end-to-end check ...") == 2
+    res = json.loads(out.read_text())
+    assert res["agreement_passed"] is True
+    assert res["processes"] == [{"model": "lenet5", "batch_sizes": [1]}, {"model": "lenet5", "batch_sizes": [2]}]
+    m = res["models"]["lenet5"]
+    assert [(c["inputs"], c["batch_size"]) for c in m["cells"]] == [("image", 1), ("image", 2)]
+    assert len(m["conversion_runs"]) == 2

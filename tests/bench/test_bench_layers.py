@@ -4,26 +4,14 @@ takes minutes: only the comparison it is built on is tested here, on a small con
 Timings are never asserted (they depend on the machine and on what else runs on it).
 """
 
-import os
-import sys
-
 import keras
 import numpy as np
 import pytest
 
 from conv_cases import early_case, make_conv
-from helpers import REPO
+from helpers import bench_module
 
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="bench_layers compiles tf.functions")
-
-
-def bench_layers():
-    sys.path.insert(0, os.path.join(REPO, "bench"))
-    try:
-        import bench_layers as module
-    finally:
-        sys.path.pop(0)
-    return module
 
 
 def test_ab_layer_times_both_and_compares_outputs():
@@ -31,7 +19,7 @@ def test_ab_layer_times_both_and_compares_outputs():
     unknown solver field is refused before anything is timed."""
     import tensorflow as tf
 
-    module = bench_layers()
+    module = bench_module("bench_layers")
     w, b, x, _, X_n, zeta = early_case(0)
     layer = make_conv(w, b, x.shape[1:], 1, "same", X_n=X_n, zeta=zeta, dtype="float32")
     t = tf.constant((1.0 - x).astype(np.float32))

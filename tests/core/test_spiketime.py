@@ -267,6 +267,23 @@ def test_solve_selected_whole_rows_in_many_chunks(dtype, graph):
         assert sizes == [4] * (int(mask.sum()) // 4) + ([int(mask.sum()) % 4] if mask.sum() % 4 else [])
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="XLA fusion: TensorFlow only")
+def test_fused_compiles_in_graphs_only():
+    """Eager calls (convert's check) run ``fn`` op by op and compile nothing; a traced graph
+    (``predict``) calls the XLA-compiled function, once per input shape; both give ``fn``'s values."""
+    import tensorflow as tf
+
+    fn = lambda a, b: ops.maximum(a * b - 1.0, 0.0)  # noqa: E731
+    fused = spiketime.fused(fn)
+    a, b = (ops.convert_to_tensor(np.arange(8.0).reshape(4, 2) * step - 2.0) for step in (0.5, 0.25))  # exact products
+    want = np_(fn(a, b))
+    np.testing.assert_array_equal(np_(fused(a, b)), want)
+    assert fused.compiled.experimental_get_tracing_count() == 0
+    graph = tf.function(lambda a, b: fused(a, b) + 0.0, autograph=False)
+    np.testing.assert_array_equal(np_(graph(a, b)), want)
+    assert fused.compiled.experimental_get_tracing_count() == 1
+
+
 def test_solve_pairs_fewer_entries_than_small_chunk():
     """N = 10 entries (< small_chunk = 16) with 3 selected: must not ask for 16 of 10."""
     mask = np.zeros(10, bool)
