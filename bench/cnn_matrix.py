@@ -148,8 +148,16 @@ def matrix_text(res):
                          f"{m['model'].get('weights_source')})")
     for name, m in res["models"].items():
         for error in ([m["error"]] if "error" in m else []) + m.get("errors", []):
-            lines.append(f"FAILED {name}: {error.strip().splitlines()[-1] if error.strip() else error}")
+            lines.append(f"FAILED {name}: {failure_text(error)}")
     return "\n".join(lines)
+
+
+def failure_text(error):
+    """One line for a failed process's ``error`` (:func:`common.run_json_child`): how it ended,
+    and the last line it printed (where it stopped)."""
+    how, _, output = error.partition(": ")
+    last = output.strip().splitlines()[-1] if output.strip() else ""
+    return f"{how} (last output: {last})" if last else how
 
 
 def matrix_processes(args):
@@ -218,7 +226,7 @@ def run_matrix(args, bench):
             print(f"[{name}] batch size(s) {' '.join(map(str, sizes))}: a process of its own", flush=True)
             run = common.run_json_child(child_command(args, name, sizes, bench), bench.JSON_MARK, echo=True)
             if "error" in run:
-                print(f"[{name}] FAILED: {run['error'][-300:]}", flush=True)
+                print(f"[{name}] FAILED: {failure_text(run['error'])}", flush=True)
             runs.setdefault(name, []).append(run)
         res["models"] = {name: merge_runs(r, args) for name, r in runs.items()}
     res["wall_seconds"] = time.perf_counter() - t0

@@ -144,10 +144,10 @@ def fused(fn):
     a chain of them over millions of neurons costs more than the synapse products it
     follows.  There ``fn`` is compiled with XLA (``jit_compile``; recompiled for each new
     input shape).  Called eagerly (``snnmap.convert``'s end-to-end check, diagnostics), ``fn``
-    runs op by op: there every call would compile for its own shapes and keep the result, once
-    for a few images (bench/README.md).  JAX jits whole models already: ``fn`` is returned as it
-    is.  ``fn`` must be elementwise-heavy and take tensors (Python values are baked into the
-    compilation).
+    runs op by op: there each call would compile for its own shapes and keep the compilation,
+    for code that runs once on a few images (bench/README.md, *First call and memory*).  JAX jits
+    whole models already: ``fn`` is returned as it is.  ``fn`` must be elementwise-heavy and
+    take tensors (Python values are baked into the compilation).
 
     Parameters
     ----------

@@ -199,6 +199,10 @@ def test_matrix_processes_and_merge():
     merged = cnn_matrix.merge_runs([run(1, 3.0), {"error": "subprocess exited with -9: "}], args)
     assert merged["errors"] == ["subprocess exited with -9: "] and len(merged["cells"]) == 2
     assert cnn_matrix.merge_runs([{"error": "x"}], args) == {"error": "x", "cells": []}
+    killed = "subprocess exited with -9: [resnet50_224] phase 1 ...\n[resnet50_224] image inputs, batch 8 ...\n"
+    assert cnn_matrix.failure_text(killed) == ("subprocess exited with -9 (last output: "
+                                               "[resnet50_224] image inputs, batch 8 ...)")
+    assert cnn_matrix.failure_text("subprocess exited with 1: ") == "subprocess exited with 1"
 
 
 @pytest.mark.slow
